@@ -1,0 +1,172 @@
+"""The main job end to end on embedded defaults: networks → IRIs → LPIPS → survey → simulated
+participants over HTTP → agreement report."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import matplotlib
+import torch
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.core.wsgi import get_wsgi_application
+from django.utils import timezone
+from PIL import Image
+from tqdm import tqdm
+
+from analysis import services as analysis_services
+from inversion import services as inversion_services
+from inversion.config import InversionConfig
+from metamer.errors import MetamerError
+from surveys import bots
+from surveys import services as survey_services
+from surveys.models import Study
+
+SHARED_CIFAR = Path(settings.BASE_DIR).parent / "shared" / "data" / "cifar10-test.tar"
+LAYERS = {"early": "3", "late": "10"}
+"""AlexNet ``features`` nodes: conv2 (early) and conv5 (late), before their ReLU."""
+
+
+def packaged_images(n: int) -> list[tuple[str, Image.Image]]:
+    """Square crops of the photographs matplotlib ships, when no data set is at hand."""
+    folder = Path(matplotlib.get_data_path()) / "sample_data"
+    crops = []
+    for name in ("grace_hopper.jpg", "Minduka_Present_Blue_Pack.png"):
+        with Image.open(folder / name) as img:
+            img = img.convert("RGB")
+        side = min(img.size) // 2
+        for i in range(2):
+            for j in range(3):
+                left = (img.width - side) * j // 2
+                top = (img.height - side) * i
+                crops.append((f"{Path(name).stem}-{i}{j}", img.crop((left, top, left + side, top + side))))
+    return crops[:n]
+
+
+class Command(BaseCommand):
+    help = "Run Metamer end to end on embedded defaults and write an agreement report."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--images",
+            type=Path,
+            help="A folder, .zip or .tar of target images (default: CIFAR-10 "
+            "test images from ../shared when present, else photographs matplotlib ships).",
+        )
+        parser.add_argument("--n-images", type=int, default=12)
+        parser.add_argument("--n-noise", type=int, default=4)
+        parser.add_argument("--size", type=int, default=112, help="Image side in pixels.")
+        parser.add_argument("--steps", type=int, default=InversionConfig.steps)
+        parser.add_argument("--workers", type=int, default=3, help="Simulated LPIPS participants.")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--threshold", type=float, default=InversionConfig.convergence_threshold)
+
+    def handle(self, *args, **opt):
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        try:
+            report = self._run(stamp, opt)
+        except MetamerError as exc:
+            raise CommandError(exc.message) from None
+        self.stdout.write(self.style.SUCCESS("\n" + report.summary["verdict"]))
+        self.stdout.write(f"Report: {Path(report.html.path).resolve()}")
+        self.stdout.write(f"Judgements (CSV): {Path(report.csv.path).resolve()}")
+        self.stdout.write(
+            f"Admin: run `make serve`, open http://127.0.0.1:8000/admin/ and log in as demo / {self._admin_password()}"
+        )
+
+    def _run(self, stamp: str, opt: dict):
+        size = opt["size"]
+        stages = tqdm(total=6, desc="Metamer demo", unit="stage", position=0)
+
+        stages.set_postfix_str("registering AlexNet (ImageNet) at two layers")
+        specs = {
+            depth: inversion_services.model_spec_register(
+                name=f"alexnet-{depth}-{stamp}", architecture="alexnet-imagenet", layer=layer, input_size=size
+            )
+            for depth, layer in LAYERS.items()
+        }
+        images = opt["images"] or (SHARED_CIFAR if SHARED_CIFAR.exists() else None)
+        if images is not None:
+            targets = inversion_services.target_set_import(
+                name=f"demo-images-{stamp}", path=images, image_size=size, sample=opt["n_images"], seed=opt["seed"]
+            )
+        else:
+            targets = inversion_services.target_set_create_from_images(
+                name=f"demo-images-{stamp}",
+                images=packaged_images(opt["n_images"]),
+                image_size=size,
+                source="matplotlib sample_data",
+            )
+        noise = inversion_services.target_set_create_noise(
+            name=f"demo-noise-{stamp}", n=opt["n_noise"], law="normal-0-1", image_size=size, seed=opt["seed"]
+        )
+        stages.update()
+
+        stages.set_postfix_str("generating IRIs (regularizer-free)")
+        config = InversionConfig(steps=opt["steps"], seed=opt["seed"], convergence_threshold=opt["threshold"])
+        jobs = []
+        for depth, spec in specs.items():
+            for target_set in (targets, noise):
+                job = inversion_services.inversion_job_create(
+                    model_spec=spec, target_set=target_set, config=config, enqueue=False
+                )
+                with tqdm(
+                    total=1, desc=f"  IRIs {depth} × {target_set.kind}", unit="step·img", position=1, leave=False
+                ) as bar:
+
+                    def progress(done: int, total: int, bar=bar) -> None:
+                        bar.total = total
+                        bar.update(done - bar.n)
+
+                    jobs.append(inversion_services.inversion_job_run(job_id=job.pk, on_progress=progress))
+        stages.update()
+
+        stages.set_postfix_str("scoring IRIs with LPIPS 2AFC (4 variants)")
+        for job in jobs:
+            analysis_services.lpips_judgements_compute(job=job)
+        stages.update()
+
+        stages.set_postfix_str("assembling a 2AFC survey with attention checks")
+        study = Study.objects.create(
+            name=f"Demo study {stamp}", description="AlexNet conv2 vs conv5, made by `make demo`."
+        )
+        survey = survey_services.survey_assemble(
+            study=study,
+            name="2AFC",
+            jobs=jobs,
+            n_trials=None,
+            seed=opt["seed"],
+            include_unconverged=True,
+            workers_per_survey=opt["workers"] + 1,
+        )
+        survey_services.survey_open(survey=survey)
+        stages.update()
+
+        stages.set_postfix_str("simulated participants answering over HTTP")
+        deciders = [(f"lpips-{v}", bots.lpips_decider(v)) for v in ("alex-lin", "vgg-lin", "alex", "vgg")][
+            : opt["workers"]
+        ]
+        deciders.append(("careless-bot", bots.adversarial_decider()))
+        with bots.serve(get_wsgi_application()) as base_url:
+            for name, decide in tqdm(deciders, desc="  participants", position=1, leave=False):
+                bots.run_bot(base_url, str(survey.uuid), name, decide)
+        stages.update()
+
+        stages.set_postfix_str("writing the agreement report")
+        report = analysis_services.report_build(study=study)
+        stages.update()
+        stages.close()
+        return report
+
+    def _admin_password(self) -> str:
+        user, _ = get_user_model().objects.get_or_create(
+            username="demo", defaults={"is_staff": True, "is_superuser": True}
+        )
+        password = secrets.token_urlsafe(9)
+        user.set_password(password)
+        user.save()
+        return password

@@ -1,0 +1,22 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from analysis.perceptual import VARIANTS, lpips_distance, read_image
+
+
+class Command(BaseCommand):
+    help = "LPIPS distance between two images (read as RGB, [0, 1] mapped to [-1, 1]); the last word is the distance."
+
+    def add_arguments(self, parser):
+        parser.add_argument("image_a")
+        parser.add_argument("image_b")
+        parser.add_argument("--variant", default="alex-lin", choices=list(VARIANTS))
+
+    def handle(self, image_a, image_b, variant, **options):
+        try:
+            a, b = read_image(image_a), read_image(image_b)
+        except OSError as exc:
+            raise CommandError(f"cannot read the image: {exc}") from None
+        if a.shape != b.shape:
+            raise CommandError(f"the images differ in size: {tuple(a.shape[2:])} vs {tuple(b.shape[2:])}")
+        distance = lpips_distance(a, b, variant).item()
+        self.stdout.write(f"LPIPS {variant} {distance:.6f}")

@@ -1,0 +1,94 @@
+"""LPIPS as a simulated human: four variants with real ImageNet backbones, offline.
+
+Variants (SCIENCE.md §2): ``alex-lin`` and ``vgg-lin`` (v0.1 linear calibration) and
+``alex`` and ``vgg`` (uncalibrated: ``lpips=False``). Plain PyTorch: no Django import.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import warnings
+from pathlib import Path
+
+import lpips
+import numpy as np
+import torch
+from PIL import Image
+
+from analysis.backbones import converted_weights, load_convs
+
+VARIANTS: dict[str, tuple[str, bool]] = {
+    "alex-lin": ("alex", True),
+    "vgg-lin": ("vgg", True),
+    "alex": ("alex", False),
+    "vgg": ("vgg", False),
+}
+
+
+class UnknownVariant(ValueError):
+    pass
+
+
+def _check_variant(variant: str) -> tuple[str, bool]:
+    try:
+        return VARIANTS[variant]
+    except KeyError:
+        raise UnknownVariant(f"unknown LPIPS variant {variant!r}; choose one of {', '.join(VARIANTS)}") from None
+
+
+@functools.cache
+def _load_cpu(variant: str, cache_dir: Path | None) -> lpips.LPIPS:
+    arch, linear = _check_variant(variant)
+    with warnings.catch_warnings():
+        # torchvision warns about the deprecated ``pretrained`` argument lpips still uses.
+        warnings.simplefilter("ignore")
+        model = lpips.LPIPS(net=arch, lpips=linear, pretrained=False, pnet_rand=True, verbose=False)
+    weights = converted_weights(arch, cache_dir)
+    load_convs(model.net, weights["convs"])
+    if linear:
+        with torch.no_grad():
+            for lin, kernel in zip(model.lins, weights["lins"], strict=True):
+                lin.model[-1].weight.copy_(kernel)
+    return model.eval().requires_grad_(False)
+
+
+def load_lpips(variant: str, *, device: torch.device | str = "cpu", cache_dir: Path | None = None) -> lpips.LPIPS:
+    """A frozen LPIPS model; call it as ``model(a, b)`` on images in [-1, 1]. Loaded once per
+    variant and device."""
+    return _load_on(variant, cache_dir, str(torch.device(device)))
+
+
+@functools.cache
+def _load_on(variant: str, cache_dir: Path | None, device: str) -> lpips.LPIPS:
+    model = _load_cpu(variant, cache_dir)
+    # The CPU copy is shared; another device gets a copy of its own.
+    return model if device == "cpu" else copy.deepcopy(model).to(device)
+
+
+def lpips_distance(
+    a: torch.Tensor, b: torch.Tensor, variant: str = "alex-lin", *, cache_dir: Path | None = None
+) -> torch.Tensor:
+    """Per-image LPIPS distance between batches ``a`` and ``b`` of images in [0, 1] (N×3×H×W)."""
+    model = load_lpips(variant, device=a.device, cache_dir=cache_dir)
+    with torch.no_grad():
+        return model(a * 2 - 1, b * 2 - 1).flatten()
+
+
+def read_image(path: str | Path) -> torch.Tensor:
+    """An image file as a 1×3×H×W tensor in [0, 1] (RGB)."""
+    with Image.open(path) as img:
+        arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0)
+
+
+def pairwise_lpips(paths: list[str | Path], variant: str = "alex-lin", *, cache_dir: Path | None = None) -> np.ndarray:
+    """LPIPS distances between every pair of images (same size), as an n×n matrix."""
+    images = torch.cat([read_image(p) for p in paths])
+    n = len(images)
+    rows, cols = np.triu_indices(n, k=1)
+    distances = np.zeros((n, n))
+    if len(rows):
+        d = lpips_distance(images[rows], images[cols], variant, cache_dir=cache_dir).numpy()
+        distances[rows, cols] = distances[cols, rows] = d
+    return distances

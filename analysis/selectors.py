@@ -1,0 +1,104 @@
+"""Reads for analysis: the tidy table of judgements and the study's results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from analysis import results
+from analysis.models import TrialLpipsChoice
+from analysis.perceptual import VARIANTS
+from inversion.models import InversionJob
+from surveys.models import Assignment, Response, Study
+
+BASE_COLUMNS = [
+    "worker", "survey", "kind", "trial", "position", "row", "condition", "attention_check", "answer",
+    "correct_answer", "correct", "response_ms", "excluded",
+]  # fmt: skip
+
+
+def condition_label(job: InversionJob) -> str:
+    """A condition is a model spec × regularizer."""
+    return f"{job.model_spec.name} / {job.regularizer}"
+
+
+def study_jobs(study: Study) -> list[InversionJob]:
+    return list(
+        InversionJob.objects.filter(surveys__study=study).select_related("model_spec").distinct().order_by("pk")
+    )
+
+
+def judgements(study: Study) -> pd.DataFrame:
+    """One row per human judgement (a 2AFC trial, or one row of a clustering trial), with each
+    LPIPS variant's answer and distances beside it, and whether the worker is excluded (failed
+    an attention check)."""
+    responses = (
+        Response.objects.filter(assignment__survey__study=study)
+        .select_related("assignment__participant", "assignment__survey", "trial__job__model_spec")
+        .order_by("assignment_id", "trial__position")
+    )
+    lpips = {(c.trial_id, c.variant): c for c in TrialLpipsChoice.objects.filter(trial__survey__study=study)}
+    labels: dict[int, str] = {}
+    records = []
+    for r in responses:
+        trial = r.trial
+        label = labels.setdefault(trial.job_id, condition_label(trial.job))
+        clustering = isinstance(trial.correct, list)
+        answers = r.answer if clustering else [r.answer]
+        corrects = trial.correct if clustering else [trial.correct]
+        for row, (answer, correct_answer) in enumerate(zip(answers, corrects, strict=True)):
+            if trial.is_attention_check and clustering and row != trial.check_row:
+                continue  # in a clustering check only the copied row is the check
+            record = {
+                "worker": r.assignment.participant.external_id,
+                "survey": r.assignment.survey.name,
+                "kind": "clustering" if clustering else "2afc",
+                "trial": trial.pk,
+                "position": trial.position,
+                "row": row if clustering else -1,
+                "condition": label,
+                "attention_check": trial.is_attention_check,
+                "answer": answer,
+                "correct_answer": correct_answer,
+                "correct": answer == correct_answer,
+                "response_ms": r.response_ms,
+            }
+            for variant in VARIANTS:
+                choice = lpips.get((trial.pk, variant))
+                record[f"lpips:{variant}"] = (choice.choice[row] if clustering else choice.choice) if choice else None
+                record[f"dist:{variant}"] = choice.distances[row] if choice else None
+            records.append(record)
+    extra = [f"{p}:{v}" for v in VARIANTS for p in ("lpips", "dist")]
+    frame = pd.DataFrame.from_records(records, columns=[c for c in BASE_COLUMNS if c != "excluded"] + extra)
+    failed = frame[frame.attention_check & ~frame.correct.astype(bool)].worker.unique()
+    frame.insert(len(BASE_COLUMNS) - 1, "excluded", frame.worker.isin(failed))
+    return frame
+
+
+def study_results(study: Study, *, frame: pd.DataFrame | None = None, seed: int = 0) -> dict[str, Any]:
+    """Everything the report, the admin's live view and the API show about a study (from
+    ``frame``, the study's judgements, when the caller already has them)."""
+    frame = judgements(study) if frame is None else frame
+    variants = list(VARIANTS)
+    total = sum(s.workers_per_survey for s in study.surveys.all())
+    done = Assignment.objects.filter(survey__study=study).exclude(status=Assignment.Status.STARTED).count()
+    out: dict[str, Any] = {
+        "assignments_done": done,
+        "assignments_total": total,
+        "workers": int(frame.worker.nunique()),
+        "excluded_workers": sorted(frame[frame.excluded].worker.unique().tolist()),
+    }
+    if results.scored(frame).empty:
+        return {**out, "conditions": [], "verdict": "No answers from included workers yet."}
+    summary = results.summarise(frame, variants, seed=seed)
+    ordering = results.orderings(summary, variants)
+    return {
+        **out,
+        "conditions": summary,
+        "triplet_alignment": results.triplet_agreement(frame, variants),
+        "noise_ceiling": results.noise_ceiling(frame),
+        "fleiss_kappa": results.kappa(frame),
+        "orderings": ordering,
+        "verdict": results.verdict(summary, ordering),
+    }

@@ -1,0 +1,271 @@
+import tempfile
+from pathlib import Path
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from inversion import services
+from inversion.config import InversionConfig
+from inversion.models import IRI, InversionJob, ModelSpec, Stimulus, Target, TargetSet
+from inversion.selectors import job_progress
+from metamer.errors import MetamerError
+
+
+def thumbnail(stimulus: Stimulus | None, size: int = 64) -> str:
+    if stimulus is None:
+        return "–"
+    return format_html(
+        '<img src="{}" width="{}" height="{}" style="image-rendering: pixelated" alt="{}">',
+        stimulus.image.url,
+        size,
+        size,
+        stimulus.role,
+    )
+
+
+@admin.register(Stimulus)
+class StimulusAdmin(admin.ModelAdmin):
+    list_display = ["id", "preview", "role", "width", "height", "sha256", "created_at"]
+    list_filter = ["role"]
+    readonly_fields = ["preview", "sha256", "width", "height"]
+
+    @admin.display(description="image")
+    def preview(self, obj):
+        return thumbnail(obj)
+
+
+class ModelSpecForm(forms.ModelForm):
+    class Meta:
+        model = ModelSpec
+        fields = ["name", "source", "architecture", "checkpoint", "cifar_stem", "layer", "input_size", "mean", "std"]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors or self.instance.pk:
+            return data
+        try:
+            # Registration builds the network and checks the layer now, never at job time.
+            self.instance = services.model_spec_register(
+                name=data["name"],
+                source=data["source"],
+                architecture=data["architecture"],
+                layer=data.get("layer", ""),
+                checkpoint=_uploaded_path(data.get("checkpoint")),
+                input_size=data.get("input_size"),
+                mean=data.get("mean") or None,
+                std=data.get("std") or None,
+                cifar_stem=data.get("cifar_stem", False),
+            )
+        except MetamerError as exc:
+            raise forms.ValidationError({exc.field: exc.message} if exc.field in self.fields else exc.message) from None
+        return data
+
+
+def _uploaded_path(upload):
+    if not upload:
+        return None
+    tmp = Path(tempfile.mkdtemp()) / Path(upload.name).name
+    tmp.write_bytes(upload.read())
+    return tmp
+
+
+@admin.register(ModelSpec)
+class ModelSpecAdmin(admin.ModelAdmin):
+    form = ModelSpecForm
+    list_display = ["name", "source", "architecture", "layer", "input_size", "created_at"]
+    search_fields = ["name", "architecture", "layer"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A spec that jobs point at must not change under them.
+        return [f.name for f in ModelSpec._meta.fields if f.name != "id"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+
+
+class TargetInline(admin.TabularInline):
+    model = Target
+    fields = ["index", "label", "preview"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    @admin.display(description="image")
+    def preview(self, obj):
+        return thumbnail(obj.stimulus, 48)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class TargetSetUploadForm(forms.ModelForm):
+    """Images from an uploaded image or .zip/.tar archive (optionally a random sample), or noise."""
+
+    archive = forms.FileField(
+        required=False, help_text="An image, or a .zip/.tar of images (class folders give labels)."
+    )
+    sample = forms.IntegerField(required=False, min_value=1, help_text="Keep a random sample of this many images.")
+    seed = forms.IntegerField(initial=0, help_text="Seed of the sample or of the noise (recorded).")
+    noise_law = forms.ChoiceField(required=False, choices=[("", "—"), *((k, k) for k in services.NOISE_LAWS)])
+    n = forms.IntegerField(required=False, min_value=1, label="number of noise targets")
+
+    class Meta:
+        model = TargetSet
+        fields = ["name", "image_size"]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.instance = services.target_set_create(
+                name=data["name"],
+                image_size=data["image_size"],
+                archive=data.get("archive"),
+                sample=data.get("sample"),
+                seed=data.get("seed") or 0,
+                noise_law=data.get("noise_law") or None,
+                n=data.get("n"),
+            )
+        except MetamerError as exc:
+            raise forms.ValidationError({exc.field: exc.message} if exc.field in self.fields else exc.message) from None
+        return data
+
+
+@admin.register(TargetSet)
+class TargetSetAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "image_size", "n_targets", "source", "created_at"]
+    inlines = [TargetInline]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = TargetSetUploadForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["kind", "source", "image_size", "resize_policy", "sample_seed"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if change:  # new sets are stored by the upload form's service call
+            super().save_model(request, obj, form, change)
+
+    @admin.display(description="targets")
+    def n_targets(self, obj):
+        return obj.targets.count()
+
+
+class IRIInline(admin.TabularInline):
+    model = IRI
+    fields = ["target_preview", "seed_preview", "iri_preview", "rep_distance", "converged", "best_step", "device"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="target")
+    def target_preview(self, obj):
+        return thumbnail(obj.target.stimulus, 48)
+
+    @admin.display(description="seed")
+    def seed_preview(self, obj):
+        return thumbnail(obj.seed, 48)
+
+    @admin.display(description="IRI")
+    def iri_preview(self, obj):
+        return thumbnail(obj.stimulus, 48)
+
+
+class InversionJobForm(forms.ModelForm):
+    class Meta:
+        model = InversionJob
+        fields = ["model_spec", "target_set", "config"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["config"].initial = InversionConfig().to_dict()
+
+    def clean_config(self):
+        try:
+            return InversionConfig.from_dict(self.cleaned_data["config"] or {}).to_dict()
+        except (TypeError, ValueError) as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+@admin.register(InversionJob)
+class InversionJobAdmin(admin.ModelAdmin):
+    form = InversionJobForm
+    list_display = ["id", "model_spec", "target_set", "status", "progress", "converged", "device", "created_at"]
+    list_filter = ["status", "model_spec"]
+    inlines = [IRIInline]
+    actions = ["cancel"]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []
+
+    @admin.display(description="progress")
+    def progress(self, obj):
+        p = job_progress(obj)
+        eta = f", ETA {p['eta_seconds']:.0f} s" if p["eta_seconds"] else ""
+        return f"{p['done']}/{p['total']} ({p['percent']:.0f}%{eta})"
+
+    @admin.display(description="converged")
+    def converged(self, obj):
+        return f"{obj.iris.filter(converged=True).count()}/{obj.iris.count()}"
+
+    def get_readonly_fields(self, request, obj=None):
+        return (
+            [
+                "model_spec",
+                "target_set",
+                "config",
+                "status",
+                "done",
+                "total",
+                "device",
+                "error",
+                "started_at",
+                "finished_at",
+            ]
+            if obj
+            else []
+        )
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        try:
+            job = services.inversion_job_create(
+                model_spec=obj.model_spec, target_set=obj.target_set, config=InversionConfig.from_dict(obj.config)
+            )
+        except MetamerError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        obj.pk = job.pk
+
+    @admin.action(description="Cancel the selected jobs")
+    def cancel(self, request, queryset):
+        for job in queryset:
+            try:
+                services.inversion_job_cancel(job=job)
+            except MetamerError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+
+
+@admin.register(IRI)
+class IRIAdmin(admin.ModelAdmin):
+    list_display = ["id", "iri_preview", "job", "target", "seed_index", "rep_distance", "converged"]
+    list_filter = ["converged", "job__model_spec"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="IRI")
+    def iri_preview(self, obj):
+        return thumbnail(obj.stimulus, 48)

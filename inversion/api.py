@@ -1,0 +1,206 @@
+"""REST API for networks, targets, jobs and IRIs. Writes go through services."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from rest_framework import mixins, parsers, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from inversion import services
+from inversion.config import InversionConfig
+from inversion.models import IRI, InversionJob, ModelSpec, TargetSet
+from inversion.selectors import job_progress
+from metamer.errors import MetamerError
+
+
+class ModelSpecSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelSpec
+        fields = [
+            "id",
+            "name",
+            "source",
+            "architecture",
+            "layer",
+            "cifar_stem",
+            "input_size",
+            "mean",
+            "std",
+            "created_at",
+        ]
+        read_only_fields = ["id", "created_at"]
+        extra_kwargs = {
+            "layer": {"required": False, "allow_blank": True},
+            "mean": {"required": False},
+            "std": {"required": False},
+        }
+
+
+class TargetSetSerializer(serializers.ModelSerializer):
+    n_targets = serializers.IntegerField(source="targets.count", read_only=True)
+
+    class Meta:
+        model = TargetSet
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "source",
+            "image_size",
+            "resize_policy",
+            "sample_seed",
+            "n_targets",
+            "created_at",
+        ]
+
+
+class InversionConfigField(serializers.JSONField):
+    """The job's settings: any subset of InversionConfig's fields; the rest take defaults."""
+
+    def to_internal_value(self, data):
+        data = super().to_internal_value(data)
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("an object of inversion settings")
+        try:
+            return InversionConfig.from_dict(data)
+        except (TypeError, ValueError) as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+class InversionJobSerializer(serializers.ModelSerializer):
+    progress = serializers.SerializerMethodField(help_text="done, total, percent, eta_seconds")
+    config = InversionConfigField(
+        required=False, help_text=f"Settings: {', '.join(f.name for f in fields(InversionConfig))}."
+    )
+
+    class Meta:
+        model = InversionJob
+        fields = [
+            "id",
+            "uuid",
+            "model_spec",
+            "target_set",
+            "config",
+            "status",
+            "done",
+            "total",
+            "progress",
+            "device",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = [
+            "uuid",
+            "status",
+            "done",
+            "total",
+            "device",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    def to_representation(self, instance):
+        return {**super().to_representation(instance), "config": instance.config}
+
+    def get_progress(self, job) -> dict:
+        return job_progress(job)
+
+
+class IRISerializer(serializers.ModelSerializer):
+    image = serializers.FileField(source="stimulus.image", read_only=True)
+    seed_image = serializers.FileField(source="seed.image", read_only=True)
+    target_image = serializers.FileField(source="target.stimulus.image", read_only=True)
+
+    class Meta:
+        model = IRI
+        fields = [
+            "id",
+            "job",
+            "target",
+            "seed_index",
+            "image",
+            "seed_image",
+            "target_image",
+            "rep_distance",
+            "converged",
+            "steps",
+            "best_step",
+            "wall_time",
+            "device",
+            "created_at",
+        ]
+
+
+class ModelSpecViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = ModelSpec.objects.order_by("pk")
+    serializer_class = ModelSpecSerializer
+
+    def perform_create(self, serializer):
+        serializer.instance = services.model_spec_register(**serializer.validated_data)
+
+
+class TargetSetCreateSerializer(serializers.Serializer):
+    """Images from an uploaded image or .zip/.tar archive (optionally a random sample), or noise."""
+
+    name = serializers.CharField(max_length=100)
+    image_size = serializers.IntegerField(min_value=8, max_value=1024)
+    archive = serializers.FileField(required=False, help_text="An image, or a .zip/.tar of images (class folders).")
+    sample = serializers.IntegerField(required=False, min_value=1)
+    seed = serializers.IntegerField(required=False, default=0)
+    noise_law = serializers.ChoiceField(choices=list(services.NOISE_LAWS), required=False)
+    n = serializers.IntegerField(required=False, min_value=1, max_value=10_000)
+
+    def validate(self, data):
+        if bool(data.get("archive")) == bool(data.get("noise_law")):
+            raise serializers.ValidationError("give either an archive (images) or a noise_law with n (noise targets)")
+        if data.get("noise_law") and not data.get("n"):
+            raise serializers.ValidationError({"n": "how many noise targets"})
+        return data
+
+
+class TargetSetViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = TargetSet.objects.order_by("pk")
+    serializer_class = TargetSetSerializer
+    parser_classes = [parsers.MultiPartParser, parsers.FormParser, parsers.JSONParser]
+
+    def create(self, request, *args, **kwargs):
+        form = TargetSetCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        target_set = services.target_set_create(**form.validated_data)
+        return Response(TargetSetSerializer(target_set).data, status=status.HTTP_201_CREATED)
+
+
+class InversionJobViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = InversionJob.objects.select_related("model_spec", "target_set").order_by("pk")
+    serializer_class = InversionJobSerializer
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.inversion_job_create(
+            model_spec=data["model_spec"], target_set=data["target_set"], config=data.get("config") or InversionConfig()
+        )
+
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        job = services.inversion_job_cancel(job=self.get_object())
+        return Response(self.get_serializer(job).data, status=status.HTTP_200_OK)
+
+
+class IRIViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = IRI.objects.select_related("stimulus", "seed", "target__stimulus").order_by("pk")
+    serializer_class = IRISerializer
+
+    def get_queryset(self):
+        qs = super().get_queryset()
+        job = self.request.query_params.get("job")
+        if job is not None:
+            if not job.isdigit():
+                raise MetamerError("job must be a job id", field="job")
+            qs = qs.filter(job_id=int(job))
+        return qs

@@ -1,0 +1,103 @@
+"""The inversion settings: one frozen record that feeds the CLI, the API, the service and the
+stored job. Plain Python."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+UPDATES = ("adam", "normalized", "sgd")
+SCHEDULES = ("constant", "cosine")
+SEED_KINDS = {"super": 1.0, "light": 0.01}
+"""Seed noise ``N(0, s)``: super-noise (the paper's default) and light noise."""
+PRECISIONS = ("fp32", "tf32", "bf16")
+
+
+@dataclass(frozen=True)
+class InversionConfig:
+    steps: int = 800
+    update: str = "adam"
+    step_size: float = 0.1
+    schedule: str = "cosine"
+    seed_kind: str = "super"
+    seeds_per_target: int = 1
+    seed_per_target: bool = False
+    """False: one seed image shared by every target of the job (the paper's default)."""
+    rep_weight: float = 1.0
+    """Weight of the representation term (the authors use 10 with the adversarial loss)."""
+    tv_weight: float = 0.0
+    lp_weight: float = 0.0
+    lp_p: int = 6
+    blur_weight: float = 0.0
+    transform: bool = False
+    """Transformation robustness: optimise through random jitter, scale and rotation."""
+    fourier: bool = False
+    """Fourier-domain preconditioning: optimise the spectrum, not the pixels."""
+    lpips_weight: float = 0.0
+    """Adversarial regularizer ``-LPIPS(x, xt)``."""
+    lpips_variant: str = "alex-lin"
+    precision: str = "fp32"
+    """fp32, or tf32 / bf16 autocast on CUDA (results within the benchmark's stated tolerance)."""
+    batch_size: int = 32
+    seed: int = 0
+    """Random seed for the seed images (and any random transform); stored with the job."""
+    convergence_threshold: float = 0.05
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.steps < 1:
+            problems.append("steps must be at least 1")
+        if self.update not in UPDATES:
+            problems.append(f"update must be one of {', '.join(UPDATES)}")
+        if self.schedule not in SCHEDULES:
+            problems.append(f"schedule must be one of {', '.join(SCHEDULES)}")
+        if self.step_size <= 0:
+            problems.append("step_size must be positive")
+        if self.seed_kind not in SEED_KINDS:
+            problems.append(f"seed_kind must be one of {', '.join(SEED_KINDS)}")
+        if self.seeds_per_target < 1:
+            problems.append("seeds_per_target must be at least 1")
+        for name in ("rep_weight", "tv_weight", "lp_weight", "blur_weight", "lpips_weight"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must not be negative")
+        if self.lp_p not in (1, 2, 6):
+            problems.append("lp_p must be 1, 2 or 6")
+        if self.lpips_variant not in ("alex-lin", "vgg-lin", "alex", "vgg"):
+            problems.append("lpips_variant must be one of alex-lin, vgg-lin, alex, vgg")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)}")
+        if self.batch_size < 1:
+            problems.append("batch_size must be at least 1")
+        if not 0 < self.convergence_threshold <= 1:
+            problems.append("convergence_threshold must be in (0, 1]")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def regularizer(self) -> str:
+        """The regularizer family and its parts, e.g. ``human-leaning(tv+transform)``."""
+        if self.lpips_weight:
+            return f"adversarial(-lpips {self.lpips_variant})"
+        parts = [
+            name
+            for name, on in (
+                ("tv", self.tv_weight),
+                (f"l{self.lp_p}", self.lp_weight),
+                ("blur", self.blur_weight),
+                ("transform", self.transform),
+                ("fourier", self.fourier),
+            )
+            if on
+        ]
+        return f"human-leaning({'+'.join(parts)})" if parts else "none"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InversionConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown inversion settings: {', '.join(unknown)}")
+        return cls(**data)

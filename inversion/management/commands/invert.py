@@ -1,0 +1,59 @@
+"""Generate IRIs from the command line: every InversionConfig field is an option."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import MISSING, fields
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from inversion import services
+from inversion.config import InversionConfig
+from inversion.models import ModelSpec, TargetSet
+from metamer.errors import MetamerError
+
+
+class Command(BaseCommand):
+    help = (
+        "Run an inversion job for a registered model spec and target set (in-process, or --enqueue on the gpu queue)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("model_spec", help="model spec name")
+        parser.add_argument("target_set", help="target set name")
+        parser.add_argument(
+            "--enqueue", action="store_true", help="queue it for a Celery worker instead of running here"
+        )
+        for f in fields(InversionConfig):
+            default = f.default if f.default is not MISSING else None
+            option = "--" + f.name.replace("_", "-")
+            if f.type in ("bool", bool):
+                parser.add_argument(option, action=argparse.BooleanOptionalAction, default=default)
+            else:
+                kind = {"int": int, "float": float}.get(str(f.type), str)
+                parser.add_argument(option, type=kind, default=default, help=f"default {default}")
+
+    def handle(self, *args, model_spec, target_set, enqueue, **options):
+        try:
+            config = InversionConfig(**{f.name: options[f.name] for f in fields(InversionConfig)})
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        spec = ModelSpec.objects.filter(name=model_spec).first()
+        targets = TargetSet.objects.filter(name=target_set).first()
+        if spec is None or targets is None:
+            raise CommandError(f"no model spec {model_spec!r} or no target set {target_set!r}; see the admin for names")
+        try:
+            job = services.inversion_job_create(model_spec=spec, target_set=targets, config=config, enqueue=enqueue)
+            if not enqueue:
+                with tqdm(total=1, desc=f"job {job.pk}", unit="step·img") as bar:
+
+                    def progress(done: int, total: int) -> None:
+                        bar.total = total
+                        bar.update(done - bar.n)
+
+                    job = services.inversion_job_run(job_id=job.pk, on_progress=progress)
+        except MetamerError as exc:
+            raise CommandError(exc.message) from None
+        converged = job.iris.filter(converged=True).count()
+        self.stdout.write(f"job {job.pk}: {job.status}, {job.done}/{job.total} IRIs, {converged} converged")

@@ -1,0 +1,151 @@
+"""What a study's stimuli are made of: networks and layers, targets, inversion jobs, IRIs."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+
+class Stimulus(models.Model):
+    """One image file shown or used anywhere: a target, a seed or an IRI (lossless PNG)."""
+
+    class Role(models.TextChoices):
+        TARGET = "target"
+        SEED = "seed"
+        IRI = "iri"
+
+    role = models.CharField(max_length=8, choices=Role.choices)
+    image = models.ImageField(upload_to="stimuli/%Y/%m/")
+    sha256 = models.CharField(max_length=64, db_index=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "stimuli"
+
+    def __str__(self) -> str:
+        return f"{self.role} #{self.pk} ({self.width}×{self.height})"
+
+
+class ModelSpec(models.Model):
+    """A network plus one layer: ``g(x)`` is that layer's activation."""
+
+    class Source(models.TextChoices):
+        BUILTIN = "builtin", "Built-in (ImageNet AlexNet / VGG16 features)"
+        TORCHVISION = "torchvision", "torchvision architecture + state dict"
+        TORCHSCRIPT = "torchscript", "TorchScript file"
+
+    name = models.CharField(max_length=100, unique=True)
+    source = models.CharField(max_length=12, choices=Source.choices, default=Source.BUILTIN)
+    architecture = models.CharField(max_length=100, help_text="Built-in name or torchvision architecture.")
+    checkpoint = models.FileField(upload_to="checkpoints/", blank=True)
+    cifar_stem = models.BooleanField(default=False, help_text="ResNet with a 3×3 stride-1 stem for 32×32 inputs.")
+    layer = models.CharField(max_length=200, help_text="Graph node name; the penultimate layer when left empty.")
+    input_size = models.PositiveIntegerField(default=224, help_text="Images are H = W = input size pixels.")
+    mean = models.JSONField(
+        default=list, blank=True, help_text="Per-channel normalisation inside g; empty: ImageNet's."
+    )
+    std = models.JSONField(default=list, blank=True, help_text="Empty: ImageNet's.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "model spec (network + layer)"
+
+    def __str__(self) -> str:
+        return f"{self.name} [{self.layer}]"
+
+
+class TargetSet(models.Model):
+    """The targets ``xt`` of one or more inversion jobs."""
+
+    class Kind(models.TextChoices):
+        IMAGES = "images", "Images (uploaded, archive or data set)"
+        NOISE = "noise", "Noise targets"
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.IMAGES)
+    source = models.CharField(max_length=300, blank=True, help_text="Where the images came from.")
+    image_size = models.PositiveIntegerField()
+    resize_policy = models.CharField(max_length=40, default="center-crop+bilinear")
+    sample_seed = models.BigIntegerField(null=True, blank=True, help_text="Seed of the random sample, if any.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Target(models.Model):
+    target_set = models.ForeignKey(TargetSet, on_delete=models.CASCADE, related_name="targets")
+    index = models.PositiveIntegerField()
+    label = models.CharField(max_length=200, blank=True, help_text="Class or file name, or the noise law.")
+    stimulus = models.ForeignKey(Stimulus, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["target_set", "index"]
+        constraints = [models.UniqueConstraint(fields=["target_set", "index"], name="unique_target_index")]
+
+    def __str__(self) -> str:
+        return f"{self.target_set} #{self.index} {self.label}"
+
+
+class InversionJob(models.Model):
+    """Generate IRIs of every target in a set for one model spec (settings in ``config``)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    model_spec = models.ForeignKey(ModelSpec, on_delete=models.PROTECT, related_name="jobs")
+    target_set = models.ForeignKey(TargetSet, on_delete=models.PROTECT, related_name="jobs")
+    config = models.JSONField(help_text="The InversionConfig this job runs with.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    done = models.PositiveIntegerField(default=0, help_text="IRIs stored so far.")
+    total = models.PositiveIntegerField(default=0)
+    device = models.CharField(max_length=40, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"job {self.pk}: {self.model_spec} × {self.target_set} ({self.status})"
+
+    @property
+    def regularizer(self) -> str:
+        from inversion.config import InversionConfig
+
+        return InversionConfig.from_dict(self.config).regularizer
+
+
+class IRI(models.Model):
+    """An identically represented input: ``g(xr) ≈ g(xt)``, reached from seed ``x0``."""
+
+    job = models.ForeignKey(InversionJob, on_delete=models.CASCADE, related_name="iris")
+    target = models.ForeignKey(Target, on_delete=models.PROTECT, related_name="iris")
+    seed_index = models.PositiveSmallIntegerField(default=0)
+    seed = models.ForeignKey(Stimulus, on_delete=models.PROTECT, related_name="+", help_text="x0 in [0, 1].")
+    stimulus = models.ForeignKey(Stimulus, on_delete=models.PROTECT, related_name="+", help_text="xr.")
+    rep_distance = models.FloatField(help_text="||g(xt) − g(xr)|| / ||g(xt)|| at the kept iterate.")
+    converged = models.BooleanField(help_text="Representation distance under the job's threshold.")
+    steps = models.PositiveIntegerField(help_text="Steps run.")
+    best_step = models.PositiveIntegerField(help_text="Step of the kept (lowest-loss) iterate.")
+    wall_time = models.FloatField(help_text="Seconds spent on this IRI's batch, shared evenly.")
+    device = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "IRI"
+        ordering = ["job", "target__index", "seed_index"]
+        constraints = [
+            # A resumed job can never store the same IRI twice.
+            models.UniqueConstraint(fields=["job", "target", "seed_index"], name="unique_iri_per_job_target_seed")
+        ]
+
+    def __str__(self) -> str:
+        return f"IRI of {self.target} (seed {self.seed_index}) by {self.job.model_spec}"

@@ -1,0 +1,156 @@
+"""Build a registered network and expose one layer as ``g``. Plain PyTorch, no Django."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.fx.experimental.optimization import fuse
+from torchvision import models
+from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
+
+from analysis.backbones import imagenet_features
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+BUILTINS = {
+    "alexnet-imagenet": "alex",
+    "vgg16-imagenet": "vgg",
+}
+"""Built-in networks: the ImageNet AlexNet and VGG16 convolutional features used by LPIPS."""
+
+
+class NetworkError(ValueError):
+    pass
+
+
+def build_network(
+    source: str, architecture: str, checkpoint: Path | None = None, *, cifar_stem: bool = False
+) -> nn.Module:
+    """The frozen network (``eval()``, no gradients) for a registered spec."""
+    if source == "builtin":
+        if architecture not in BUILTINS:
+            raise NetworkError(f"unknown built-in network {architecture!r}; choose one of {', '.join(BUILTINS)}")
+        net = imagenet_features(BUILTINS[architecture])
+    elif source == "torchscript":
+        if checkpoint is None:
+            raise NetworkError("a TorchScript network needs its file")
+        try:
+            net = torch.jit.load(str(checkpoint), map_location="cpu")
+        except RuntimeError as exc:
+            raise NetworkError(f"not a TorchScript file: {exc}") from None
+    elif source == "torchvision":
+        net = _torchvision(architecture, checkpoint, cifar_stem=cifar_stem)
+    else:
+        raise NetworkError(f"unknown network source {source!r}")
+    return freeze(net)
+
+
+def freeze(module: nn.Module) -> nn.Module:
+    """``eval()`` and no parameter gradients (ScriptModules refuse ``requires_grad_``)."""
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module
+
+
+def _torchvision(architecture: str, checkpoint: Path | None, *, cifar_stem: bool) -> nn.Module:
+    if architecture not in models.list_models(module=models):
+        raise NetworkError(f"{architecture!r} is not a torchvision classification architecture")
+    state = _load_state_dict(checkpoint) if checkpoint is not None else None
+    net = models.get_model(architecture, weights=None, **_head_size(architecture, state))
+    if cifar_stem:
+        if not hasattr(net, "conv1") or not hasattr(net, "maxpool"):
+            raise NetworkError("the CIFAR 3×3 stem applies to ResNet-style networks only")
+        # The usual CIFAR variant: a 3×3 stride-1 stem and no max-pool, for 32×32 inputs.
+        net.conv1 = nn.Conv2d(3, net.conv1.out_channels, 3, 1, 1, bias=False)
+        net.maxpool = nn.Identity()
+    if state is not None:
+        try:
+            net.load_state_dict(state)
+        except (RuntimeError, TypeError, AttributeError) as exc:
+            raise NetworkError(f"the checkpoint does not fit {architecture}: {exc}") from None
+    return net
+
+
+def _load_state_dict(checkpoint: Path) -> dict[str, Tensor]:
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise NetworkError(f"the checkpoint is not a plain state dict (only tensors are accepted): {exc}") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
+        raise NetworkError("the checkpoint is not a plain state dict of tensors")
+    return state
+
+
+def _head_size(architecture: str, state: dict[str, Tensor] | None) -> dict[str, int]:
+    """The class count of the checkpoint's classifier head (its last Linear layer)."""
+    if state is None:
+        return {}
+    probe = models.get_model(architecture, weights=None)
+    linears = [name for name, m in probe.named_modules() if isinstance(m, nn.Linear)]
+    weight = state.get(f"{linears[-1]}.weight") if linears else None
+    return {"num_classes": int(weight.shape[0])} if weight is not None else {}
+
+
+SCRIPTED_OUTPUT = "output"
+"""The one layer a TorchScript network offers: its output (FX cannot trace into it)."""
+
+
+def layer_names(net: nn.Module) -> list[str]:
+    """The names a layer can be chosen by (torchvision's graph node names, eval mode)."""
+    if isinstance(net, torch.jit.ScriptModule):
+        return ["input", SCRIPTED_OUTPUT]
+    return get_graph_node_names(net)[1]
+
+
+def default_layer(net: nn.Module) -> str:
+    """The penultimate layer: the input of the classifier head, else the last node."""
+    names = [n for n in layer_names(net) if n != "input"]
+    return names[-2] if len(names) > 1 and isinstance(_last_module(net), nn.Linear) else names[-1]
+
+
+def _last_module(net: nn.Module) -> nn.Module | None:
+    leaves = [m for m in net.modules() if not list(m.children())]
+    return leaves[-1] if leaves else None
+
+
+class LayerRepresentation(nn.Module):
+    """``g``: pixels in [0, 1] → the chosen layer's activation (normalisation applied inside).
+
+    ``optimize=True`` folds eval-mode batch norms into their convolutions and runs in
+    channels-last layout: the same function up to float rounding, faster on CPU and GPU.
+    """
+
+    def __init__(
+        self, net: nn.Module, layer: str, mean: Sequence[float], std: Sequence[float], *, optimize: bool = True
+    ) -> None:
+        nn.Module.__init__(self)
+        if layer not in layer_names(net):
+            raise NetworkError(f"no layer named {layer!r}; available: {', '.join(layer_names(net)[1:])}")
+        self.net = net if isinstance(net, torch.jit.ScriptModule) else None
+        self.extractor = None if self.net is not None else create_feature_extractor(net, return_nodes={layer: "g"})
+        self.channels_last = optimize
+        if optimize and self.extractor is not None:
+            self.extractor.eval()
+            try:
+                # In place: fuse's deep copy would bring back training mode. The extractor is ours.
+                self.extractor = fuse(self.extractor, inplace=True)
+            except Exception:
+                self.extractor.eval()
+        if optimize:
+            self.to(memory_format=torch.channels_last)
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+        freeze(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = (x - self.mean) / self.std
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.net(x) if self.extractor is None else self.extractor(x)["g"]

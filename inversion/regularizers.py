@@ -1,0 +1,96 @@
+"""The regularizer families of SCIENCE.md §1, built from an InversionConfig. Plain PyTorch.
+
+- regularizer-free: no penalty (the paper's recommendation for comparing models);
+- human-leaning: total variation (+ an Lp norm), blur robustness, transformation robustness
+  (optimise through random jitter, scale and rotation), Fourier-domain preconditioning;
+- adversarial: ``-LPIPS(x, xt)``, pushing the IRI perceptually away from its target.
+
+Every penalty is per image, so images in a batch never influence each other.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torchvision.transforms.functional import gaussian_blur
+
+from analysis.perceptual import load_lpips
+from inversion.config import InversionConfig
+from inversion.engine import Penalty, Transform
+
+
+def total_variation(x: Tensor) -> Tensor:
+    """Mean absolute difference of neighbouring pixels, per image (x in [0, 1])."""
+    dh = (x[..., 1:, :] - x[..., :-1, :]).abs().flatten(1).mean(1)
+    dw = (x[..., :, 1:] - x[..., :, :-1]).abs().flatten(1).mean(1)
+    return dh + dw
+
+
+def lp_norm(x: Tensor, p: float) -> Tensor:
+    """``mean(|x - 0.5|^p)^(1/p)`` per image: penalises extreme pixels (x in [0, 1])."""
+    return (x - 0.5).abs().pow(p).flatten(1).mean(1).pow(1 / p)
+
+
+def blur_robustness(x: Tensor, sigma: float = 1.0) -> Tensor:
+    """``||x - stopgrad(blur(x))||^2`` per image (mean over pixels)."""
+    blurred = gaussian_blur(x.detach(), kernel_size=[5, 5], sigma=[sigma, sigma])
+    return (x - blurred).pow(2).flatten(1).mean(1)
+
+
+def adversarial_lpips(variant: str, device: torch.device) -> Penalty:
+    """``-LPIPS(x, xt)`` with images in [0, 1] mapped to [-1, 1]."""
+    model = load_lpips(variant, device=device)
+    return lambda x, targets: -model(x * 2 - 1, targets * 2 - 1).flatten()
+
+
+def random_transform(pad: int, jitter: int, scale: float, degrees: float) -> Transform:
+    """Optimise through random jitter, scale and rotation (reflection padding, then cropped
+    back). One draw per step, shared by the batch, so batching never changes the draws."""
+
+    def transform(x: Tensor, generator: torch.Generator | None) -> Tensor:
+        u = torch.rand(4, generator=generator, device="cpu") * 2 - 1
+        h, w = x.shape[-2:]
+        padded = F.pad(x, (pad, pad, pad, pad), mode="reflect") if pad else x
+        angle = math.radians(degrees) * float(u[0])
+        s = 1 + scale * float(u[1])
+        shift = torch.tensor([jitter * float(u[2]), jitter * float(u[3])]) * 2 / torch.tensor(padded.shape[-2:])
+        theta = torch.tensor(
+            [
+                [s * math.cos(angle), -s * math.sin(angle), shift[1]],
+                [s * math.sin(angle), s * math.cos(angle), shift[0]],
+            ],
+            dtype=x.dtype,
+            device=x.device,
+        )
+        grid = F.affine_grid(theta.expand(x.shape[0], 2, 3), list(padded.shape), align_corners=False)
+        moved = F.grid_sample(padded, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+        return moved[..., pad : pad + h, pad : pad + w] if pad else moved
+
+    return transform
+
+
+def build_penalty(config: InversionConfig, device: torch.device) -> Penalty | None:
+    """The weighted sum of the configured penalties, per image; None when regularizer-free."""
+    terms: list[tuple[float, Penalty]] = []
+    if config.tv_weight:
+        terms.append((config.tv_weight, lambda x, t: total_variation(x)))
+    if config.lp_weight:
+        terms.append((config.lp_weight, lambda x, t: lp_norm(x, config.lp_p)))
+    if config.blur_weight:
+        terms.append((config.blur_weight, lambda x, t: blur_robustness(x)))
+    if config.lpips_weight:
+        terms.append((config.lpips_weight, adversarial_lpips(config.lpips_variant, device)))
+    if not terms:
+        return None
+    return lambda x, t: sum(weight * term(x, t) for weight, term in terms)
+
+
+def build_transform(config: InversionConfig, image_size: int) -> Transform | None:
+    if not config.transform:
+        return None
+    # ImageNet-sized inputs get reflection padding so shifts do not wrap content in.
+    pad = image_size // 14 if image_size >= 128 else 0
+    return random_transform(pad=pad, jitter=max(1, image_size // 28), scale=0.05, degrees=5.0)

@@ -1,0 +1,46 @@
+"""Reads for the inversion app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from inversion.models import IRI, InversionJob, ModelSpec, Target
+from inversion.networks import LayerRepresentation, build_network
+
+
+def model_spec_representation(spec: ModelSpec) -> LayerRepresentation:
+    """``g`` for a registered spec: pixels in [0, 1] → the layer's activation."""
+    checkpoint = Path(spec.checkpoint.path) if spec.checkpoint else None
+    net = build_network(spec.source, spec.architecture, checkpoint, cifar_stem=spec.cifar_stem)
+    return LayerRepresentation(net, spec.layer, spec.mean, spec.std)
+
+
+def pending_work(job: InversionJob) -> list[tuple[Target, int]]:
+    """(target, seed index) pairs of a job that have no stored IRI yet."""
+    seeds_per_target = job.config.get("seeds_per_target", 1)
+    stored = set(IRI.objects.filter(job=job).values_list("target_id", "seed_index"))
+    targets = Target.objects.filter(target_set=job.target_set).select_related("stimulus").order_by("index")
+    return [(t, k) for t in targets for k in range(seeds_per_target) if (t.pk, k) not in stored]
+
+
+def survey_ready_iris(
+    jobs: QuerySet[InversionJob] | list[InversionJob], *, include_unconverged: bool = False
+) -> QuerySet[IRI]:
+    """IRIs a survey may use: converged ones unless the researcher asks otherwise."""
+    iris = IRI.objects.filter(job__in=jobs).select_related("stimulus", "seed", "target__stimulus", "job__model_spec")
+    return iris if include_unconverged else iris.filter(converged=True)
+
+
+def job_progress(job: InversionJob) -> dict[str, float | int | None]:
+    """Done/total IRIs, percent and an ETA in seconds from the pace so far (None until known)."""
+    percent = 100 * job.done / job.total if job.total else 0.0
+    eta = None
+    if job.status == InversionJob.Status.RUNNING and job.started_at and 0 < job.done < job.total:
+        elapsed = (timezone.now() - job.started_at).total_seconds()
+        eta = round(elapsed / job.done * (job.total - job.done), 1)
+    elif job.status == InversionJob.Status.DONE:
+        eta = 0.0
+    return {"done": job.done, "total": job.total, "percent": round(percent, 1), "eta_seconds": eta}

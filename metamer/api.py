@@ -1,0 +1,18 @@
+"""The REST API's router: every app registers its viewsets here."""
+
+from rest_framework.routers import DefaultRouter
+
+from analysis.api import ReportViewSet
+from inversion.api import InversionJobViewSet, IRIViewSet, ModelSpecViewSet, TargetSetViewSet
+from surveys.api import AssignmentViewSet, ResponseViewSet, StudyViewSet, SurveyViewSet
+
+router = DefaultRouter()
+router.register("model-specs", ModelSpecViewSet)
+router.register("target-sets", TargetSetViewSet)
+router.register("jobs", InversionJobViewSet)
+router.register("iris", IRIViewSet)
+router.register("studies", StudyViewSet)
+router.register("surveys", SurveyViewSet)
+router.register("assignments", AssignmentViewSet)
+router.register("responses", ResponseViewSet)
+router.register("reports", ReportViewSet)

@@ -1,0 +1,39 @@
+from django.conf import settings
+from django.contrib import admin
+from django.http import HttpResponse
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
+from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from metamer.api import router
+
+admin.site.site_header = "Metamer"
+admin.site.site_title = "Metamer"
+admin.site.index_title = "Study design"
+
+
+def healthz(request):
+    """Liveness for load balancers: touches neither the database nor the cache."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("surveys.urls")),
+]
+
+
+def media(request, path):
+    # MEDIA_ROOT is read per request, so tests and the demo can point it elsewhere.
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
+
+if settings.SERVE_MEDIA:
+    # Embedded mode: media from local disk (production serves it from S3 or the web server).
+    urlpatterns.append(re_path(r"^media/(?P<path>.*)$", media))

@@ -1,0 +1,414 @@
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from analysis.selectors import study_results
+from analysis.services import report_build
+from inversion.admin import thumbnail
+from metamer.errors import MetamerError
+from surveys import services
+from surveys.models import Assignment, Participant, Payment, Publication, Response, Study, Survey, Trial, TrialSlot
+from surveys.selectors import survey_estimate
+
+
+class SurveyInline(admin.TabularInline):
+    model = Survey
+    fields = ["name", "kind", "status", "n_trials", "n_attention_checks", "link"]
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="worker link")
+    def link(self, obj):
+        url = reverse("surveys:landing", args=[obj.uuid])
+        return format_html('<a href="{}" target="_blank">{}</a>', url, url)
+
+
+@admin.register(Study)
+class StudyAdmin(admin.ModelAdmin):
+    list_display = ["name", "recruiter", "surveys_count", "progress", "latest_report", "created_at"]
+    inlines = [SurveyInline]
+    readonly_fields = ["live_results", "completion_code", "qualification_type_id"]
+    actions = ["build_report", "publish", "sync", "review", "stop"]
+
+    def _confirmed(self, request, queryset, verb: str, run):
+        """Run ``run(study, confirm)``; a spending action first shows its cost on a confirmation page."""
+        if "confirm" not in request.POST:
+            try:
+                for study in queryset:
+                    run(study, False)
+            except MetamerError as exc:
+                if exc.code != "confirm":
+                    self.message_user(request, f"{study}: {exc.message}", messages.ERROR)
+                    return None
+                return TemplateResponse(
+                    request,
+                    "admin/surveys/confirm_spend.html",
+                    {
+                        **self.admin_site.each_context(request),
+                        "title": f"Confirm: {verb}",
+                        "message": exc.message,
+                        "studies": queryset,
+                        "action": request.POST["action"],
+                        "opts": self.model._meta,
+                    },
+                )
+        for study in queryset:
+            try:
+                result = run(study, True)
+            except MetamerError as exc:
+                self.message_user(request, f"{study}: {exc.message}", messages.ERROR)
+                continue
+            self.message_user(request, f"{study}: {verb} done ({result}).")
+        return None
+
+    @admin.action(description="Publish to the recruiter (shows the cost first)")
+    def publish(self, request, queryset):
+        base_url = settings.METAMER_PUBLIC_URL
+        return self._confirmed(
+            request,
+            queryset,
+            "publish",
+            lambda s, ok: len(services.study_publish(study=s, base_url=base_url, confirm=ok)),
+        )
+
+    @admin.action(description="Sync with the recruiter")
+    def sync(self, request, queryset):
+        for study in queryset:
+            self.message_user(request, f"{study}: {services.study_sync(study=study)}")
+
+    @admin.action(description="Review submitted assignments by the study's policy (shows the cost first)")
+    def review(self, request, queryset):
+        return self._confirmed(request, queryset, "review", lambda s, ok: services.study_review(study=s, confirm=ok))
+
+    @admin.action(description="Stop recruiting")
+    def stop(self, request, queryset):
+        return self._confirmed(request, queryset, "stop", lambda s, ok: services.study_stop(study=s))
+
+    @admin.display(description="live results")
+    def live_results(self, obj):
+        if obj.pk is None:
+            return "–"
+        results = study_results(obj)
+        lines = [
+            f"{results['assignments_done']}/{results['assignments_total']} assignments done; "
+            f"{results['workers']} workers, {len(results['excluded_workers'])} excluded (failed an attention check)."
+        ]
+        lines += [
+            f"{r['condition']} ({r['kind']}): people {r['human_mean']:.0%} ± {r['human_std']:.0%} over {r['n_workers']} workers, "
+            f"LPIPS {r['lpips_mean']:.0%} ± {r['lpips_std']:.0%}, chance {r['chance']:.0%}"
+            for r in results["conditions"]
+        ]
+        lines.append(results["verdict"])
+        return format_html_join("", "<p>{}</p>", ((line,) for line in lines))
+
+    @admin.action(description="Build a report (HTML + CSV) for the selected studies")
+    def build_report(self, request, queryset):
+        for study in queryset:
+            try:
+                report = report_build(study=study)
+            except MetamerError as exc:
+                self.message_user(request, f"{study}: {exc.message}", messages.ERROR)
+                continue
+            self.message_user(
+                request, format_html('{}: report ready, <a href="{}">open it</a>.', study, report.html.url)
+            )
+
+    @admin.display(description="surveys")
+    def surveys_count(self, obj):
+        return obj.surveys.count()
+
+    @admin.display(description="assignments submitted")
+    def progress(self, obj):
+        submitted = Assignment.objects.filter(survey__study=obj).exclude(status=Assignment.Status.STARTED).count()
+        wanted = sum(s.workers_per_survey for s in obj.surveys.all())
+        return f"{submitted}/{wanted}"
+
+    @admin.display(description="report")
+    def latest_report(self, obj):
+        report = obj.reports.order_by("-created_at").first()
+        if report is None:
+            return "–"
+        return format_html(
+            '<a href="{}">HTML</a> · <a href="{}">judgements CSV</a> · <a href="{}">summary CSV</a>',
+            report.html.url,
+            report.csv.url,
+            report.summary_csv.url,
+        )
+
+
+class TrialSlotInline(admin.TabularInline):
+    model = TrialSlot
+    fields = ["role", "index", "preview"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="image")
+    def preview(self, obj):
+        return thumbnail(obj.stimulus, 64)
+
+
+class SurveyDesignForm(forms.ModelForm):
+    """Design a survey: assembly happens on save, through the service, or is refused with the reason."""
+
+    n_trials = forms.IntegerField(required=False, min_value=1, help_text="Empty: every usable IRI (or target triple).")
+    n_attention_checks = forms.IntegerField(
+        required=False, min_value=0, help_text="Empty: 5 per 100 trials, at least one."
+    )
+    seed = forms.IntegerField(initial=0, help_text="Every random choice of the assembly comes from it (recorded).")
+    similarity = forms.FileField(
+        required=False,
+        help_text="Hard clustering: a CSV or NPY similarity matrix over the target set (e.g. ImageNet-HSJ).",
+    )
+
+    class Meta:
+        model = Survey
+        fields = [
+            "study",
+            "name",
+            "kind",
+            "jobs",
+            "include_unconverged",
+            "workers_per_survey",
+            "reward_cents",
+            "minutes_allotted",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        jobs = list(data["jobs"])
+        matrix = None
+        try:
+            upload = data.get("similarity")
+            if upload:
+                n_targets = jobs[0].target_set.targets.count() if jobs else 0
+                matrix = services.similarity_matrix_load(data=upload.read(), filename=upload.name, n_targets=n_targets)
+            survey = services.survey_assemble(
+                study=data["study"],
+                name=data["name"],
+                kind=data["kind"],
+                jobs=jobs,
+                n_trials=data.get("n_trials"),
+                n_attention_checks=data.get("n_attention_checks"),
+                seed=data.get("seed") or 0,
+                include_unconverged=data.get("include_unconverged", False),
+                workers_per_survey=data["workers_per_survey"],
+                similarity=matrix,
+                similarity_name=upload.name if upload else "",
+            )
+        except MetamerError as exc:
+            raise forms.ValidationError({exc.field: exc.message} if exc.field in self.fields else exc.message) from None
+        survey.reward_cents, survey.minutes_allotted = data["reward_cents"], data["minutes_allotted"]
+        survey.save(update_fields=["reward_cents", "minutes_allotted"])
+        self.instance = survey
+        return data
+
+
+@admin.register(Survey)
+class SurveyAdmin(admin.ModelAdmin):
+    list_display = ["name", "study", "kind", "status", "n_trials", "n_attention_checks", "estimate", "preview_link"]
+    list_filter = ["study", "kind", "status"]
+    readonly_fields = ["uuid", "seed", "similarity_source", "estimate", "preview_link"]
+    filter_horizontal = ["jobs"]
+    actions = ["open_surveys"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = SurveyDesignForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return [*SurveyDesignForm._meta.fields, "n_trials", "n_attention_checks", "seed", "similarity"]
+        return super().get_fields(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        # Trials are built from these: changing them afterwards would misdescribe the survey.
+        return [*self.readonly_fields, "study", "kind", "jobs", "n_trials", "n_attention_checks", "include_unconverged"]
+
+    def save_model(self, request, obj, form, change):
+        if change:  # new surveys are stored by the design form's service call
+            super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        if change:
+            super().save_related(request, form, formsets, change)
+
+    @admin.display(description="cost and duration")
+    def estimate(self, obj):
+        e = survey_estimate(obj)
+        hourly = f", {e['hourly_rate_cents'] / 100:.2f}/h" if e["hourly_rate_cents"] else ""
+        return (
+            f"{e['places']} places × {e['reward_cents'] / 100:.2f} + fee {e['fee_cents'] / 100:.2f} "
+            f"({e['fee_rule']}) = {e['total_cents'] / 100:.2f}; about {e['estimated_minutes']} min "
+            f"of {e['minutes_allotted']} allotted{hourly}"
+        )
+
+    @admin.action(description="Open the selected surveys to workers")
+    def open_surveys(self, request, queryset):
+        for survey in queryset:
+            try:
+                services.survey_open(survey=survey)
+            except MetamerError as exc:
+                self.message_user(request, f"{survey}: {exc.message}", messages.WARNING)
+
+    @admin.display(description="preview as a worker")
+    def preview_link(self, obj):
+        url = reverse("surveys:landing", args=[obj.uuid]) + "?pid=PREVIEW"
+        return format_html('<a href="{}" target="_blank">open</a>', url)
+
+
+@admin.register(Trial)
+class TrialAdmin(admin.ModelAdmin):
+    list_display = ["survey", "position", "is_attention_check", "iri", "correct"]
+    list_filter = ["survey", "is_attention_check"]
+    inlines = [TrialSlotInline]
+
+
+@admin.register(Participant)
+class ParticipantAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "study", "created_at"]
+    search_fields = ["external_id"]
+
+
+class BonusForm(forms.Form):
+    amount_cents = forms.IntegerField(min_value=1)
+    reason = forms.CharField(max_length=500, help_text="The worker sees this.")
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    list_display = [
+        "participant",
+        "survey",
+        "status",
+        "recruiter_status",
+        "flagged",
+        "answered",
+        "started_at",
+        "submitted_at",
+    ]
+    list_filter = ["status", "flagged", "survey"]
+    readonly_fields = ["token", "recruiter_status"]
+    actions = ["approve", "reject", "flag", "block", "bonus"]
+
+    def _confirm_page(self, request, queryset, *, title: str, message: str, **extra):
+        return TemplateResponse(
+            request,
+            "admin/surveys/confirm_assignments.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "message": message,
+                "assignments": queryset,
+                "action": request.POST["action"],
+                "opts": self.model._meta,
+                **extra,
+            },
+        )
+
+    def _each(self, request, queryset, run) -> None:
+        for assignment in queryset:
+            try:
+                run(assignment)
+            except MetamerError as exc:
+                self.message_user(request, f"{assignment}: {exc.message}", messages.ERROR)
+
+    @admin.action(description="Approve and pay (shows the amount first)")
+    def approve(self, request, queryset):
+        if "confirm" not in request.POST:
+            total = sum(a.survey.reward_cents for a in queryset if a.survey.study.recruiter != "links")
+            message = f"Approving {queryset.count()} assignments pays {total / 100:.2f} in rewards (plus the recruiter's fee)."
+            return self._confirm_page(request, queryset, title="Confirm: approve", message=message)
+        self._each(request, queryset, lambda a: services.assignment_approve(assignment=a, confirm=True))
+        return None
+
+    @admin.action(description="Reject (asks for the feedback the worker will see)")
+    def reject(self, request, queryset):
+        feedback = request.POST.get("feedback", "").strip()
+        if "confirm" not in request.POST or not feedback:
+            message = (
+                "Rejection hurts a worker's record and many ethics boards discourage it; the default policy approves "
+                "everyone who finished and only leaves attention-check failures out of the analysis."
+            )
+            return self._confirm_page(request, queryset, title="Confirm: reject", message=message, ask_feedback=True)
+        self._each(request, queryset, lambda a: services.assignment_reject(assignment=a, feedback=feedback))
+        return None
+
+    @admin.action(description="Block the worker at the recruiter (asks for the reason)")
+    def block(self, request, queryset):
+        reason = request.POST.get("feedback", "").strip()
+        if "confirm" not in request.POST or not reason:
+            message = "Blocking keeps these workers out of all your future tasks on the recruiter."
+            return self._confirm_page(request, queryset, title="Confirm: block", message=message, ask_feedback=True)
+        self._each(request, queryset, lambda a: services.participant_block(assignment=a, reason=reason))
+        return None
+
+    @admin.action(description="Flag for a closer look (no money moves)")
+    def flag(self, request, queryset):
+        for assignment in queryset:
+            services.assignment_flag(assignment=assignment, note=f"flagged by {request.user}")
+
+    @admin.action(description="Pay a bonus (shows the amount first)")
+    def bonus(self, request, queryset):
+        form = BonusForm(request.POST if "confirm" in request.POST else None)
+        if not form.is_valid():
+            return TemplateResponse(
+                request,
+                "admin/surveys/bonus.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Pay a bonus",
+                    "form": form,
+                    "assignments": queryset,
+                    "action": request.POST["action"],
+                    "opts": self.model._meta,
+                },
+            )
+        amount, reason = form.cleaned_data["amount_cents"], form.cleaned_data["reason"]
+        self._each(
+            request,
+            queryset,
+            lambda a: services.assignment_bonus(assignment=a, amount_cents=amount, reason=reason, confirm=True),
+        )
+        return None
+
+    @admin.display(description="answers")
+    def answered(self, obj):
+        return obj.responses.count()
+
+
+@admin.register(Response)
+class ResponseAdmin(admin.ModelAdmin):
+    list_display = ["assignment", "trial", "answer", "correct", "response_ms", "created_at"]
+    list_filter = ["correct", "trial__is_attention_check"]
+
+    def has_change_permission(self, request, obj=None):
+        # Answers are evidence: nobody edits them.
+        return False
+
+
+@admin.register(Publication)
+class PublicationAdmin(admin.ModelAdmin):
+    list_display = ["survey", "recruiter", "status", "external_id", "places", "cost_cents", "created_at"]
+    readonly_fields = [f.name for f in Publication._meta.fields]
+
+
+@admin.register(Payment)
+class PaymentAdmin(admin.ModelAdmin):
+    list_display = ["assignment", "amount_cents", "reason", "sent_at"]
+    readonly_fields = [f.name for f in Payment._meta.fields]

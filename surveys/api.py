@@ -1,0 +1,157 @@
+"""REST API for studies, surveys, assignments and responses. Writes go through services."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response as ApiResponse
+
+from analysis.selectors import judgements, study_results
+from inversion.models import InversionJob
+from surveys import services
+from surveys.models import Assignment, Response, Study, Survey
+from surveys.selectors import survey_estimate
+
+
+class StudySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Study
+        fields = ["id", "name", "description", "recruiter", "completion_code", "created_at"]
+        read_only_fields = ["completion_code", "created_at"]
+
+
+class SurveySerializer(serializers.ModelSerializer):
+    jobs = serializers.PrimaryKeyRelatedField(many=True, queryset=InversionJob.objects.all())
+    n_trials = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    n_attention_checks = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    link = serializers.SerializerMethodField()
+    estimate = serializers.SerializerMethodField(help_text="Cost by the recruiter's fee rules, and duration.")
+
+    class Meta:
+        model = Survey
+        fields = [
+            "id",
+            "uuid",
+            "study",
+            "name",
+            "kind",
+            "jobs",
+            "seed",
+            "n_trials",
+            "n_attention_checks",
+            "include_unconverged",
+            "workers_per_survey",
+            "reward_cents",
+            "minutes_allotted",
+            "status",
+            "link",
+            "estimate",
+            "created_at",
+        ]
+        read_only_fields = ["uuid", "status", "created_at"]
+
+    def get_estimate(self, survey) -> dict:
+        return survey_estimate(survey)
+
+    def get_link(self, survey) -> str:
+        request = self.context.get("request")
+        path = f"/s/{survey.uuid}/"
+        return request.build_absolute_uri(path) if request else path
+
+
+class SurveyViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Survey.objects.select_related("study").prefetch_related("jobs").order_by("pk")
+    serializer_class = SurveySerializer
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        pay = {k: data.pop(k) for k in ("reward_cents", "minutes_allotted") if k in data}
+        survey = services.survey_assemble(**data)
+        for key, value in pay.items():
+            setattr(survey, key, value)
+        survey.save()
+        serializer.instance = survey
+
+    @action(detail=True, methods=["post"])
+    def open(self, request, pk=None):
+        survey = services.survey_open(survey=self.get_object())
+        return ApiResponse(self.get_serializer(survey).data)
+
+
+class StudyViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Study.objects.order_by("pk")
+    serializer_class = StudySerializer
+
+    @action(detail=True, methods=["get"])
+    def cost(self, request, pk=None):
+        """What publishing the unpublished surveys would cost, by the recruiter's fee rules."""
+        budget = services.study_budget(study=self.get_object())
+        return ApiResponse(
+            {
+                "rewards_cents": budget.rewards_cents,
+                "fee_cents": budget.fee_cents,
+                "total_cents": budget.total_cents,
+                "lines": budget.lines,
+            }
+        )
+
+    @action(detail=True, methods=["post"])
+    def publish(self, request, pk=None):
+        """Publish to the recruiter; spends money, so it needs ``{"confirm": true}``."""
+        publications = services.study_publish(
+            study=self.get_object(), base_url=settings.METAMER_PUBLIC_URL, confirm=request.data.get("confirm") is True
+        )
+        return ApiResponse(
+            [{"survey": p.survey_id, "status": p.status, "external_id": p.external_id} for p in publications]
+        )
+
+    @action(detail=True, methods=["post"])
+    def sync(self, request, pk=None):
+        return ApiResponse(services.study_sync(study=self.get_object()))
+
+    @action(detail=True, methods=["post"])
+    def review(self, request, pk=None):
+        """Apply the review policy; moves money, so it needs ``{"confirm": true}``."""
+        return ApiResponse(services.study_review(study=self.get_object(), confirm=request.data.get("confirm") is True))
+
+    @action(detail=True, methods=["post"])
+    def stop(self, request, pk=None):
+        return ApiResponse({"stopped": services.study_stop(study=self.get_object())})
+
+    @action(detail=True, methods=["get"])
+    def results(self, request, pk=None):
+        """Live results: scores per condition, agreement with LPIPS, exclusions, the verdict."""
+        return ApiResponse(json.loads(json.dumps(study_results(self.get_object()), default=str)))
+
+    @action(detail=True, methods=["get"])
+    def judgements(self, request, pk=None):
+        """Every judgement, one record each (the tidy CSV's rows as JSON)."""
+        frame = judgements(self.get_object())
+        return ApiResponse(json.loads(frame.to_json(orient="records")))
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    participant = serializers.CharField(source="participant.external_id")
+
+    class Meta:
+        model = Assignment
+        fields = ["id", "survey", "participant", "status", "started_at", "submitted_at"]
+
+
+class ResponseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Response
+        fields = ["id", "assignment", "trial", "answer", "correct", "response_ms", "viewing", "created_at"]
+
+
+class AssignmentViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Assignment.objects.select_related("participant").order_by("pk")
+    serializer_class = AssignmentSerializer
+
+
+class ResponseViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Response.objects.order_by("pk")
+    serializer_class = ResponseSerializer

@@ -1,0 +1,245 @@
+"""Studies, their surveys and trials, the people who take them and every answer they give."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.db import models
+
+from inversion.models import IRI, InversionJob, Stimulus
+
+
+def _completion_code() -> str:
+    return secrets.token_hex(4).upper()
+
+
+def _english_speaking() -> list[str]:
+    return ["US", "GB", "CA", "AU", "NZ", "IE"]
+
+
+class Study(models.Model):
+    """One research question: its surveys share a recruiter and a participant pool."""
+
+    class Recruiter(models.TextChoices):
+        LINKS = "links", "Plain links (pilots, no money)"
+        MTURK = "mturk", "Amazon Mechanical Turk"
+        PROLIFIC = "prolific", "Prolific"
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+
+    class ReviewPolicy(models.TextChoices):
+        APPROVE_ALL = "approve-all", "Approve and pay everyone who finished; exclude check failures from analysis"
+        REJECT_FAILURES = "reject-failures", "Reject workers who fail attention checks (hurts their record)"
+
+    recruiter = models.CharField(max_length=10, choices=Recruiter.choices, default=Recruiter.LINKS)
+    completion_code = models.CharField(max_length=20, default=_completion_code)
+    review_policy = models.CharField(max_length=16, choices=ReviewPolicy.choices, default=ReviewPolicy.APPROVE_ALL)
+    mturk_production = models.BooleanField(
+        default=False, help_text="Off: Mechanical Turk's sandbox. On: real workers and real money."
+    )
+    min_approval_rate = models.PositiveSmallIntegerField(
+        default=95, help_text="MTurk: approval rate at least this (%)."
+    )
+    min_approved_hits = models.PositiveIntegerField(default=100, help_text="MTurk: at least this many approved HITs.")
+    locales = models.JSONField(
+        default=_english_speaking, blank=True, help_text="MTurk: worker countries (ISO codes); empty for any."
+    )
+    budget_cents = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Most this study may spend (rewards plus fees); empty for no limit."
+    )
+    academic = models.BooleanField(
+        default=True, help_text="Prolific: academic/non-profit fee (33.3%) rather than 42.8%."
+    )
+    qualification_type_id = models.CharField(max_length=64, blank=True, help_text="MTurk 'took part already' type.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "studies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Survey(models.Model):
+    class Kind(models.TextChoices):
+        TWO_AFC = "2afc", "2AFC: is the IRI closer to its target or its seed?"
+        CLUSTER_RANDOM = "cluster-random", "Clustering, random targets"
+        CLUSTER_HARD = "cluster-hard", "Clustering, similar targets"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        OPEN = "open"
+        CLOSED = "closed"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="surveys")
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.TWO_AFC)
+    jobs = models.ManyToManyField(InversionJob, related_name="surveys", help_text="The IRI sets it draws from.")
+    seed = models.BigIntegerField(help_text="Every random choice in assembly comes from this seed.")
+    n_trials = models.PositiveIntegerField(default=100, help_text="Trials under test (attention checks extra).")
+    n_attention_checks = models.PositiveIntegerField(default=5)
+    include_unconverged = models.BooleanField(default=False)
+    similarity_source = models.CharField(
+        max_length=200, blank=True, help_text="Hard clustering: where the target similarity matrix came from."
+    )
+    workers_per_survey = models.PositiveIntegerField(default=3)
+    reward_cents = models.PositiveIntegerField(default=750)
+    minutes_allotted = models.PositiveIntegerField(default=60)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+
+class Trial(models.Model):
+    """One screen: the images in ``slots`` and the answer that counts as correct.
+
+    2AFC: one ``query`` slot and two ``option`` slots; ``correct`` is the index of the option
+    that is the target (for an attention check, the copy of the query).
+    Clustering: three ``column`` slots (targets) and six ``row`` slots (their IRIs, two each);
+    ``correct`` lists each row's column. In a clustering attention check, row ``check_row`` is
+    a copy of its column.
+    """
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="trials")
+    position = models.PositiveIntegerField()
+    is_attention_check = models.BooleanField(default=False)
+    job = models.ForeignKey(
+        InversionJob, on_delete=models.PROTECT, related_name="trials", help_text="The condition the IRIs come from."
+    )
+    iri = models.ForeignKey(IRI, on_delete=models.PROTECT, null=True, blank=True, related_name="trials")
+    correct = models.JSONField(help_text="2AFC: index of the correct option; clustering: each row's column.")
+    check_row = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["survey", "position"]
+        constraints = [models.UniqueConstraint(fields=["survey", "position"], name="unique_trial_position")]
+
+    def __str__(self) -> str:
+        check = " (attention check)" if self.is_attention_check else ""
+        return f"{self.survey.name} trial {self.position + 1}{check}"
+
+
+class TrialSlot(models.Model):
+    class Role(models.TextChoices):
+        QUERY = "query"
+        OPTION = "option"
+        COLUMN = "column"
+        ROW = "row"
+
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="slots")
+    role = models.CharField(max_length=8, choices=Role.choices)
+    index = models.PositiveSmallIntegerField()
+    stimulus = models.ForeignKey(Stimulus, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["trial", "role", "index"]
+        constraints = [models.UniqueConstraint(fields=["trial", "role", "index"], name="unique_slot")]
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.index} of {self.trial}"
+
+
+class Participant(models.Model):
+    """A person as the recruiter knows them (MTurk WorkerId, Prolific PID, or a link label)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
+    external_id = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # Nobody takes part in the same study twice.
+            models.UniqueConstraint(fields=["study", "external_id"], name="one_participant_per_study")
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class Assignment(models.Model):
+    """One participant taking one survey; its token is the capability in the worker's URLs."""
+
+    class Status(models.TextChoices):
+        STARTED = "started"
+        SUBMITTED = "submitted"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+
+    token = models.CharField(max_length=43, unique=True, default=secrets.token_urlsafe, editable=False)
+    survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="assignments")
+    participant = models.OneToOneField(Participant, on_delete=models.PROTECT, related_name="assignment")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.STARTED)
+    recruiter_data = models.JSONField(default=dict, blank=True, help_text="assignmentId, STUDY_ID, …")
+    recruiter_status = models.CharField(max_length=20, blank=True, help_text="The recruiter's record, a cross-check.")
+    flagged = models.BooleanField(default=False, help_text="Marked for a closer look; no money moves.")
+    review_note = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.participant} on {self.survey.name} ({self.status})"
+
+
+class Response(models.Model):
+    """One answer, saved the moment it is given."""
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="responses")
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="responses")
+    answer = models.JSONField(help_text="2AFC: index of the chosen option; clustering: each row's column.")
+    correct = models.BooleanField(help_text="All right (for an attention check: the check passed).")
+    score = models.FloatField(help_text="Share right: 2AFC 0 or 1; clustering the share of rows.")
+    response_ms = models.PositiveIntegerField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=64)
+    viewing = models.JSONField(default=dict, blank=True, help_text="Viewport, devicePixelRatio, drawn sizes.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "trial"], name="one_answer_per_trial"),
+            models.UniqueConstraint(fields=["assignment", "idempotency_key"], name="unique_idempotency_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.assignment.participant} → {self.trial}: {self.answer}"
+
+
+class Publication(models.Model):
+    """One survey put before a recruiter's workers: an MTurk HIT or a Prolific study."""
+
+    class Status(models.TextChoices):
+        CREATING = "creating"
+        PUBLISHED = "published"
+        STOPPED = "stopped"
+
+    survey = models.OneToOneField(Survey, on_delete=models.PROTECT, related_name="publication")
+    recruiter = models.CharField(max_length=10, choices=Study.Recruiter.choices)
+    request_token = models.CharField(max_length=64, unique=True, help_text="Makes a retried create a no-op.")
+    external_id = models.CharField(max_length=64, blank=True, help_text="HIT id or Prolific study id.")
+    external_type_id = models.CharField(max_length=64, blank=True, help_text="MTurk HIT type id.")
+    places = models.PositiveIntegerField()
+    reward_cents = models.PositiveIntegerField()
+    cost_cents = models.PositiveIntegerField(help_text="Rewards plus the recruiter's fee, as confirmed.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CREATING)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.survey} on {self.recruiter} ({self.status})"
+
+
+class Payment(models.Model):
+    """A bonus sent to a worker. The request token makes a retried payment a no-op."""
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="payments")
+    amount_cents = models.PositiveIntegerField()
+    reason = models.CharField(max_length=500)
+    request_token = models.CharField(max_length=64, unique=True)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="Empty until the recruiter confirmed it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"bonus {self.amount_cents / 100:.2f} to {self.assignment.participant}"

@@ -1,0 +1,26 @@
+"""Recruiters: one interface, three implementations (Mechanical Turk, Prolific, plain links)
+sharing Metamer's assignment, review and payment code. Credentials come from the environment
+only (an AWS profile or keys for MTurk, ``PROLIFIC_TOKEN`` for Prolific); never stored, never
+logged."""
+
+from __future__ import annotations
+
+from surveys.models import Study
+from surveys.recruitment.base import Recruiter, RemoteSubmission
+
+
+def recruiter_for(study: Study) -> Recruiter:
+    if study.recruiter == Study.Recruiter.MTURK:
+        from surveys.recruitment.mturk import MTurkRecruiter
+
+        return MTurkRecruiter(production=study.mturk_production)
+    if study.recruiter == Study.Recruiter.PROLIFIC:
+        from surveys.recruitment.prolific import ProlificRecruiter
+
+        return ProlificRecruiter()
+    from surveys.recruitment.links import LinksRecruiter
+
+    return LinksRecruiter()
+
+
+__all__ = ["Recruiter", "RemoteSubmission", "recruiter_for"]

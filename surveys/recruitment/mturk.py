@@ -1,0 +1,186 @@
+"""Amazon Mechanical Turk, as the paper recruited (boto3 ``mturk``, us-east-1).
+
+The sandbox unless a study is explicitly switched to production. Every create and payment
+carries a deterministic ``UniqueRequestToken``, so a retried call never makes a second HIT or
+pays twice; botocore retries throttling and 5xx errors itself (standard mode).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from xml.sax.saxutils import escape
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from metamer.errors import MetamerError
+from surveys.models import Assignment, Payment, Publication, Study, Survey
+from surveys.recruitment.base import RemoteSubmission
+
+SANDBOX_ENDPOINT = "https://mturk-requester-sandbox.us-east-1.amazonaws.com"
+PRODUCTION_ENDPOINT = "https://mturk-requester.us-east-1.amazonaws.com"
+EXTERNAL_QUESTION_NS = (
+    "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/ExternalQuestion.xsd"
+)
+APPROVAL_RATE = "000000000000000000L0"
+APPROVED_HITS = "00000000000000000040"
+LOCALE = "00000000000000000071"
+LIFETIME_SECONDS = 7 * 24 * 3600
+AUTO_APPROVAL_SECONDS = 3 * 24 * 3600
+FRAME_HEIGHT = 0  # 0: the full height of the worker's window
+
+
+def external_question(url: str, frame_height: int = FRAME_HEIGHT) -> str:
+    """The 2006-07-14 ExternalQuestion XML; MTurk frames only HTTPS pages."""
+    if not url.startswith("https://"):
+        raise MetamerError(f"Mechanical Turk shows only HTTPS pages; {url} is not (set METAMER_PUBLIC_URL)")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<ExternalQuestion xmlns="{EXTERNAL_QUESTION_NS}">'
+        f"<ExternalURL>{escape(url)}</ExternalURL><FrameHeight>{frame_height}</FrameHeight></ExternalQuestion>"
+    )
+
+
+def dollars(cents: int) -> str:
+    return str((Decimal(cents) / 100).quantize(Decimal("0.01")))
+
+
+def qualification_requirements(study: Study) -> list[dict]:
+    requirements = [
+        {
+            "QualificationTypeId": APPROVAL_RATE,
+            "Comparator": "GreaterThanOrEqualTo",
+            "IntegerValues": [study.min_approval_rate],
+        },
+        {
+            "QualificationTypeId": APPROVED_HITS,
+            "Comparator": "GreaterThanOrEqualTo",
+            "IntegerValues": [study.min_approved_hits],
+        },
+    ]
+    if study.locales:
+        requirements.append(
+            {"QualificationTypeId": LOCALE, "Comparator": "In", "LocaleValues": [{"Country": c} for c in study.locales]}
+        )
+    if study.qualification_type_id:
+        # Backed by Metamer's own check; this keeps returning workers from even seeing the HIT.
+        requirements.append({"QualificationTypeId": study.qualification_type_id, "Comparator": "DoesNotExist"})
+    return requirements
+
+
+class MTurkRecruiter:
+    name = "mturk"
+
+    def __init__(self, *, production: bool = False, client=None) -> None:
+        self.client = client or boto3.client(
+            "mturk",
+            region_name="us-east-1",
+            endpoint_url=PRODUCTION_ENDPOINT if production else SANDBOX_ENDPOINT,
+            # Throttling and 5xx are retried by botocore; AWS_RETRY_MODE=adaptive also rate-limits.
+            config=Config(retries={"mode": os.environ.get("AWS_RETRY_MODE", "standard"), "max_attempts": 6}),
+        )
+
+    def _qualification(self, study: Study) -> str:
+        """The study's 'took part already' qualification type, created once (found on a retry)."""
+        if study.qualification_type_id:
+            return study.qualification_type_id
+        name = f"Metamer study {study.pk}: took part"
+        try:
+            created = self.client.create_qualification_type(
+                Name=name,
+                Description=f"Granted to workers who started Metamer study {study.pk}, so nobody takes it twice.",
+                QualificationTypeStatus="Active",
+            )
+            type_id = created["QualificationType"]["QualificationTypeId"]
+        except ClientError as exc:
+            if "already" not in str(exc).lower():
+                raise
+            found = self.client.list_qualification_types(Query=name, MustBeRequestable=False, MustBeOwnedByCaller=True)
+            type_id = next(q["QualificationTypeId"] for q in found["QualificationTypes"] if q["Name"] == name)
+        study.qualification_type_id = type_id
+        study.save(update_fields=["qualification_type_id"])
+        return type_id
+
+    def publish(self, publication: Publication, survey: Survey, url: str) -> None:
+        study = survey.study
+        self._qualification(study)
+        hit_type = self.client.create_hit_type(
+            AutoApprovalDelayInSeconds=AUTO_APPROVAL_SECONDS,
+            AssignmentDurationInSeconds=survey.minutes_allotted * 60,
+            Reward=dollars(publication.reward_cents),
+            Title="Which images look alike? (image similarity survey)",
+            Keywords="image, similarity, perception, survey",
+            Description=f"Compare images: {survey.n_trials + survey.n_attention_checks} quick questions.",
+            QualificationRequirements=qualification_requirements(study),
+        )
+        publication.external_type_id = hit_type["HITTypeId"]
+        try:
+            hit = self.client.create_hit_with_hit_type(
+                HITTypeId=publication.external_type_id,
+                MaxAssignments=publication.places,
+                LifetimeInSeconds=LIFETIME_SECONDS,
+                Question=external_question(url),
+                RequesterAnnotation=publication.request_token,
+                UniqueRequestToken=publication.request_token,
+            )
+            publication.external_id = hit["HIT"]["HITId"]
+        except ClientError as exc:
+            # The first try went through and its answer was lost: MTurk names the HIT it made.
+            existing = re.search(r"\bI[Dd]\W+([A-Z0-9]{20,})", str(exc))
+            if "already exists" not in str(exc) or existing is None:
+                raise
+            publication.external_id = existing.group(1)
+
+    def submissions(self, publication: Publication) -> list[RemoteSubmission]:
+        pages = self.client.get_paginator("list_assignments_for_hit").paginate(
+            HITId=publication.external_id,
+            AssignmentStatuses=["Submitted", "Approved", "Rejected"],
+            PaginationConfig={"PageSize": 100},
+        )
+        return [
+            RemoteSubmission(external_id=a["AssignmentId"], worker_id=a["WorkerId"], status=a["AssignmentStatus"])
+            for page in pages
+            for a in page["Assignments"]
+        ]
+
+    def participant_started(self, assignment: Assignment) -> None:
+        study = assignment.survey.study
+        self.client.associate_qualification_with_worker(
+            QualificationTypeId=self._qualification(study),
+            WorkerId=assignment.participant.external_id,
+            IntegerValue=1,
+            SendNotification=False,
+        )
+
+    def _assignment_id(self, assignment: Assignment) -> str:
+        return assignment.recruiter_data["assignmentId"]
+
+    def approve(self, assignment: Assignment) -> None:
+        if assignment.recruiter_status != "Submitted":
+            raise MetamerError(f"MTurk has this assignment as {assignment.recruiter_status or 'unknown'}: sync first")
+        self.client.approve_assignment(AssignmentId=self._assignment_id(assignment))
+
+    def reject(self, assignment: Assignment, feedback: str) -> None:
+        if not feedback.strip():
+            raise MetamerError("a rejection needs feedback telling the worker why", field="feedback")
+        self.client.reject_assignment(AssignmentId=self._assignment_id(assignment), RequesterFeedback=feedback)
+
+    def bonus(self, payment: Payment) -> None:
+        self.client.send_bonus(
+            WorkerId=payment.assignment.participant.external_id,
+            BonusAmount=dollars(payment.amount_cents),
+            AssignmentId=self._assignment_id(payment.assignment),
+            Reason=payment.reason,
+            UniqueRequestToken=payment.request_token,
+        )
+
+    def stop(self, publication: Publication) -> None:
+        # A past expiry ends the HIT at once; workers who accepted it may still submit.
+        self.client.update_expiration_for_hit(HITId=publication.external_id, ExpireAt=datetime(2015, 1, 1, tzinfo=UTC))
+
+    def block(self, assignment: Assignment, reason: str) -> None:
+        self.client.create_worker_block(WorkerId=assignment.participant.external_id, Reason=reason)

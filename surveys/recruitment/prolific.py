@@ -1,0 +1,136 @@
+"""Prolific, where researchers recruit now that Mechanical Turk has closed: its public REST API
+(``https://api.prolific.com/api/v1/``) with token auth (``PROLIFIC_TOKEN``).
+
+A study is found by its internal name (the publication's request token) before one is
+created, so a repeated publish never makes a second study. Idempotent calls are retried with
+backoff on 429 and 5xx.
+"""
+
+from __future__ import annotations
+
+import os
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from metamer.errors import MetamerError
+from surveys.models import Assignment, Payment, Publication, Survey
+from surveys.recruitment.base import RemoteSubmission
+
+API = "https://api.prolific.com/api/v1"
+MIN_HOURLY_CENTS = 800  # Prolific's minimum pay: £6.00 / $8.00 an hour
+URL_PARAMETERS = "PROLIFIC_PID={%PROLIFIC_PID%}&STUDY_ID={%STUDY_ID%}&SESSION_ID={%SESSION_ID%}"
+
+
+class ProlificRecruiter:
+    name = "prolific"
+
+    def __init__(self, *, token: str | None = None, session: requests.Session | None = None) -> None:
+        token = token or os.environ.get("PROLIFIC_TOKEN")
+        if not token:
+            raise MetamerError("set PROLIFIC_TOKEN in the environment to use Prolific")
+        self.session = session or requests.Session()
+        self.session.headers["Authorization"] = f"Token {token}"
+        retry = Retry(total=5, backoff_factor=0.5, status_forcelist=(429, 500, 502, 503, 504), allowed_methods=["GET"])
+        self.session.mount("https://", HTTPAdapter(max_retries=retry))
+
+    def _call(self, method: str, path: str, **kwargs) -> dict:
+        reply = self.session.request(method, f"{API}{path}", timeout=30, **kwargs)
+        if reply.status_code >= 400:
+            raise MetamerError(
+                f"Prolific refused {method} {path}: {reply.status_code} {reply.text[:300]}", code="recruiter"
+            )
+        return reply.json() if reply.content else {}
+
+    def _find(self, internal_name: str) -> dict | None:
+        studies = self._call("GET", "/studies/")["results"]
+        return next((s for s in studies if s.get("internal_name") == internal_name), None)
+
+    def publish(self, publication: Publication, survey: Survey, url: str) -> None:
+        minutes = max(1, round(survey.minutes_allotted / 3))
+        if publication.reward_cents * 60 / minutes < MIN_HOURLY_CENTS:
+            raise MetamerError(
+                f"{publication.reward_cents / 100:.2f} for about {minutes} minutes is under Prolific's minimum of "
+                f"{MIN_HOURLY_CENTS / 100:.2f} an hour: raise the reward",
+                field="reward_cents",
+            )
+        existing = self._find(publication.request_token)
+        if existing is None:
+            separator = "&" if "?" in url else "?"
+            existing = self._call(
+                "POST",
+                "/studies/",
+                json={
+                    "name": "Which images look alike?",
+                    "internal_name": publication.request_token,
+                    "description": f"Compare images: {survey.n_trials + survey.n_attention_checks} quick questions.",
+                    "external_study_url": f"{url}{separator}{URL_PARAMETERS}",
+                    "prolific_id_option": "url_parameters",
+                    "completion_codes": [
+                        {
+                            "code": survey.study.completion_code,
+                            "code_type": "COMPLETED",
+                            "actions": [{"action": "MANUALLY_REVIEW"}],
+                        }
+                    ],
+                    "total_available_places": publication.places,
+                    "estimated_completion_time": minutes,
+                    "maximum_allowed_time": survey.minutes_allotted,
+                    "reward": publication.reward_cents,
+                    "device_compatibility": ["desktop", "tablet", "mobile"],
+                },
+            )
+        publication.external_id = existing["id"]
+        if existing.get("status", "UNPUBLISHED") == "UNPUBLISHED":
+            self._call("POST", f"/studies/{publication.external_id}/transition/", json={"action": "PUBLISH"})
+
+    def submissions(self, publication: Publication) -> list[RemoteSubmission]:
+        out, path = [], f"/studies/{publication.external_id}/submissions/"
+        while path:
+            page = self._call("GET", path)
+            out += [RemoteSubmission(s["id"], s["participant_id"], s["status"]) for s in page["results"]]
+            following = (page.get("_links") or {}).get("next", {}).get("href")
+            path = following.removeprefix(API) if following else None
+        return out
+
+    def participant_started(self, assignment: Assignment) -> None:
+        """Prolific admits each participant to a study once; Metamer's own check covers the rest."""
+
+    def _submission(self, assignment: Assignment) -> str:
+        # Prolific's SESSION_ID parameter is the submission's id; a sync confirms it.
+        submission = assignment.recruiter_data.get("submission_id") or assignment.recruiter_data.get("SESSION_ID")
+        if not submission:
+            raise MetamerError("this assignment has no Prolific submission id yet: sync first")
+        return submission
+
+    def approve(self, assignment: Assignment) -> None:
+        self._call("POST", f"/submissions/{self._submission(assignment)}/transition/", json={"action": "APPROVE"})
+
+    def reject(self, assignment: Assignment, feedback: str) -> None:
+        if len(feedback.strip()) < 100:
+            raise MetamerError("Prolific asks for a rejection message of at least 100 characters", field="feedback")
+        self._call(
+            "POST",
+            f"/submissions/{self._submission(assignment)}/transition/",
+            json={"action": "REJECT", "message": feedback, "rejection_category": "FAILED_CHECK"},
+        )
+
+    def bonus(self, payment: Payment) -> None:
+        assignment = payment.assignment
+        study_id = assignment.survey.publication.external_id
+        created = self._call(
+            "POST",
+            "/submissions/bonus-payments/",
+            json={
+                "study_id": study_id,
+                "csv_bonuses": f"{assignment.participant.external_id},{payment.amount_cents / 100:.2f}\n",
+            },
+        )
+        self._call("POST", f"/bulk-bonus-payments/{created['id']}/pay/")
+
+    def stop(self, publication: Publication) -> None:
+        self._call("POST", f"/studies/{publication.external_id}/transition/", json={"action": "STOP"})
+
+    def block(self, assignment: Assignment, reason: str) -> None:
+        raise MetamerError("Prolific has no API to block a participant; Metamer's own check keeps them out")

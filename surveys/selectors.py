@@ -1,0 +1,104 @@
+"""Reads for surveys: what a worker sees next, and what a trial shows."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from typing import Any
+
+from surveys.models import Assignment, Trial
+
+
+@functools.lru_cache(maxsize=256)
+def survey_answer_key(survey_id: int, survey_uuid: uuid.UUID) -> dict[int, tuple[Any, int | None]]:
+    """Trial id → (correct answer, check row) for a survey. Trials never change once a survey
+    is assembled, so each process reads them once instead of on every answer (keyed by the
+    uuid too, which is never reused, unlike an id)."""
+    return {
+        pk: (correct, check_row)
+        for pk, correct, check_row in Trial.objects.filter(survey_id=survey_id).values_list(
+            "pk", "correct", "check_row"
+        )
+    }
+
+
+def assignment_next_trial(assignment: Assignment) -> Trial | None:
+    """The first unanswered trial, or None when all are answered."""
+    return (
+        Trial.objects.filter(survey_id=assignment.survey_id)
+        .exclude(responses__assignment=assignment)
+        .order_by("position")
+        .first()
+    )
+
+
+def assignment_progress(assignment: Assignment) -> tuple[int, int]:
+    """(answered, total) trials. The total is fixed at assembly (trials plus checks)."""
+    survey = assignment.survey
+    return assignment.responses.count(), survey.n_trials + survey.n_attention_checks
+
+
+def trial_payload(trial: Trial) -> dict[str, Any]:
+    """What the worker's page needs to show a trial; never the correct answer."""
+    slots = list(trial.slots.select_related("stimulus").order_by("role", "index"))
+
+    def image(slot):
+        s = slot.stimulus
+        return {"url": s.image.url, "sha256": s.sha256, "width": s.width, "height": s.height}
+
+    if any(s.role == "query" for s in slots):
+        return {
+            "trial": trial.pk,
+            "kind": "2afc",
+            "position": trial.position,
+            "query": next(image(s) for s in slots if s.role == "query"),
+            "options": [image(s) for s in slots if s.role == "option"],
+        }
+    return {
+        "trial": trial.pk,
+        "kind": "clustering",
+        "position": trial.position,
+        "columns": [image(s) for s in slots if s.role == "column"],
+        "rows": [image(s) for s in slots if s.role == "row"],
+    }
+
+
+SECONDS_PER_TRIAL = {"2afc": 5, "cluster-random": 25, "cluster-hard": 30}
+"""What a trial takes a careful worker, for the duration estimate (the paper: ~20 minutes for
+100 2AFC trials plus checks, with 60 allotted)."""
+
+FEE_RULES = {
+    "links": "no money moves",
+    "mturk": "20% commission, 40% for HITs with 10 or more assignments",
+    "prolific": "platform fee: 33.3% academic/non-profit, 42.8% corporate",
+}
+
+
+def recruiter_fee_rate(study, places: int) -> float:
+    """The recruiter's fee on each reward: the one place the fee rules live."""
+    if study.recruiter == "mturk":
+        return 0.4 if places >= 10 else 0.2
+    if study.recruiter == "prolific":
+        return 0.333 if study.academic else 0.428
+    return 0.0
+
+
+def survey_estimate(survey) -> dict[str, Any]:
+    """Cost (the recruiter's fee rules) and duration of one survey, before anything is spent."""
+    places = survey.workers_per_survey
+    recruiter = survey.study.recruiter
+    rate = recruiter_fee_rate(survey.study, places)
+    rewards = places * survey.reward_cents if recruiter != "links" else 0
+    fee = round(rewards * rate)
+    trials = survey.trials.count() or survey.n_trials + survey.n_attention_checks
+    minutes = trials * SECONDS_PER_TRIAL[survey.kind] / 60
+    return {
+        "places": places,
+        "reward_cents": survey.reward_cents if recruiter != "links" else 0,
+        "fee_rule": FEE_RULES[recruiter],
+        "fee_cents": fee,
+        "total_cents": rewards + fee,
+        "estimated_minutes": round(minutes, 1),
+        "minutes_allotted": survey.minutes_allotted,
+        "hourly_rate_cents": round(survey.reward_cents / minutes * 60) if minutes and recruiter != "links" else None,
+    }

@@ -1,0 +1,31 @@
+import pytest
+import torch
+
+from analysis.perceptual import UnknownVariant, load_lpips, lpips_distance, read_image
+
+
+@pytest.mark.parametrize(
+    ("variant", "d_p0", "d_p1"),
+    [("alex-lin", 0.722, 0.138), ("vgg-lin", 0.569, 0.422)],
+)
+def test_reproduces_the_lpips_authors_example_values(shared_dir, variant, d_p0, d_p1):
+    folder = shared_dir / "data" / "lpips-reference"
+    ref, p0, p1 = (read_image(folder / f"ex_{n}.png") for n in ("ref", "p0", "p1"))
+    assert round(lpips_distance(ref, p0, variant).item(), 3) == d_p0
+    assert round(lpips_distance(ref, p1, variant).item(), 3) == d_p1
+
+
+def test_uncalibrated_variants_differ_from_calibrated_ones():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(2, 3, 64, 64, generator=g).chunk(2)
+    values = {v: lpips_distance(a, b, v).item() for v in ("alex", "alex-lin", "vgg", "vgg-lin")}
+    assert len({round(v, 6) for v in values.values()}) == 4
+    assert lpips_distance(a, a, "alex").item() == 0
+
+
+def test_models_are_frozen_and_unknown_variants_are_named():
+    model = load_lpips("alex-lin")
+    assert not model.training
+    assert not any(p.requires_grad for p in model.parameters())
+    with pytest.raises(UnknownVariant, match="choose one of alex-lin, vgg-lin, alex, vgg"):
+        load_lpips("squeeze")

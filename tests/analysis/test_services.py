@@ -1,0 +1,107 @@
+import pytest
+import torch
+
+from analysis import services
+from analysis.models import LpipsJudgement
+from inversion import images as imageio
+from inversion.models import Stimulus
+from metamer.errors import MetamerError
+from surveys import services as survey_services
+from tests.factories import IRIFactory, StudyFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _stim(x, role):
+    from inversion.services import stimulus_create
+
+    return stimulus_create(role=role, image=x)
+
+
+@pytest.fixture
+def two_conditions(db):
+    """Condition A's IRIs are copies of their targets (aligned); B's copy their seeds."""
+    g = torch.Generator().manual_seed(0)
+    jobs = []
+    for aligned in (True, False):
+        first = None
+        for _ in range(6):
+            t, s = torch.rand(3, 32, 32, generator=g), torch.rand(3, 32, 32, generator=g)
+            kwargs = {"job": first.job} if first else {}
+            iri = IRIFactory(
+                target__stimulus=_stim(t, Stimulus.Role.TARGET),
+                seed=_stim(s, Stimulus.Role.SEED),
+                stimulus=_stim(imageio.quantize(t if aligned else s), Stimulus.Role.IRI),
+                **kwargs,
+            )
+            first = first or iri
+        jobs.append(first.job)
+    return jobs
+
+
+def test_lpips_judgements_follow_the_iris(two_conditions):
+    aligned, unaligned = two_conditions
+    assert services.lpips_judgements_compute(job=aligned) == 6 * 4
+    services.lpips_judgements_compute(job=unaligned)
+    services.lpips_judgements_compute(job=aligned)  # again: updated in place, never duplicated
+    assert LpipsJudgement.objects.filter(iri__job=aligned).count() == 6 * 4
+    assert all(j.aligned for j in LpipsJudgement.objects.filter(iri__job=aligned))
+    assert not any(j.aligned for j in LpipsJudgement.objects.filter(iri__job=unaligned))
+
+
+def test_report_scores_people_and_lpips_and_excludes_check_failures(two_conditions):
+    aligned, unaligned = two_conditions
+    study = StudyFactory()
+    survey = survey_services.survey_open(
+        survey=survey_services.survey_assemble(study=study, name="s", jobs=two_conditions, n_trials=None, seed=1)
+    )
+    for worker, fail_checks in (("good", False), ("also-good", False), ("bad", True)):
+        a = survey_services.assignment_start(survey=survey, external_id=worker)
+        for t in survey.trials.all():
+            answer = t.correct
+            if (t.is_attention_check and fail_checks) or (not t.is_attention_check and t.job == unaligned):
+                answer = 1 - t.correct  # people see condition B's IRIs as their seeds
+            survey_services.response_record(assignment=a, trial_id=t.pk, answer=answer, idempotency_key=str(t.pk))
+    report = services.report_build(study=study)
+    summary = report.summary
+    rows = {r["condition"].split(" / ")[0]: r for r in summary["conditions"]}
+    a, b = rows[aligned.model_spec.name], rows[unaligned.model_spec.name]
+    assert (a["human_mean"], b["human_mean"]) == (1.0, 0.0)
+    assert (a["lpips_mean"], b["lpips_mean"]) == (1.0, 0.0)
+    assert a["n_workers"] == 2 and a["chance"] == 0.5
+    assert summary["excluded_workers"] == ["bad"]
+    assert all(t["value"] == 1.0 for t in summary["triplet_alignment"].values())
+    assert summary["noise_ceiling"]["value"] == 1.0
+    assert summary["fleiss_kappa"]["2afc"] == 1.0
+    assert "Does LPIPS order these models as people do? Yes" in summary["verdict"]
+    html = report.html.read().decode()
+    assert "data:image/png;base64," in html and "1 excluded" in html
+    raw = report.csv.read().decode().splitlines()
+    assert raw[0].startswith("worker,survey,kind,trial") and len(raw) == 1 + 3 * survey.trials.count()
+    per_condition = report.summary_csv.read().decode().splitlines()
+    assert per_condition[0].startswith("condition,kind,chance,human_mean") and len(per_condition) == 3
+
+
+def test_report_refuses_a_study_without_surveys():
+    with pytest.raises(MetamerError, match="no surveys"):
+        services.report_build(study=StudyFactory())
+
+
+def test_live_results_in_the_admin_and_the_api(two_conditions, admin_client):
+    study = StudyFactory()
+    survey = survey_services.survey_open(
+        survey=survey_services.survey_assemble(study=study, name="s", jobs=two_conditions, n_trials=None, seed=1)
+    )
+    a = survey_services.assignment_start(survey=survey, external_id="w1")
+    first = survey.trials.order_by("position").first()
+    survey_services.response_record(assignment=a, trial_id=first.pk, answer=first.correct, idempotency_key="k")
+    page = admin_client.get(f"/admin/surveys/study/{study.pk}/change/").content.decode()
+    assert "0/3 assignments done; 1 workers, 0 excluded" in page
+    results = admin_client.get(f"/api/studies/{study.pk}/results/").json()
+    assert results["workers"] == 1 and len(results["conditions"]) == 1
+    rows = admin_client.get(f"/api/studies/{study.pk}/judgements/").json()
+    assert rows[0]["worker"] == "w1" and rows[0]["correct"] is True
+    reply = admin_client.post(
+        "/admin/surveys/study/", {"action": "build_report", "_selected_action": [study.pk]}, follow=True
+    )
+    assert "report ready" in reply.content.decode()

@@ -1,0 +1,132 @@
+"""A real Chromium (Debian's package) driven by Playwright through the worker's pages."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from surveys import services
+from surveys.models import Assignment, Response, Trial
+from tests.factories import StudyFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture
+def page(live_server):
+    if CHROMIUM is None:
+        pytest.skip("no Chromium on this machine (Debian package 'chromium'; `make test` installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls below are still synchronous.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 412, "height": 915}, device_scale_factor=2)  # a phone
+        yield page
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def _trial_on(page) -> Trial:
+    return Trial.objects.get(pk=int(page.locator("#trial-form").get_attribute("data-trial")))
+
+
+def _wait_for_next(page, answered_before: int) -> None:
+    page.wait_for_function(
+        "n => !document.querySelector('#trial-form') || "
+        "Number(document.querySelector('.progress').getAttribute('aria-valuenow')) > n",
+        arg=answered_before,
+    )
+
+
+def test_two_afc_on_mturk_preview_accept_answer_reload_submit(page, live_server, iris):
+    survey = services.survey_open(
+        survey=services.survey_assemble(
+            study=StudyFactory(recruiter="mturk"), name="2afc", jobs=[iris[0].job], n_trials=6, n_attention_checks=1
+        )
+    )
+    landing = f"{live_server.url}/s/{survey.uuid}/"
+    page.goto(landing + "?assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&hitId=H1")
+    assert page.get_by_text("Preview.").is_visible()
+    assert page.get_by_role("button", name="I agree, start").count() == 0
+    page.screenshot(path=SCREENSHOTS / "mturk-preview.png", full_page=True)
+
+    page.goto(landing + "?assignmentId=A1&hitId=H1&workerId=W1&turkSubmitTo=https://workersandbox.mturk.com")
+    page.get_by_role("button", name="I agree, start").click()
+    page.wait_for_selector("#trial-form")
+    page.screenshot(path=SCREENSHOTS / "2afc-trial.png", full_page=True)
+    total = Trial.objects.filter(survey=survey).count()
+    for answered in range(total):
+        trial = _trial_on(page)
+        if answered == total // 2:
+            page.reload()  # halfway: a reload resumes at the first unanswered trial
+            assert _trial_on(page) == trial
+        if answered % 2:
+            page.keyboard.press("1" if trial.correct == 0 else "2")
+        else:
+            page.get_by_role("button", name=f"Option {trial.correct + 1}").click()
+        _wait_for_next(page, answered)
+    page.screenshot(path=SCREENSHOTS / "mturk-done.png", full_page=True)
+    assert (
+        page.locator("form#mturk-submit").get_attribute("action")
+        == "https://workersandbox.mturk.com/mturk/externalSubmit"
+    )
+    assignment = Assignment.objects.get(participant__external_id="W1")
+    assert assignment.status == Assignment.Status.SUBMITTED
+    responses = Response.objects.filter(assignment=assignment)
+    assert responses.count() == total and all(r.correct for r in responses)
+    assert responses.filter(trial__is_attention_check=True).count() == 1
+    viewing = responses.first().viewing
+    assert viewing["devicePixelRatio"] == 2 and viewing["viewport"] == [412, 915]
+    assert all(len(image["sha256"]) == 64 and image["drawn"][0] > image["natural"][0] for image in viewing["images"])
+
+
+def test_clustering_with_mouse_and_keys_across_a_reload(page, live_server, paired_iris):
+    survey = services.survey_open(
+        survey=services.survey_assemble(
+            study=StudyFactory(),
+            name="clusters",
+            jobs=[paired_iris[0].job],
+            kind="cluster-random",
+            n_trials=None,
+            n_attention_checks=1,
+        )
+    )
+    page.goto(f"{live_server.url}/s/{survey.uuid}/?pid=lab-7")
+    page.get_by_role("button", name="I agree, start").click()
+    page.wait_for_selector("#trial-form")
+    page.screenshot(path=SCREENSHOTS / "clustering-trial.png", full_page=True)
+    total = Trial.objects.filter(survey=survey).count()
+    for answered in range(total):
+        trial = _trial_on(page)
+        if answered == 1:
+            page.reload()
+            assert _trial_on(page) == trial
+        for row, column in enumerate(trial.correct):
+            if row % 2:
+                page.keyboard.press(str(column + 1))  # the highlighted row is the first one unanswered
+            else:
+                page.locator(f'input[name="row-{row}"][value="{column}"]').check()
+        page.get_by_role("button", name="Next").click()
+        _wait_for_next(page, answered)
+    assert page.get_by_text(survey.study.completion_code).is_visible()
+    page.screenshot(path=SCREENSHOTS / "links-done.png", full_page=True)
+    responses = Response.objects.filter(assignment__participant__external_id="lab-7")
+    assert responses.count() == total
+    assert all(r.score == 1.0 for r in responses)

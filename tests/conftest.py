@@ -1,0 +1,54 @@
+from pathlib import Path
+
+import pytest
+import torch
+
+from surveys import services
+from tests.factories import IRIFactory, StudyFactory
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _few_threads():
+    # The suite runs on 2 cores; torch's intra-op pool would fight pytest-xdist workers.
+    torch.set_num_threads(1)
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    if not SHARED.exists():
+        pytest.skip(f"{SHARED} is absent: the shared data sets are not beside this checkout")
+    return SHARED
+
+
+@pytest.fixture
+def iris(db):
+    first = IRIFactory()
+    job = first.job
+    return [first, *(IRIFactory(job=job) for _ in range(19))]
+
+
+@pytest.fixture
+def survey(iris):
+    survey = services.survey_assemble(study=StudyFactory(), name="s", jobs=[iris[0].job], n_trials=20, seed=5)
+    return services.survey_open(survey=survey)
+
+
+@pytest.fixture
+def paired_iris(db):
+    """A job with 9 targets, each with two IRIs (seeds 0 and 1): what clustering needs."""
+    from tests.factories import TargetFactory
+
+    first = IRIFactory(target__index=0)
+    job = first.job
+    iris = [first, IRIFactory(job=job, target=first.target, seed_index=1)]
+    for index in range(1, 9):
+        target = TargetFactory(target_set=job.target_set, index=index)
+        iris += [IRIFactory(job=job, target=target, seed_index=k) for k in (0, 1)]
+    return iris

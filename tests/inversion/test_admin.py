@@ -1,0 +1,79 @@
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from inversion.models import InversionJob, ModelSpec, TargetSet
+
+pytestmark = pytest.mark.django_db
+
+
+def _png(colour):
+    buf = io.BytesIO()
+    Image.new("RGB", (20, 20), colour).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_register_a_model_spec_in_the_admin_with_errors_on_the_field(admin_client):
+    bad = admin_client.post(
+        "/admin/inversion/modelspec/add/",
+        {
+            "name": "a",
+            "source": "builtin",
+            "architecture": "alexnet-imagenet",
+            "layer": "nope",
+            "input_size": 64,
+            "mean": "[]",
+            "std": "[]",
+        },
+    )
+    assert bad.status_code == 200
+    assert "no layer named" in bad.content.decode()
+    assert not ModelSpec.objects.exists()
+    ok = admin_client.post(
+        "/admin/inversion/modelspec/add/",
+        {
+            "name": "a",
+            "source": "builtin",
+            "architecture": "alexnet-imagenet",
+            "layer": "3",
+            "input_size": 64,
+            "mean": "[]",
+            "std": "[]",
+        },
+    )
+    assert ok.status_code == 302
+    assert ModelSpec.objects.get().layer == "3"
+
+
+def test_upload_targets_then_run_a_job_from_the_admin(admin_client, django_capture_on_commit_callbacks):
+    upload = SimpleUploadedFile("cat.png", _png((200, 10, 10)), content_type="image/png")
+    reply = admin_client.post(
+        "/admin/inversion/targetset/add/", {"name": "one", "image_size": 32, "archive": upload, "seed": 0}
+    )
+    assert reply.status_code == 302, reply.context["adminform"].form.errors
+    target_set = TargetSet.objects.get()
+    assert target_set.targets.count() == 1
+    admin_client.post(
+        "/admin/inversion/modelspec/add/",
+        {
+            "name": "a",
+            "source": "builtin",
+            "architecture": "alexnet-imagenet",
+            "layer": "3",
+            "input_size": 32,
+            "mean": "[]",
+            "std": "[]",
+        },
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = admin_client.post(
+            "/admin/inversion/inversionjob/add/",
+            {"model_spec": ModelSpec.objects.get().pk, "target_set": target_set.pk, "config": '{"steps": 3}'},
+        )
+    assert reply.status_code == 302
+    job = InversionJob.objects.get()
+    assert job.status == InversionJob.Status.DONE
+    page = admin_client.get("/admin/inversion/inversionjob/").content.decode()
+    assert "1/1 (100%)" in page

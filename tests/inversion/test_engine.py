@@ -1,0 +1,106 @@
+import pytest
+import torch
+
+from analysis.perceptual import lpips_distance
+from inversion.engine import invert, relative_distance
+
+
+def identity(x):
+    return x
+
+
+def mean_colour(x):
+    return x.mean(dim=(2, 3))
+
+
+@pytest.fixture
+def targets():
+    g = torch.Generator().manual_seed(1)
+    # Smooth images: 8×8 noise upsampled to 32×32, in [0, 1].
+    return torch.nn.functional.interpolate(torch.rand(4, 3, 8, 8, generator=g), size=32, mode="bilinear")
+
+
+@pytest.fixture
+def seed():
+    return torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(2)).clamp(0, 1)
+
+
+def test_identity_network_iris_equal_their_targets_and_lpips_calls_them_aligned(targets, seed):
+    result = invert(identity, targets, seed, steps=300, update="adam", step_size=0.01, schedule="cosine")
+    assert (result.images - targets).abs().max() < 0.02
+    assert (result.rep_distance < 0.02).all()
+    x0 = seed.expand_as(targets)
+    closer_to_target = lpips_distance(result.images, targets) <= lpips_distance(result.images, x0)
+    assert closer_to_target.float().mean() == 1.0
+
+
+def test_mean_colour_network_leaves_iris_near_the_seed_and_lpips_calls_them_unaligned(targets, seed):
+    result = invert(mean_colour, targets, seed, steps=200, update="adam", step_size=0.01, schedule="cosine")
+    assert (result.rep_distance < 0.01).all()
+    x0 = seed.expand_as(targets)
+    closer_to_target = lpips_distance(result.images, targets) <= lpips_distance(result.images, x0)
+    assert closer_to_target.float().mean() == 0.0
+
+
+@pytest.mark.parametrize("update", ["adam", "normalized", "sgd"])
+def test_batching_changes_nothing(targets, seed, update):
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.AvgPool2d(2)).eval()
+    g = torch.Generator().manual_seed(0)
+    torch.nn.init.normal_(net[0].weight, generator=g)
+    torch.nn.init.normal_(net[0].bias, std=0.1, generator=g)
+    step = 0.5 if update == "normalized" else 0.05
+    together = invert(net, targets, seed, steps=20, update=update, step_size=step)
+    alone = [invert(net, targets[i : i + 1], seed, steps=20, update=update, step_size=step) for i in range(4)]
+    assert torch.allclose(together.images, torch.cat([a.images for a in alone]), atol=1e-5)
+    assert torch.allclose(together.rep_distance, torch.cat([a.rep_distance for a in alone]), atol=1e-5)
+
+
+def test_normalized_step_has_the_given_length():
+    targets = torch.full((2, 3, 8, 8), 0.9)
+    seed = torch.full((1, 3, 8, 8), 0.5)
+    result = invert(identity, targets, seed, steps=1, update="normalized", step_size=0.3, schedule="constant")
+    moved = (result.images - seed).flatten(1).norm(dim=1)
+    assert torch.allclose(moved, torch.full((2,), 0.3), atol=1e-5)
+
+
+def test_keeps_each_images_best_iterate_not_the_last():
+    targets = torch.full((1, 3, 4, 4), 0.6)
+    seed = torch.full((1, 3, 4, 4), 0.5)
+    # A constant step of 1.0 overshoots: later iterates are worse than the first ones.
+    result = invert(identity, targets, seed, steps=5, update="normalized", step_size=1.0, schedule="constant")
+    assert result.loss.item() == pytest.approx(result.history.min().item())
+    assert result.best_step.item() < 5
+
+
+def test_iterates_stay_in_the_unit_range(targets):
+    seed = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(3)) * 5
+    result = invert(identity, targets, seed, steps=10, update="sgd", step_size=10.0)
+    assert result.images.min() >= 0
+    assert result.images.max() <= 1
+
+
+def test_relative_distance_is_zero_for_equal_and_one_for_zero():
+    a = torch.rand(3, 10)
+    assert torch.allclose(relative_distance(a, a), torch.zeros(3))
+    assert torch.allclose(relative_distance(a, torch.zeros_like(a)), torch.ones(3))
+
+
+def test_the_authors_update_is_the_default():
+    targets = torch.full((1, 3, 8, 8), 0.9)
+    seed = torch.full((1, 3, 8, 8), 0.5)
+    result = invert(identity, targets, seed, steps=1)
+    assert torch.allclose((result.images - seed).norm(), torch.tensor(1.0), atol=1e-5)
+
+
+def test_bf16_autocast_stays_within_tolerance_of_fp32():
+    from inversion.networks import IMAGENET_MEAN, IMAGENET_STD, LayerRepresentation, build_network
+
+    g = LayerRepresentation(build_network("builtin", "alexnet-imagenet"), "3", IMAGENET_MEAN, IMAGENET_STD)
+    gen = torch.Generator().manual_seed(0)
+    targets = torch.nn.functional.interpolate(torch.rand(2, 3, 16, 16, generator=gen), size=64, mode="bilinear")
+    seed = torch.rand(1, 3, 64, 64, generator=gen)
+    kwargs = {"steps": 40, "update": "adam", "step_size": 0.05, "schedule": "cosine"}
+    fp32 = invert(g, targets, seed, **kwargs)
+    bf16 = invert(g, targets, seed, autocast=torch.bfloat16, **kwargs)
+    # The stated tolerance: representation distances within 0.02 of fp32's (scored in fp32).
+    assert (bf16.rep_distance - fp32.rep_distance).abs().max() < 0.02

@@ -1,0 +1,68 @@
+import copy
+
+import pytest
+import torch
+import torchvision
+
+from inversion.networks import LayerRepresentation, NetworkError, build_network, default_layer, layer_names
+
+
+def _resnet_with_batch_norm_statistics():
+    torch.manual_seed(0)  # the same weights every run
+    net = torchvision.models.resnet18(num_classes=10)
+    g = torch.Generator().manual_seed(0)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.normal_(0, 0.1, generator=g)
+            m.running_var.uniform_(0.5, 2, generator=g)
+    return net.eval()
+
+
+def test_optimized_representation_is_the_same_function():
+    x = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    net = _resnet_with_batch_norm_statistics()
+    plain = LayerRepresentation(copy.deepcopy(net), "layer3.1.relu_1", [0.5] * 3, [0.25] * 3, optimize=False)
+    fast = LayerRepresentation(net, "layer3.1.relu_1", [0.5] * 3, [0.25] * 3)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    assert torch.allclose(plain(x), fast(x), rtol=1e-4, atol=1e-4)
+    xa, xb = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    (ga,) = torch.autograd.grad(plain(xa).sum(), xa)
+    (gb,) = torch.autograd.grad(fast(xb).sum(), xb)
+    # Float rounding may flip a ReLU sitting at zero; the gradient as a whole must agree (a wrong
+    # fold would be off by order one).
+    assert (ga - gb).norm() / ga.norm() < 1e-2
+
+
+def test_representation_is_frozen_and_normalises_inside():
+    net = build_network("builtin", "alexnet-imagenet")
+    g = LayerRepresentation(net, "3", [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    assert not any(p.requires_grad for p in g.parameters())
+    assert not g.training
+    x = torch.full((1, 3, 64, 64), 0.5)
+    assert g(x).shape[1] == 192
+
+
+def test_layer_names_and_defaults():
+    alex = build_network("builtin", "alexnet-imagenet")
+    assert default_layer(alex) == "12"
+    assert "3" in layer_names(alex)
+    resnet = build_network("torchvision", "resnet18")
+    assert default_layer(resnet) == "flatten"  # the input of the classifier head
+    with pytest.raises(NetworkError, match="no layer named 'fc9'"):
+        LayerRepresentation(resnet, "fc9", [0] * 3, [1] * 3)
+
+
+def test_torchscript_networks_expose_their_output(tmp_path):
+    scripted = torch.jit.script(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU()))
+    scripted.save(str(tmp_path / "net.pt"))
+    net = build_network("torchscript", "", tmp_path / "net.pt")
+    assert layer_names(net) == ["input", "output"]
+    g = LayerRepresentation(net, "output", [0] * 3, [1] * 3)
+    assert g(torch.rand(2, 3, 8, 8)).shape == (2, 4, 6, 6)
+
+
+def test_unknown_architectures_are_named():
+    with pytest.raises(NetworkError, match="not a torchvision classification architecture"):
+        build_network("torchvision", "resnet9000")
+    with pytest.raises(NetworkError, match="unknown built-in network"):
+        build_network("builtin", "inception")

@@ -1,0 +1,191 @@
+import io
+import tarfile
+
+import pytest
+import torch
+from PIL import Image
+
+from inversion import services
+from inversion.config import InversionConfig
+from inversion.models import IRI, InversionJob, ModelSpec, Stimulus
+from metamer.errors import MetamerError
+from tests.factories import ModelSpecFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _tar_of_class_folders(path, n_per_class=3, size=20):
+    with tarfile.open(path, "w") as tf:
+        for cls in ("cat", "dog"):
+            for i in range(n_per_class):
+                buf = io.BytesIO()
+                Image.new("RGB", (size, size + 4), (i * 40, 100, 200 if cls == "cat" else 0)).save(buf, "JPEG")
+                info = tarfile.TarInfo(f"test/{cls}/{i:04d}.jpg")
+                info.size = buf.tell()
+                buf.seek(0)
+                tf.addfile(info, buf)
+    return path
+
+
+def test_register_builtin_defaults_to_the_last_node_and_records_normalisation():
+    spec = services.model_spec_register(name="alex", architecture="alexnet-imagenet", input_size=64)
+    assert spec.layer == "12"
+    assert spec.mean == [0.485, 0.456, 0.406]
+
+
+def test_register_refuses_an_unknown_layer_and_stores_nothing():
+    with pytest.raises(MetamerError, match="no layer named 'conv99'") as err:
+        services.model_spec_register(name="alex", architecture="alexnet-imagenet", layer="conv99")
+    assert err.value.field == "layer"
+    assert not ModelSpec.objects.exists()
+
+
+def test_register_torchvision_state_dict_and_penultimate_default(tmp_path):
+    import torchvision
+
+    net = torchvision.models.resnet18(num_classes=10)
+    net.conv1 = torch.nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+    net.maxpool = torch.nn.Identity()
+    ckpt = tmp_path / "r18.pt"
+    torch.save(net.state_dict(), ckpt)
+    spec = services.model_spec_register(
+        name="r18", source="torchvision", architecture="resnet18", checkpoint=ckpt, cifar_stem=True
+    )
+    assert spec.layer == "flatten"
+    assert spec.input_size == 32
+
+
+def test_register_refuses_a_checkpoint_that_does_not_fit(tmp_path):
+    ckpt = tmp_path / "bad.pt"
+    torch.save({"weight": torch.zeros(3)}, ckpt)
+    with pytest.raises(MetamerError, match="does not fit resnet18"):
+        services.model_spec_register(name="r18", source="torchvision", architecture="resnet18", checkpoint=ckpt)
+
+
+def test_register_refuses_arbitrary_pickles(tmp_path):
+    ckpt = tmp_path / "evil.pt"
+    torch.save({"net": torch.nn.Linear(2, 2)}, ckpt)  # a pickled module, not a state dict
+    with pytest.raises(MetamerError, match="not a plain state dict"):
+        services.model_spec_register(name="r18", source="torchvision", architecture="resnet18", checkpoint=ckpt)
+
+
+def test_import_samples_a_class_folder_archive_reproducibly(tmp_path):
+    archive = _tar_of_class_folders(tmp_path / "data.tar")
+    a = services.target_set_import(name="a", path=archive, image_size=16, sample=4, seed=7)
+    b = services.target_set_import(name="b", path=archive, image_size=16, sample=4, seed=7)
+    labels = [t.label for t in a.targets.all()]
+    assert labels == [t.label for t in b.targets.all()]
+    assert set(labels) <= {"cat", "dog"}
+    assert [t.stimulus.sha256 for t in a.targets.all()] == [t.stimulus.sha256 for t in b.targets.all()]
+    assert a.sample_seed == 7
+    first = a.targets.first().stimulus
+    assert (first.width, first.height) == (16, 16)
+
+
+def test_import_refuses_a_non_image_member(tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    (folder / "fake.png").write_bytes(b"not a png at all")
+    with pytest.raises(MetamerError, match="not a readable image"):
+        services.target_set_import(name="x", path=folder, image_size=16)
+
+
+def test_noise_targets_follow_the_law_and_stay_in_range():
+    ts = services.target_set_create_noise(name="n", n=2, law="normal-0.5-2", image_size=8, seed=3)
+    assert ts.targets.count() == 2
+    with pytest.raises(MetamerError, match="unknown noise law"):
+        services.target_set_create_noise(name="m", n=2, law="uniform", image_size=8, seed=3)
+
+
+def _job(n_targets=3, **config):
+    spec = services.model_spec_register(name="alex", architecture="alexnet-imagenet", layer="3", input_size=32)
+    ts = services.target_set_create_noise(name="n", n=n_targets, law="normal-0-1", image_size=32, seed=0)
+    cfg = InversionConfig(steps=5, batch_size=2, **config)
+    return services.inversion_job_create(model_spec=spec, target_set=ts, config=cfg, enqueue=False)
+
+
+def test_job_stores_one_iri_per_target_and_seed_with_its_distance():
+    job = services.inversion_job_run(job_id=_job(seeds_per_target=2).pk)
+    assert job.status == InversionJob.Status.DONE
+    assert job.done == job.total == 6
+    iris = IRI.objects.filter(job=job)
+    assert iris.count() == 6
+    # One shared seed image per seed index (the paper's default).
+    assert iris.values("seed").distinct().count() == 2
+    iri = iris.first()
+    assert iri.stimulus.role == Stimulus.Role.IRI
+    assert 0 <= iri.rep_distance < 1
+    assert iri.converged == (iri.rep_distance <= 0.05)
+
+
+def test_a_job_killed_midway_resumes_without_duplicates(monkeypatch):
+    job = _job(n_targets=3)
+    calls = {"n": 0}
+    original = services._run_chunk
+
+    def dies_on_second_chunk(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("worker killed")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_run_chunk", dies_on_second_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        services.inversion_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == InversionJob.Status.RUNNING
+    assert job.done == 2
+    monkeypatch.setattr(services, "_run_chunk", original)
+    job = services.inversion_job_run(job_id=job.pk)
+    assert job.status == InversionJob.Status.DONE
+    assert IRI.objects.filter(job=job).count() == 3
+    assert IRI.objects.filter(job=job).values("seed").distinct().count() == 1
+
+
+def test_resumed_seeds_are_identical():
+    a = services.inversion_job_run(job_id=_job().pk)
+    first = IRI.objects.filter(job=a).first().seed.sha256
+    seeds = services._seed_images(a, InversionConfig.from_dict(a.config), torch.device("cpu"))
+    from inversion.images import png_bytes, sha256
+
+    assert sha256(png_bytes(seeds[(0, 0)])) == first
+
+
+def test_illegal_state_moves_are_refused():
+    job = services.inversion_job_run(job_id=_job().pk)
+    with pytest.raises(MetamerError, match="cannot become cancelled"):
+        services.inversion_job_cancel(job=job)
+
+
+def test_job_refuses_targets_of_the_wrong_size():
+    spec = ModelSpecFactory(input_size=32)
+    ts = services.target_set_create_noise(name="n", n=1, law="normal-0-1", image_size=16, seed=0)
+    with pytest.raises(MetamerError, match="import them at the model's input size"):
+        services.inversion_job_create(model_spec=spec, target_set=ts, config=InversionConfig())
+
+
+def test_config_rejects_bad_settings_with_every_reason():
+    with pytest.raises(ValueError, match="steps must be at least 1; update must be one of"):
+        InversionConfig(steps=0, update="lbfgs")
+    with pytest.raises(ValueError, match="unknown inversion settings: colour"):
+        InversionConfig.from_dict({"colour": "red"})
+
+
+def test_invert_command_builds_its_options_from_the_config(capsys):
+    from django.core.management import call_command
+
+    services.model_spec_register(name="alex", architecture="alexnet-imagenet", layer="3", input_size=32)
+    services.target_set_create_noise(name="n", n=2, law="normal-0-1", image_size=32, seed=0)
+    call_command("invert", "alex", "n", "--steps", "3", "--tv-weight", "0.1", "--transform")
+    job = InversionJob.objects.get()
+    assert job.config["steps"] == 3
+    assert job.config["tv_weight"] == 0.1
+    assert job.config["transform"] is True
+    assert job.status == InversionJob.Status.DONE
+    assert "job 1: done, 2/2 IRIs" in capsys.readouterr().out.replace(f"job {job.pk}", "job 1")
+
+
+def test_noise_targets_and_seed_images_from_the_same_seed_differ():
+    job = services.inversion_job_run(job_id=_job(n_targets=1).pk)
+    iri = IRI.objects.get(job=job)
+    assert iri.seed.sha256 != iri.target.stimulus.sha256

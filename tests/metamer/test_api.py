@@ -1,0 +1,105 @@
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from inversion.models import InversionJob, ModelSpec
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api():
+    user = get_user_model().objects.create_user("r", password="pw-unused-123", is_staff=True)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+def test_api_needs_a_token(client):
+    assert APIClient().get("/api/model-specs/").status_code == 401
+
+
+def test_schema_is_served(api):
+    reply = api.get("/api/schema/")
+    assert reply.status_code == 200
+    assert b"/api/jobs/" in reply.content
+
+
+def test_register_a_model_spec_and_get_a_clear_error_for_a_bad_layer(api):
+    ok = api.post(
+        "/api/model-specs/",
+        {"name": "alex", "architecture": "alexnet-imagenet", "layer": "3", "input_size": 64},
+        format="json",
+    )
+    assert ok.status_code == 201, ok.content
+    assert ok.json()["layer"] == "3"
+    bad = api.post(
+        "/api/model-specs/", {"name": "alex2", "architecture": "alexnet-imagenet", "layer": "fc9"}, format="json"
+    )
+    assert bad.status_code == 400
+    assert bad.json()["field"] == "layer"
+    assert "no layer named 'fc9'" in bad.json()["detail"]
+    assert ModelSpec.objects.count() == 1
+
+
+def test_create_a_job_through_the_api_runs_it_in_process(api, django_capture_on_commit_callbacks):
+    from inversion import services
+
+    spec = services.model_spec_register(name="alex", architecture="alexnet-imagenet", layer="3", input_size=32)
+    ts = services.target_set_create_noise(name="n", n=2, law="normal-0-1", image_size=32, seed=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = api.post(
+            "/api/jobs/", {"model_spec": spec.pk, "target_set": ts.pk, "config": {"steps": 3}}, format="json"
+        )
+    assert reply.status_code == 201, reply.content
+    job = InversionJob.objects.get()
+    assert job.status == InversionJob.Status.DONE
+    assert job.config["steps"] == 3
+    iris = api.get(f"/api/iris/?job={job.pk}").json()
+    assert iris["count"] == 2
+    assert iris["results"][0]["image"].endswith(".png")
+
+
+def test_bad_job_settings_are_refused(api):
+    reply = api.post("/api/jobs/", {"model_spec": 1, "target_set": 1, "config": {"steps": 0}}, format="json")
+    assert reply.status_code == 400
+
+
+def test_upload_an_archive_as_targets_and_get_progress(api, tmp_path):
+    import zipfile
+
+    from PIL import Image
+
+    archive = tmp_path / "imgs.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for i in range(3):
+            path = tmp_path / f"{i}.png"
+            Image.new("RGB", (40, 30), (i * 60, 0, 0)).save(path)
+            zf.write(path, f"bird/{i}.png")
+        zf.writestr("bird/broken.png", b"not an image")
+    with open(archive, "rb") as fh:
+        bad = api.post("/api/target-sets/", {"name": "t", "image_size": 32, "archive": fh}, format="multipart")
+    assert bad.status_code == 400
+    assert "broken.png: not a readable image" in bad.json()["detail"]
+    from inversion.models import Stimulus, TargetSet
+
+    assert not TargetSet.objects.exists()
+    assert not Stimulus.objects.exists()
+
+    with zipfile.ZipFile(archive, "w") as zf:
+        for i in range(3):
+            zf.write(tmp_path / f"{i}.png", f"bird/{i}.png")
+    with open(archive, "rb") as fh:
+        ok = api.post(
+            "/api/target-sets/", {"name": "t", "image_size": 32, "archive": fh, "sample": 2}, format="multipart"
+        )
+    assert ok.status_code == 201, ok.content
+    assert ok.json()["n_targets"] == 2
+    noise = api.post(
+        "/api/target-sets/", {"name": "n", "image_size": 32, "noise_law": "normal-0.5-2", "n": 3}, format="json"
+    )
+    assert noise.status_code == 201
+    assert noise.json()["n_targets"] == 3
+    neither = api.post("/api/target-sets/", {"name": "x", "image_size": 32}, format="json")
+    assert neither.status_code == 400

@@ -1,0 +1,97 @@
+import pytest
+from django.core.management import CommandError, call_command
+
+from surveys import services
+from surveys.models import Publication
+from surveys.recruitment.links import LinksRecruiter, slot_links
+from tests.factories import StudyFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def links_study(iris):
+    study = StudyFactory(name="pilot")
+    services.survey_assemble(study=study, name="s", jobs=[iris[0].job], n_trials=5, workers_per_survey=2)
+    return study
+
+
+def test_plain_links_cost_nothing_and_give_one_link_per_slot(links_study):
+    [publication] = services.study_publish(study=links_study, base_url="http://lab.local")  # no confirmation: free
+    survey = links_study.surveys.get()
+    assert publication.status == "published" and survey.status == "open"
+    assert slot_links("http://lab.local", survey) == [
+        f"http://lab.local/s/{survey.uuid}/?pid=slot-{survey.pk}-1",
+        f"http://lab.local/s/{survey.uuid}/?pid=slot-{survey.pk}-2",
+    ]
+    with pytest.raises(Exception, match="move no money"):
+        LinksRecruiter().bonus(None)
+
+
+def test_recruit_command_asks_for_yes_before_spending(iris, capsys):
+    study = StudyFactory(name="paid", recruiter="mturk")
+    services.survey_assemble(study=study, name="s", jobs=[iris[0].job], n_trials=5)
+    call_command("recruit", "cost", "paid")
+    assert "3 × 7.50 + fee 4.50" in capsys.readouterr().out
+    with pytest.raises(CommandError, match=r"confirm to go ahead \(add --yes\)"):
+        call_command("recruit", "publish", "paid", "--base-url", "https://m.example.org")
+    assert not Publication.objects.exists()
+
+
+def test_recruit_links(links_study, capsys):
+    call_command("recruit", "links", "pilot", "--base-url", "http://lab.local")
+    assert capsys.readouterr().out.count("?pid=slot-") == 2
+
+
+def test_admin_publish_shows_the_cost_before_money_moves(admin_client, iris):
+    study = StudyFactory(recruiter="mturk")
+    services.survey_assemble(study=study, name="s", jobs=[iris[0].job], n_trials=5)
+    page = admin_client.post("/admin/surveys/study/", {"action": "publish", "_selected_action": [study.pk]})
+    html = page.content.decode()
+    assert "Confirm: publish" in html and "3 × 7.50 + fee 4.50 (20.0%)" in html and "Yes, go ahead" in html
+    assert not Publication.objects.exists()
+
+
+def test_admin_flags_and_asks_for_the_bonus_amount(admin_client, survey):
+    a = services.assignment_start(survey=survey, external_id="w1")
+    admin_client.post("/admin/surveys/assignment/", {"action": "flag", "_selected_action": [a.pk]})
+    a.refresh_from_db()
+    assert a.flagged
+    page = admin_client.post("/admin/surveys/assignment/", {"action": "bonus", "_selected_action": [a.pk]})
+    assert "Pay a bonus" in page.content.decode() and "amount_cents" in page.content.decode()
+
+
+def test_api_spending_needs_an_explicit_confirm(admin_client, iris):
+    study = StudyFactory(recruiter="mturk")
+    services.survey_assemble(study=study, name="s", jobs=[iris[0].job], n_trials=5)
+    cost = admin_client.get(f"/api/studies/{study.pk}/cost/").json()
+    assert cost["total_cents"] == 2700
+    refused = admin_client.post(f"/api/studies/{study.pk}/publish/", {}, content_type="application/json")
+    assert refused.status_code == 409 and refused.json()["code"] == "confirm" and "27.00" in refused.json()["detail"]
+    assert not Publication.objects.exists()
+
+
+def test_a_study_budget_is_checked_before_anything_is_created(iris):
+    study = StudyFactory(recruiter="mturk", budget_cents=2000)
+    services.survey_assemble(study=study, name="s", jobs=[iris[0].job], n_trials=5)
+    with pytest.raises(Exception, match=r"over the study's budget of 20\.00"):
+        services.study_publish(study=study, base_url="https://m.example.org", confirm=True)
+    assert not Publication.objects.exists()
+
+
+def test_admin_approve_and_reject_one_by_one(admin_client, survey):
+    from surveys.models import Assignment
+
+    a = services.assignment_start(survey=survey, external_id="w1")
+    b = services.assignment_start(survey=survey, external_id="w2")
+    Assignment.objects.update(status="submitted")
+    page = admin_client.post("/admin/surveys/assignment/", {"action": "reject", "_selected_action": [b.pk]})
+    assert "hurts a worker" in page.content.decode()
+    admin_client.post(
+        "/admin/surveys/assignment/",
+        {"action": "reject", "_selected_action": [b.pk], "confirm": "yes", "feedback": "Random answers."},
+    )
+    admin_client.post("/admin/surveys/assignment/", {"action": "approve", "_selected_action": [a.pk], "confirm": "yes"})
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.status, b.status) == ("approved", "rejected")

@@ -1,0 +1,78 @@
+import io
+
+import numpy as np
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from surveys.models import Survey
+from surveys.selectors import survey_estimate
+from tests.factories import StudyFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _design(admin_client, job, study, **extra):
+    data = {
+        "study": study.pk,
+        "name": "s1",
+        "kind": "2afc",
+        "jobs": [job.pk],
+        "workers_per_survey": 3,
+        "reward_cents": 750,
+        "minutes_allotted": 60,
+        "seed": 4,
+        **extra,
+    }
+    return admin_client.post("/admin/surveys/survey/add/", data)
+
+
+def test_design_a_survey_in_the_admin_and_see_its_cost(admin_client, iris):
+    study = StudyFactory(recruiter="mturk")
+    reply = _design(admin_client, iris[0].job, study, n_trials=10)
+    assert reply.status_code == 302
+    survey = Survey.objects.get()
+    assert (survey.n_trials, survey.seed, survey.reward_cents) == (10, 4, 750)
+    page = admin_client.get(f"/admin/surveys/survey/{survey.pk}/change/").content.decode()
+    assert "3 places × 7.50 + fee 4.50 (20% commission" in page
+    assert "Preview as a worker" in page
+
+
+def test_impossible_designs_are_refused_with_the_reason_and_nothing_stored(admin_client, iris):
+    reply = _design(admin_client, iris[0].job, StudyFactory(), kind="cluster-random")
+    assert reply.status_code == 200
+    assert "seeds_per_target=2" in reply.content.decode()
+    reply = _design(admin_client, iris[0].job, StudyFactory(), n_trials=500)
+    assert "only 20 can be built" in reply.content.decode()
+    assert not Survey.objects.exists()
+
+
+def test_hard_clustering_with_an_uploaded_matrix(admin_client, paired_iris):
+    buf = io.BytesIO()
+    np.save(buf, np.kron(np.eye(3), np.ones((3, 3))))
+    upload = SimpleUploadedFile("hsj.npy", buf.getvalue())
+    reply = _design(admin_client, paired_iris[0].job, StudyFactory(), kind="cluster-hard", similarity=upload)
+    assert reply.status_code == 302
+    assert Survey.objects.get().similarity_source == "hsj.npy"
+
+
+def test_estimates_follow_each_recruiters_fee_rules(survey):
+    survey.workers_per_survey, survey.reward_cents = 3, 750
+    for recruiter, fee, total in (("mturk", 450, 2700), ("prolific", 749, 2999), ("links", 0, 0)):
+        survey.study.recruiter = recruiter
+        estimate = survey_estimate(survey)
+        assert (estimate["fee_cents"], estimate["total_cents"]) == (fee, total)
+    survey.study.recruiter = "mturk"
+    survey.workers_per_survey = 10
+    assert survey_estimate(survey)["fee_cents"] == 3000  # 40% at 10 or more assignments
+    assert survey_estimate(survey)["estimated_minutes"] == round(21 * 5 / 60, 1)
+
+
+def test_the_budget_and_the_estimate_share_the_fee_rules(survey):
+    from surveys import services
+
+    survey.study.recruiter, survey.study.academic = "prolific", False
+    survey.study.save()
+    survey.workers_per_survey, survey.reward_cents = 3, 1000
+    survey.save()
+    assert survey_estimate(survey)["fee_cents"] == 1284  # 42.8% corporate
+    assert services.study_budget(study=survey.study).fee_cents == 1284  # needs no Prolific token

@@ -1,0 +1,169 @@
+import json
+
+import pytest
+from django.urls import reverse
+
+from surveys.models import Assignment, Response
+
+pytestmark = pytest.mark.django_db
+
+
+def _start(client, survey, pid="w1"):
+    reply = client.post(reverse("surveys:landing", args=[survey.uuid]), {"pid": pid})
+    assert reply.status_code == 302
+    return Assignment.objects.get(participant__external_id=pid)
+
+
+def _answer_everything(client, assignment, survey):
+    url = reverse("surveys:answer", args=[assignment.token])
+    for t in survey.trials.all():
+        body = json.dumps({"trial": t.pk, "answer": 0, "idempotency_key": f"k{t.pk}"})
+        client.post(url, body, content_type="application/json")
+
+
+def test_landing_shows_instructions_and_consent(client, survey):
+    page = client.get(reverse("surveys:landing", args=[survey.uuid]) + "?pid=w1")
+    assert page.status_code == 200
+    assert b"Consent" in page.content
+    assert b"I agree, start" in page.content
+    assert "X-Frame-Options" not in page.headers  # recruiters frame these pages
+
+
+def test_trial_page_shows_one_trial_with_accessible_buttons(client, survey):
+    assignment = _start(client, survey)
+    page = client.get(reverse("surveys:assignment", args=[assignment.token]))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert html.count('type="submit" name="answer"') == 2
+    assert 'alt="Reference image"' in html
+    assert "Question 1 of 21" in html
+
+
+def test_form_post_saves_and_the_page_moves_on(client, survey):
+    assignment = _start(client, survey)
+    trial = survey.trials.order_by("position").first()
+    reply = client.post(
+        reverse("surveys:answer", args=[assignment.token]),
+        {
+            "trial": trial.pk,
+            "answer": "1",
+            "idempotency_key": "k1",
+            "response_ms": "812",
+            "viewing": '{"viewport": [400, 800]}',
+        },
+    )
+    assert reply.status_code == 302
+    saved = Response.objects.get()
+    assert (saved.answer, saved.response_ms, saved.viewing) == (1, 812, {"viewport": [400, 800]})
+    page = client.get(reverse("surveys:assignment", args=[assignment.token]))
+    assert "Question 2 of 21" in page.content.decode()
+
+
+def test_json_answers_retry_safely_and_conflicts_are_409(client, survey):
+    assignment = _start(client, survey)
+    trial = survey.trials.order_by("position").first()
+    url = reverse("surveys:answer", args=[assignment.token])
+    body = {"trial": trial.pk, "answer": 0, "idempotency_key": "k1", "viewing": {"dpr": 2}}
+    first = client.post(url, json.dumps(body), content_type="application/json")
+    retry = client.post(url, json.dumps(body), content_type="application/json")
+    change = client.post(
+        url, json.dumps({**body, "answer": 1, "idempotency_key": "k2"}), content_type="application/json"
+    )
+    assert first.json()["created"] is True
+    assert retry.json()["created"] is False
+    assert change.status_code == 409
+    assert Response.objects.count() == 1
+
+
+def test_reload_resumes_at_the_first_unanswered_trial(client, survey):
+    assignment = _start(client, survey)
+    trials = list(survey.trials.order_by("position"))
+    url = reverse("surveys:answer", args=[assignment.token])
+    for t in trials[:3]:
+        client.post(
+            url,
+            json.dumps({"trial": t.pk, "answer": 0, "idempotency_key": f"k{t.pk}"}),
+            content_type="application/json",
+        )
+    state = client.get(reverse("surveys:trial-json", args=[assignment.token])).json()
+    assert state["answered"] == 3
+    assert state["trial"]["trial"] == trials[3].pk
+    assert "correct" not in json.dumps(state)
+
+
+def test_finishing_shows_the_completion_code(client, survey):
+    assignment = _start(client, survey)
+    _answer_everything(client, assignment, survey)
+    page = client.get(reverse("surveys:assignment", args=[assignment.token]))
+    assert survey.study.completion_code in page.content.decode()
+
+
+def test_unknown_assignment_is_404(client, survey):
+    assert client.get(reverse("surveys:assignment", args=["nope"])).status_code == 404
+
+
+def test_clustering_page_and_form_post(client, paired_iris):
+    from surveys import services
+    from tests.factories import StudyFactory
+
+    survey = services.survey_open(
+        survey=services.survey_assemble(
+            study=StudyFactory(), name="c", jobs=[paired_iris[0].job], kind="cluster-random", n_trials=None
+        )
+    )
+    assignment = _start(client, survey)
+    page = client.get(reverse("surveys:assignment", args=[assignment.token])).content.decode()
+    assert page.count('type="radio"') == 18
+    assert 'alt="Column A"' in page and 'draggable="true"' in page
+    trial = survey.trials.order_by("position").first()
+    form = {"trial": trial.pk, "idempotency_key": "k", **{f"row-{i}": str(c) for i, c in enumerate(trial.correct)}}
+    assert client.post(reverse("surveys:answer", args=[assignment.token]), form).status_code == 302
+    saved = Response.objects.get()
+    assert saved.answer == trial.correct
+    assert saved.score == 1.0
+
+
+def _study_with(survey, recruiter):
+    survey.study.recruiter = recruiter
+    survey.study.save()
+    return survey
+
+
+def test_mturk_preview_shows_the_task_and_takes_no_answers(client, survey):
+    _study_with(survey, "mturk")
+    url = reverse("surveys:landing", args=[survey.uuid])
+    page = client.get(url + "?assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&hitId=H")
+    assert "Preview." in page.content.decode() and "I agree, start" not in page.content.decode()
+    client.post(url + "?assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&hitId=H")
+    assert not Assignment.objects.exists()
+
+
+def test_mturk_worker_completes_by_posting_to_external_submit(client, survey):
+    _study_with(survey, "mturk")
+    query = "?assignmentId=A1&hitId=H1&workerId=W1&turkSubmitTo=https://workersandbox.mturk.com"
+    reply = client.post(reverse("surveys:landing", args=[survey.uuid]) + query)
+    assignment = Assignment.objects.get(participant__external_id="W1")
+    assert reply.status_code == 302 and assignment.recruiter_data["assignmentId"] == "A1"
+    _answer_everything(client, assignment, survey)
+    done = client.get(reverse("surveys:assignment", args=[assignment.token])).content.decode()
+    assert 'action="https://workersandbox.mturk.com/mturk/externalSubmit"' in done
+    assert 'name="assignmentId" value="A1"' in done
+
+
+def test_mturk_refuses_a_foreign_submit_address(client, survey):
+    _study_with(survey, "mturk")
+    reply = client.post(
+        reverse("surveys:landing", args=[survey.uuid]) + "?assignmentId=A&workerId=W&turkSubmitTo=https://evil.example"
+    )
+    assert reply.status_code == 400 and not Assignment.objects.exists()
+
+
+def test_prolific_arrives_with_its_ids_and_returns_with_the_code(client, survey):
+    _study_with(survey, "prolific")
+    query = "?PROLIFIC_PID=P1&STUDY_ID=S1&SESSION_ID=X1"
+    client.post(reverse("surveys:landing", args=[survey.uuid]) + query)
+    assignment = Assignment.objects.get(participant__external_id="P1")
+    assert assignment.recruiter_data == {"STUDY_ID": "S1", "SESSION_ID": "X1"}
+    _answer_everything(client, assignment, survey)
+    done = client.get(reverse("surveys:assignment", args=[assignment.token])).content.decode()
+    assert f"https://app.prolific.com/submissions/complete?cc={survey.study.completion_code}" in done
