@@ -18,7 +18,7 @@ from PIL import Image
 
 from inversion import images as imageio
 from inversion.config import SEED_KINDS, InversionConfig
-from inversion.engine import invert, relative_distance
+from inversion.engine import autocast_dtype, invert, relative_distance
 from inversion.models import IRI, InversionJob, ModelSpec, Stimulus, Target, TargetSet
 from inversion.networks import IMAGENET_MEAN, IMAGENET_STD, NetworkError, build_network, default_layer, layer_names
 from inversion.regularizers import build_penalty, build_transform
@@ -297,16 +297,22 @@ def _seed_images(
 
 
 def _autocast(config: InversionConfig, device: torch.device) -> torch.dtype | None:
-    """bf16 autocast, or TF32 matmuls, on CUDA only; the CPU always computes in fp32."""
-    if device.type != "cuda":
-        return None
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = config.precision == "tf32"
-    return torch.bfloat16 if config.precision == "bf16" else None
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = config.precision == "tf32"
+    return autocast_dtype(config.precision, device)
+
+
+def _device_label(config: InversionConfig, device: torch.device, dtype: torch.dtype | None) -> str:
+    """Where and in what precision the optimisation ran, e.g. ``cpu bf16`` or ``cuda tf32``."""
+    if dtype == torch.bfloat16:
+        return f"{device} bf16"
+    return f"{device} {'tf32' if config.precision == 'tf32' and device.type == 'cuda' else 'fp32'}"
 
 
 def _run_chunk(job, config, g, seeds, chunk, device, on_step) -> None:
     targets = torch.stack([imageio.to_tensor(Image.open(t.stimulus.image)) for t, _ in chunk]).to(device)
     x0 = torch.stack([seeds[(t.index, k)] for t, k in chunk])
+    dtype = _autocast(config, device)
     started = time.perf_counter()
     result = invert(
         g,
@@ -320,7 +326,8 @@ def _run_chunk(job, config, g, seeds, chunk, device, on_step) -> None:
         penalty=build_penalty(config, device),
         transform=build_transform(config, job.model_spec.input_size),
         fourier=config.fourier,
-        autocast=_autocast(config, device),
+        surrogate=config.surrogate,
+        autocast=dtype,
         # Transform draws depend on the job's seed and the chunk, never on other chunks' progress.
         generator=torch.Generator().manual_seed(config.seed * 1_000_003 + chunk[0][0].index),
         on_step=on_step,
@@ -350,7 +357,7 @@ def _run_chunk(job, config, g, seeds, chunk, device, on_step) -> None:
                 steps=config.steps,
                 best_step=int(result.best_step[i]),
                 wall_time=per_image,
-                device=str(device),
+                device=_device_label(config, device, dtype),
             )
         job.done = IRI.objects.filter(job=job).count()
         job.save(update_fields=["done"])

@@ -118,6 +118,16 @@ def test_job_stores_one_iri_per_target_and_seed_with_its_distance():
     assert iri.converged == (iri.rep_distance <= 0.05)
 
 
+@pytest.mark.parametrize(
+    ("precision", "native", "label"),
+    [("auto", True, "cpu bf16"), ("auto", False, "cpu fp32"), ("fp32", True, "cpu fp32"), ("bf16", False, "cpu bf16")],
+)
+def test_each_iri_records_the_precision_its_optimisation_ran_in(monkeypatch, precision, native, label):
+    monkeypatch.setattr("inversion.engine.native_bf16", lambda device: native)
+    job = services.inversion_job_run(job_id=_job(n_targets=2, precision=precision).pk)
+    assert set(IRI.objects.filter(job=job).values_list("device", flat=True)) == {label}
+
+
 def test_a_job_killed_midway_resumes_without_duplicates(monkeypatch):
     job = _job(n_targets=3)
     calls = {"n": 0}
@@ -167,6 +177,8 @@ def test_job_refuses_targets_of_the_wrong_size():
 def test_config_rejects_bad_settings_with_every_reason():
     with pytest.raises(ValueError, match="steps must be at least 1; update must be one of"):
         InversionConfig(steps=0, update="lbfgs")
+    with pytest.raises(ValueError, match="surrogate must be between 0 and 0.5"):
+        InversionConfig(surrogate=0.9)
     with pytest.raises(ValueError, match="unknown inversion settings: colour"):
         InversionConfig.from_dict({"colour": "red"})
 
