@@ -177,7 +177,7 @@ def test_job_refuses_targets_of_the_wrong_size():
 def test_config_rejects_bad_settings_with_every_reason():
     with pytest.raises(ValueError, match="steps must be at least 1; update must be one of"):
         InversionConfig(steps=0, update="lbfgs")
-    with pytest.raises(ValueError, match="surrogate must be between 0 and 0.5"):
+    with pytest.raises(ValueError, match=r"surrogate must be between 0 and 0\.5"):
         InversionConfig(surrogate=0.9)
     with pytest.raises(ValueError, match="unknown inversion settings: colour"):
         InversionConfig.from_dict({"colour": "red"})
