@@ -5,7 +5,7 @@ Prints answers/s and p50/p99 latency of the answer endpoint and of a trivial no-
 once (every tenth answer is retried with the same idempotency key, as a flaky phone would).
 
     python benchmarks/answers.py --quick                          # under 2 minutes, SQLite (WAL)
-    python benchmarks/answers.py --database-url postgres://postgres@127.0.0.1:5432/metamer_bench
+    python benchmarks/answers.py --database-url postgres://postgres@127.0.0.1:5432/metamer_bench  # made afresh
 
 The last line is the headline: ``ratio R, lost L, duplicated D`` (ratio = answer endpoint
 throughput / trivial view throughput).
@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -38,6 +39,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def fresh_postgres_database(url: str) -> None:
+    """Drop and create the database named in ``url``, so every run starts from empty tables."""
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def prepare(env: dict[str, str], n_trials: int) -> tuple[str, list[int]]:
@@ -133,6 +146,8 @@ def main() -> None:
     }
     if args.database_url:
         env["DATABASE_URL"] = args.database_url
+        if args.database_url.startswith(("postgres://", "postgresql://")):
+            fresh_postgres_database(args.database_url)
     survey, trials = prepare(env, n_trials)
     port = free_port()
     server = subprocess.Popen(

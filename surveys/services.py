@@ -5,11 +5,12 @@ from __future__ import annotations
 import io
 import random
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -268,8 +269,9 @@ def response_record(
         score = _score(*key, answer)
         try:
             # Insert first: the unique constraints catch a repeat, so a first answer (the common
-            # case) costs no lookup.
-            with transaction.atomic():
+            # case) costs no lookup. In autocommit the insert is its own transaction; inside a
+            # caller's transaction a savepoint keeps a caught repeat from breaking it.
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
                 response = Response.objects.create(
                     assignment=assignment,
                     trial_id=trial_id,

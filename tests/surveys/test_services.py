@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from django.db import connection
 
 from metamer.errors import MetamerError
 from surveys import services
@@ -85,6 +86,23 @@ def test_answers_are_idempotent_and_cannot_change(survey):
         services.response_record(assignment=assignment, trial_id=trial.pk, answer=0, idempotency_key="other")
     assert Response.objects.count() == 1
     assert Response.objects.get().correct == (trial.correct == 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_answers_outside_any_transaction_are_idempotent_too(survey):
+    # Web requests run in autocommit, where the insert is its own transaction (no savepoint).
+    assert not connection.in_atomic_block
+    assignment = services.assignment_start(survey=survey, external_id="w1")
+    trial = survey.trials.first()
+    services.response_record(assignment=assignment, trial_id=trial.pk, answer=1, idempotency_key="abc")
+    _, created_again = services.response_record(
+        assignment=assignment, trial_id=trial.pk, answer=1, idempotency_key="abc"
+    )
+    with pytest.raises(MetamerError, match="already answered differently"):
+        services.response_record(assignment=assignment, trial_id=trial.pk, answer=0, idempotency_key="other")
+    # The refused repeat left the connection usable.
+    assert not created_again
+    assert Response.objects.filter(assignment=assignment).count() == 1
 
 
 def test_bad_answers_are_refused_and_nothing_is_stored(survey):
