@@ -9,6 +9,7 @@ from inversion import services
 from inversion.config import InversionConfig
 from inversion.models import IRI, InversionJob, ModelSpec, Stimulus, Target, TargetSet
 from inversion.selectors import job_progress
+from metamer.admin import ReadOnlyInline
 from metamer.errors import MetamerError
 
 
@@ -85,12 +86,9 @@ class ModelSpecAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
 
 
-class TargetInline(admin.TabularInline):
+class TargetInline(ReadOnlyInline):
     model = Target
     fields = ["index", "label", "preview"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
 
     @admin.display(description="image")
     def preview(self, obj):
@@ -159,15 +157,9 @@ class TargetSetAdmin(admin.ModelAdmin):
         return obj.targets.count()
 
 
-class IRIInline(admin.TabularInline):
+class IRIInline(ReadOnlyInline):
     model = IRI
     fields = ["target_preview", "seed_preview", "iri_preview", "rep_distance", "converged", "best_step", "device"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="target")
     def target_preview(self, obj):

@@ -8,21 +8,17 @@ from django.utils.html import format_html, format_html_join
 from analysis.selectors import study_results
 from analysis.services import report_build
 from inversion.admin import thumbnail
+from metamer.admin import ReadOnlyInline
 from metamer.errors import MetamerError
 from surveys import services
 from surveys.models import Assignment, Participant, Payment, Publication, Response, Study, Survey, Trial, TrialSlot
 from surveys.selectors import survey_estimate
 
 
-class SurveyInline(admin.TabularInline):
+class SurveyInline(ReadOnlyInline):
     model = Survey
     fields = ["name", "kind", "status", "n_trials", "n_attention_checks", "link"]
-    readonly_fields = fields
-    extra = 0
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="worker link")
     def link(self, obj):
@@ -143,15 +139,9 @@ class StudyAdmin(admin.ModelAdmin):
         )
 
 
-class TrialSlotInline(admin.TabularInline):
+class TrialSlotInline(ReadOnlyInline):
     model = TrialSlot
     fields = ["role", "index", "preview"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="image")
     def preview(self, obj):
