@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from inversion import services
 from inversion.config import InversionConfig
 from inversion.models import IRI, InversionJob, ModelSpec, Stimulus, Target, TargetSet
-from inversion.selectors import job_progress
+from inversion.selectors import job_convergence, job_progress
 from metamer.admin import ReadOnlyInline
 from metamer.errors import MetamerError
 
@@ -181,7 +181,8 @@ class InversionJobForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["config"].initial = InversionConfig().to_dict()
+        if "config" in self.fields:  # on an existing job every field is read-only
+            self.fields["config"].initial = InversionConfig().to_dict()
 
     def clean_config(self):
         try:
@@ -209,7 +210,16 @@ class InversionJobAdmin(admin.ModelAdmin):
 
     @admin.display(description="converged")
     def converged(self, obj):
-        return f"{obj.iris.filter(converged=True).count()}/{obj.iris.count()}"
+        c = job_convergence(obj)
+        return f"{c['converged']}/{c['stored']}"
+
+    @admin.display(description="convergence")
+    def convergence(self, obj):
+        c = job_convergence(obj)
+        if not c["stored"]:
+            return "–"
+        text = f"{c['converged']}/{c['stored']} under the threshold, median distance {c['median_distance']}"
+        return f"{text}. {c['advice']}" if c["advice"] else text
 
     def get_readonly_fields(self, request, obj=None):
         return (
@@ -220,6 +230,7 @@ class InversionJobAdmin(admin.ModelAdmin):
                 "status",
                 "done",
                 "total",
+                "convergence",
                 "device",
                 "error",
                 "started_at",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 from django.db.models import QuerySet
@@ -44,3 +45,31 @@ def job_progress(job: InversionJob) -> dict[str, float | int | None]:
     elif job.status == InversionJob.Status.DONE:
         eta = 0.0
     return {"done": job.done, "total": job.total, "percent": round(percent, 1), "eta_seconds": eta}
+
+
+def job_convergence(job: InversionJob) -> dict[str, float | int | str | None]:
+    """How many stored IRIs are under the job's threshold, their median distance, and what to
+    do when some are not: more steps when the optimisation was still improving at its end."""
+    rows = list(job.iris.values_list("rep_distance", "converged", "best_step"))
+    threshold = job.config.get("convergence_threshold", 0.05)
+    steps = job.config.get("steps", 0)
+    converged = sum(1 for _, ok, _ in rows if ok)
+    summary: dict[str, float | int | str | None] = {
+        "converged": converged,
+        "stored": len(rows),
+        "median_distance": round(statistics.median(d for d, _, _ in rows), 4) if rows else None,
+        "advice": None,
+    }
+    if converged < len(rows):
+        late = statistics.median(b for _, _, b in rows) >= 0.9 * steps
+        summary["advice"] = (
+            f"{len(rows) - converged} of {len(rows)} IRIs are above the threshold {threshold}; "
+            + (
+                f"most were still improving at step {steps}: run again with more steps (late layers often "
+                "need 2,000 or more)"
+                if late
+                else "they stopped improving early: try another update rule or step size"
+            )
+            + ". Surveys leave them out unless asked to include them."
+        )
+    return summary

@@ -11,6 +11,7 @@ from tqdm import tqdm
 from inversion import services
 from inversion.config import InversionConfig
 from inversion.models import ModelSpec, TargetSet
+from inversion.selectors import job_convergence
 from metamer.errors import MetamerError
 
 
@@ -55,5 +56,9 @@ class Command(BaseCommand):
                     job = services.inversion_job_run(job_id=job.pk, on_progress=progress)
         except MetamerError as exc:
             raise CommandError(exc.message) from None
-        converged = job.iris.filter(converged=True).count()
-        self.stdout.write(f"job {job.pk}: {job.status}, {job.done}/{job.total} IRIs, {converged} converged")
+        convergence = job_convergence(job)
+        if convergence["advice"]:
+            self.stdout.write(self.style.WARNING(str(convergence["advice"])))
+        self.stdout.write(
+            f"job {job.pk}: {job.status}, {job.done}/{job.total} IRIs, {convergence['converged']} converged"
+        )

@@ -1,0 +1,39 @@
+import pytest
+
+from inversion.selectors import job_convergence
+from tests.factories import InversionJobFactory, IRIFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _job_with(distances, best_steps, steps=100):
+    job = InversionJobFactory(config={"steps": steps, "convergence_threshold": 0.05})
+    for d, b in zip(distances, best_steps, strict=True):
+        IRIFactory(job=job, rep_distance=d, converged=d <= 0.05, best_step=b, steps=steps)
+    return job
+
+
+def test_a_converged_job_needs_no_advice():
+    summary = job_convergence(_job_with([0.01, 0.03, 0.04], [50, 60, 70]))
+    assert summary == {"converged": 3, "stored": 3, "median_distance": 0.03, "advice": None}
+
+
+def test_iris_still_improving_at_the_end_call_for_more_steps():
+    summary = job_convergence(_job_with([0.02, 0.09, 0.12], [98, 100, 100]))
+    assert (summary["converged"], summary["stored"]) == (1, 3)
+    assert "2 of 3 IRIs are above the threshold 0.05" in summary["advice"]
+    assert "still improving at step 100: run again with more steps" in summary["advice"]
+
+
+def test_iris_that_stalled_early_call_for_another_update_rule():
+    summary = job_convergence(_job_with([0.2, 0.3], [10, 20]))
+    assert "stopped improving early: try another update rule" in summary["advice"]
+
+
+def test_a_job_without_iris_yet():
+    assert job_convergence(InversionJobFactory()) == {
+        "converged": 0,
+        "stored": 0,
+        "median_distance": None,
+        "advice": None,
+    }
