@@ -25,17 +25,15 @@ import time
 from functools import partial
 from pathlib import Path
 
-import matplotlib
-import numpy as np
 import torch
 import torchvision
-from PIL import Image
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inversion.engine import autocast_dtype, invert, native_bf16, relative_distance
+from inversion.images import fit, sample_photographs, to_tensor
 from inversion.networks import IMAGENET_MEAN, IMAGENET_STD, LayerRepresentation, build_network
 
 BF16_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
@@ -166,25 +164,10 @@ def bench(name, build, *, batch, steps, repeats, device, step_size=1.0):
     return rates, gaps, flops_per_step
 
 
-def photographs(n: int, size: int) -> torch.Tensor:
-    """Square crops of the photographs matplotlib ships: real image statistics, always at hand."""
-    crops = []
-    for name in ("grace_hopper.jpg", "Minduka_Present_Blue_Pack.png"):
-        with Image.open(Path(matplotlib.get_data_path()) / "sample_data" / name) as img:
-            img = img.convert("RGB")
-        side = min(img.size) // 2
-        for i in range(2):
-            for j in range(2):
-                left, top = (img.width - side) * j, (img.height - side) * i
-                crop = img.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
-                crops.append(torch.from_numpy(np.asarray(crop).copy()).permute(2, 0, 1).float() / 255)
-    return torch.stack(crops[:n])
-
-
 def steps_to_threshold(layer: str, steps: int, device, threshold: float = 0.05) -> None:
     """How many steps each update rule needs to bring AlexNet IRIs of photographs under the threshold."""
     g = LayerRepresentation(build_network("builtin", "alexnet-imagenet"), layer, IMAGENET_MEAN, IMAGENET_STD).to(device)
-    targets = photographs(8, 112).to(device)
+    targets = torch.stack([to_tensor(fit(img, 112)) for _, img in sample_photographs(8)]).to(device)
     seeds = torch.randn(1, 3, 112, 112, generator=torch.Generator().manual_seed(1)).to(device)
     rules = {
         "authors' (normalised step 1)": {"update": "normalized", "step_size": 1.0, "schedule": "constant"},

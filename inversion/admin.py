@@ -3,6 +3,7 @@ from pathlib import Path
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Count, Q
 from django.utils.html import format_html
 
 from inversion import services
@@ -208,10 +209,17 @@ class InversionJobAdmin(admin.ModelAdmin):
         eta = f", ETA {p['eta_seconds']:.0f} s" if p["eta_seconds"] else ""
         return f"{p['done']}/{p['total']} ({p['percent']:.0f}%{eta})"
 
+    def get_queryset(self, request):
+        # One query for the list's "converged" column instead of two per job.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(n_converged=Count("iris", filter=Q(iris__converged=True)), n_iris=Count("iris"))
+        )
+
     @admin.display(description="converged")
     def converged(self, obj):
-        c = job_convergence(obj)
-        return f"{c['converged']}/{c['stored']}"
+        return f"{obj.n_converged}/{obj.n_iris}"
 
     @admin.display(description="convergence")
     def convergence(self, obj):

@@ -63,7 +63,10 @@ FP32_TAIL = 0.1
 SURROGATE_ANNEAL = 0.7
 """Share of the steps over which the surrogate gradient fades to zero; exact gradients after."""
 
-_RELUS = {F.relu, torch.relu, torch.relu_, Tensor.relu, Tensor.relu_}
+_RELUS = {F.relu, torch.relu, Tensor.relu}
+"""ReLUs whose result is what the caller uses. ``x.relu_()`` and ``torch.relu_(x)`` are left
+exact: code may call them for their effect on ``x`` alone, which a new tensor would not have.
+``F.relu(x, inplace=True)`` (``nn.ReLU(inplace=True)``) returns its result and is softened."""
 _MAX_POOLS = {F.max_pool2d, torch.max_pool2d}
 
 
@@ -88,7 +91,7 @@ class SurrogateGradients(TorchFunctionMode):
         if func in _RELUS and torch.is_grad_enabled():
             x = args[0]
             negative = x.clamp_max(0)
-            # Never in place: autograd needs ``x`` for the surrogate term.
+            # Not in place even when asked: autograd needs ``x`` for the surrogate term.
             return torch.relu(x) + self.weight * (negative - negative.detach())
         out = func(*args, **kwargs)
         if func in _MAX_POOLS and torch.is_grad_enabled() and isinstance(out, Tensor):

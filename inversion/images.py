@@ -106,3 +106,22 @@ def load_members(path: Path, names: list[str]) -> Iterator[tuple[str, Image.Imag
         with tarfile.open(path) as tf:
             for name in names:
                 yield PurePosixPath(name).parent.name, open_image(tf.extractfile(name).read(), name)
+
+
+def sample_photographs(n: int) -> list[tuple[str, Image.Image]]:
+    """Up to 12 square crops (name, RGB image) of the photographs matplotlib ships: real image
+    statistics with no data set at hand (the demo without ``../shared``, tests, benchmarks)."""
+    import matplotlib
+
+    folder = Path(matplotlib.get_data_path()) / "sample_data"
+    crops = []
+    for name in ("grace_hopper.jpg", "Minduka_Present_Blue_Pack.png"):
+        with Image.open(folder / name) as img:
+            img = img.convert("RGB")
+        side = min(img.size) // 2
+        for i in range(2):
+            for j in range(3):
+                left = (img.width - side) * j // 2
+                top = (img.height - side) * i
+                crops.append((f"{Path(name).stem}-{i}{j}", img.crop((left, top, left + side, top + side))))
+    return crops[:n]

@@ -296,23 +296,20 @@ def _seed_images(
     }
 
 
-def _autocast(config: InversionConfig, device: torch.device) -> torch.dtype | None:
+def _precision(config: InversionConfig, device: torch.device) -> tuple[torch.dtype | None, str]:
+    """The autocast dtype for this device, and the label stored with each IRI (``cpu bf16``,
+    ``cuda:0 tf32``...). Sets CUDA's TF32 switches as the config asks."""
+    tf32 = device.type == "cuda" and config.precision == "tf32"
     if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = config.precision == "tf32"
-    return autocast_dtype(config.precision, device)
-
-
-def _device_label(config: InversionConfig, device: torch.device, dtype: torch.dtype | None) -> str:
-    """Where and in what precision the optimisation ran, e.g. ``cpu bf16`` or ``cuda tf32``."""
-    if dtype == torch.bfloat16:
-        return f"{device} bf16"
-    return f"{device} {'tf32' if config.precision == 'tf32' and device.type == 'cuda' else 'fp32'}"
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
+    dtype = autocast_dtype(config.precision, device)
+    return dtype, f"{device} {'bf16' if dtype == torch.bfloat16 else 'tf32' if tf32 else 'fp32'}"
 
 
 def _run_chunk(job, config, g, seeds, chunk, device, on_step) -> None:
     targets = torch.stack([imageio.to_tensor(Image.open(t.stimulus.image)) for t, _ in chunk]).to(device)
     x0 = torch.stack([seeds[(t.index, k)] for t, k in chunk])
-    dtype = _autocast(config, device)
+    dtype, precision_label = _precision(config, device)
     started = time.perf_counter()
     result = invert(
         g,
@@ -357,7 +354,7 @@ def _run_chunk(job, config, g, seeds, chunk, device, on_step) -> None:
                 steps=config.steps,
                 best_step=int(result.best_step[i]),
                 wall_time=per_image,
-                device=_device_label(config, device, dtype),
+                device=precision_label,
             )
         job.done = IRI.objects.filter(job=job).count()
         job.save(update_fields=["done"])

@@ -1,11 +1,10 @@
-from pathlib import Path
-
 import pytest
 import torch
 
 from analysis.perceptual import lpips_distance
 from inversion import engine
 from inversion.engine import autocast_dtype, invert, relative_distance
+from inversion.images import fit, sample_photographs, to_tensor
 
 
 def identity(x):
@@ -152,23 +151,25 @@ def test_surrogate_gradients_keep_forward_values_and_reach_dead_units_and_pooled
     assert not torch.equal(soft_x.grad, exact_x.grad)
 
 
-def _photographs(size: int) -> torch.Tensor:
-    """Four crops of a photograph matplotlib ships (real image statistics, no data set needed)."""
-    import matplotlib
-    import numpy as np
-    from PIL import Image
+class _ReluForItsEffect(torch.nn.Module):
+    def forward(self, x):
+        x = x * 2
+        x.relu_()  # the result is discarded: only the change to ``x`` counts
+        return x
 
-    with Image.open(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg") as img:
-        img = img.convert("RGB")
-        crops = [img.crop((x, y, x + 256, y + 256)).resize((size, size)) for x in (0, 256) for y in (0, 256)]
-    return torch.stack([torch.from_numpy(np.asarray(c).copy()).permute(2, 0, 1).float() / 255 for c in crops])
+
+def test_surrogate_gradients_leave_in_place_relus_for_their_effect_exact():
+    x = torch.randn(2, 3, 4, 4, requires_grad=True)
+    with engine.SurrogateGradients(0.2):
+        out = _ReluForItsEffect()(x)
+    assert torch.equal(out, (2 * x).clamp_min(0))
 
 
 def test_surrogate_gradients_take_a_late_layer_closer_in_equal_steps():
     from inversion.networks import IMAGENET_MEAN, IMAGENET_STD, LayerRepresentation, build_network
 
     g = LayerRepresentation(build_network("builtin", "alexnet-imagenet"), "10", IMAGENET_MEAN, IMAGENET_STD)
-    targets = _photographs(96)
+    targets = torch.stack([to_tensor(fit(img, 96)) for _, img in sample_photographs(4)])
     seed = torch.randn(1, 3, 96, 96, generator=torch.Generator().manual_seed(0))
     kwargs = {"steps": 150, "update": "adam", "step_size": 0.1, "schedule": "cosine"}
     exact = invert(g, targets, seed, **kwargs)

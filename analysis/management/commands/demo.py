@@ -7,17 +7,16 @@ import os
 import secrets
 from pathlib import Path
 
-import matplotlib
 import torch
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.core.wsgi import get_wsgi_application
 from django.utils import timezone
-from PIL import Image
 from tqdm import tqdm
 
 from analysis import services as analysis_services
+from inversion import images as imageio
 from inversion import services as inversion_services
 from inversion.config import InversionConfig
 from metamer.errors import MetamerError
@@ -28,22 +27,6 @@ from surveys.models import Study
 SHARED_CIFAR = Path(settings.BASE_DIR).parent / "shared" / "data" / "cifar10-test.tar"
 LAYERS = {"early": "3", "late": "10"}
 """AlexNet ``features`` nodes: conv2 (early) and conv5 (late), before their ReLU."""
-
-
-def packaged_images(n: int) -> list[tuple[str, Image.Image]]:
-    """Square crops of the photographs matplotlib ships, when no data set is at hand."""
-    folder = Path(matplotlib.get_data_path()) / "sample_data"
-    crops = []
-    for name in ("grace_hopper.jpg", "Minduka_Present_Blue_Pack.png"):
-        with Image.open(folder / name) as img:
-            img = img.convert("RGB")
-        side = min(img.size) // 2
-        for i in range(2):
-            for j in range(3):
-                left = (img.width - side) * j // 2
-                top = (img.height - side) * i
-                crops.append((f"{Path(name).stem}-{i}{j}", img.crop((left, top, left + side, top + side))))
-    return crops[:n]
 
 
 class Command(BaseCommand):
@@ -97,7 +80,7 @@ class Command(BaseCommand):
         else:
             targets = inversion_services.target_set_create_from_images(
                 name=f"demo-images-{stamp}",
-                images=packaged_images(opt["n_images"]),
+                images=imageio.sample_photographs(opt["n_images"]),
                 image_size=size,
                 source="matplotlib sample_data",
             )
