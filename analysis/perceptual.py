@@ -75,6 +75,25 @@ def lpips_distance(
         return model(a * 2 - 1, b * 2 - 1).flatten()
 
 
+def lpips_pairs(model: lpips.LPIPS, images: torch.Tensor, pairs: list[tuple[int, int]]) -> torch.Tensor:
+    """LPIPS distance of each pair ``(i, j)`` of ``images`` (K×3×H×W in [-1, 1]), each image's
+    backbone features computed once however many pairs it is in. Equal to
+    ``model(images[i], images[j])`` up to float rounding; ``model`` from ``load_lpips``."""
+    if not pairs:
+        return images.new_zeros(0)
+    with torch.no_grad():
+        x = model.scaling_layer(images) if model.version == "0.1" else images
+        features = [lpips.normalize_tensor(f) for f in model.net(x)]
+        first = torch.tensor([i for i, _ in pairs], device=images.device)
+        second = torch.tensor([j for _, j in pairs], device=images.device)
+        total = torch.zeros(len(pairs), device=images.device)
+        for layer, f in enumerate(features):
+            diff = (f[first] - f[second]) ** 2
+            weighted = model.lins[layer](diff) if model.lpips else diff.sum(dim=1, keepdim=True)
+            total += lpips.spatial_average(weighted, keepdim=True).flatten()
+    return total
+
+
 def read_image(path: str | Path) -> torch.Tensor:
     """An image file as a 1×3×H×W tensor in [0, 1] (RGB)."""
     with Image.open(path) as img:

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from analysis.models import LpipsJudgement, Report, TrialLpipsChoice
-from analysis.perceptual import VARIANTS, load_lpips
+from analysis.perceptual import VARIANTS, load_lpips, lpips_pairs
 from analysis.selectors import condition_label, judgements, study_jobs, study_results
 from inversion.images import to_tensor
 from inversion.models import IRI, InversionJob
@@ -62,33 +62,55 @@ def lpips_judgements_compute(
     return stored
 
 
+PAIRS_PER_PASS = 16
+"""Image pairs judged per LPIPS pass: bounds memory (each image's features are held once)."""
+
+
 def trial_lpips_choices_compute(*, survey: Survey, variants: tuple[str, ...] = tuple(VARIANTS)) -> int:
     """Each LPIPS variant's answer on every trial of a survey, with its margin, stored beside
-    the people's answers. Returns the number of choices stored."""
-    trials = list(survey.trials.prefetch_related("slots__stimulus").order_by("position"))
-    cache: dict[int, torch.Tensor] = {}
+    the people's answers. Returns the number of choices stored.
 
-    def image(stimulus) -> torch.Tensor:
-        if stimulus.pk not in cache:
-            cache[stimulus.pk] = _load(stimulus) * 2 - 1
-        return cache[stimulus.pk]
-
-    pairs = []  # (trial, probes, references): each probe is judged against every reference
-    for trial in trials:
+    A distance already stored as an IRI's LPIPS judgement (``d(xr, xt)``, ``d(xr, x0)``) is
+    reused; an image against itself (an attention check) is 0; the rest are computed with each
+    image's backbone features computed once per pass."""
+    layout = []  # (trial, probe stimuli, reference stimuli): each probe is judged against every reference
+    for trial in survey.trials.prefetch_related("slots__stimulus").order_by("position"):
         slots = sorted(trial.slots.all(), key=lambda s: s.index)
-        probes = [image(s.stimulus) for s in slots if s.role in ("query", "row")]
-        references = [image(s.stimulus) for s in slots if s.role in ("option", "column")]
-        pairs.append((trial, probes, references))
+        probes = [s.stimulus for s in slots if s.role in ("query", "row")]
+        references = [s.stimulus for s in slots if s.role in ("option", "column")]
+        layout.append((trial, probes, references))
+    stimuli = {s.pk: s for _, probes, references in layout for s in probes + references}
+    images: dict[int, torch.Tensor] = {}
+
+    def image(pk: int) -> torch.Tensor:
+        if pk not in images:
+            images[pk] = _load(stimuli[pk]) * 2 - 1
+        return images[pk]
+
+    known = _stored_distances([t.iri_id for t, _, _ in layout if t.iri_id is not None], variants)
     stored = 0
     for variant in variants:
+        distance = dict(known.get(variant, {}))
+        needed = sorted(
+            {(p.pk, r.pk) for _, probes, refs in layout for p in probes for r in refs}
+            - set(distance)
+            - {(pk, pk) for pk in stimuli}
+        )
         model = load_lpips(variant)
+        for start in range(0, len(needed), PAIRS_PER_PASS):
+            part = needed[start : start + PAIRS_PER_PASS]
+            ids = sorted({pk for pair in part for pk in pair})
+            index = {pk: n for n, pk in enumerate(ids)}
+            batch = torch.stack([image(pk) for pk in ids])
+            values = lpips_pairs(model, batch, [(index[a], index[b]) for a, b in part])
+            distance.update(zip(part, values.tolist(), strict=True))
         choices = []
-        for trial, probes, references in pairs:
-            a = torch.stack([p for p in probes for _ in references])
-            b = torch.stack([r for _ in probes for r in references])
-            with torch.no_grad():
-                d = model(a, b).flatten().view(len(probes), len(references))
-            order = d.argsort(dim=1)
+        for trial, probes, references in layout:
+            d = torch.tensor(
+                [[0.0 if p.pk == r.pk else distance[(p.pk, r.pk)] for r in references] for p in probes],
+                dtype=torch.float64,
+            )
+            order = d.argsort(dim=1, stable=True)
             chosen = order[:, 0].tolist()
             margin = (d.gather(1, order[:, 1:2]) - d.gather(1, order[:, :1])).flatten().tolist()
             two_afc = trial.iri_id is not None or isinstance(trial.correct, int)
@@ -109,6 +131,17 @@ def trial_lpips_choices_compute(*, survey: Survey, variants: tuple[str, ...] = t
         )
         stored += len(choices)
     return stored
+
+
+def _stored_distances(iri_ids: list[int], variants: tuple[str, ...]) -> dict[str, dict[tuple[int, int], float]]:
+    """Variant → (IRI stimulus, target or seed stimulus) → the distance stored in the IRIs' judgements."""
+    known: dict[str, dict[tuple[int, int], float]] = {}
+    rows = LpipsJudgement.objects.filter(iri_id__in=iri_ids, variant__in=variants).values_list(
+        "variant", "iri__stimulus_id", "iri__target__stimulus_id", "iri__seed_id", "d_target", "d_seed"
+    )
+    for variant, iri, target, seed, d_target, d_seed in rows:
+        known.setdefault(variant, {}).update({(iri, target): d_target, (iri, seed): d_seed})
+    return known
 
 
 def _figure_png(fig) -> str:
