@@ -9,6 +9,7 @@ media on local disk, a generated secret key kept in ``var/``. Production
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -42,8 +43,17 @@ def _embedded_secret_key() -> str:
     path = VAR_DIR / "secret_key"
     if not path.exists():
         VAR_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        fd, written = tempfile.mkstemp(dir=VAR_DIR, prefix=".secret_key")  # mode 0600
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(50))
+        # A hard link appears whole and never replaces a key already there: processes starting
+        # side by side on a fresh checkout (test workers, gunicorn) all end up reading one key.
+        try:
+            os.link(written, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(written)
     return path.read_text().strip()
 
 

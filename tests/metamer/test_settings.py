@@ -8,12 +8,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _manage(*args, **env):
+def _clean_env(**env) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "METAMER_MODE"))}
+    return {**clean, **env}
+
+
+def _manage(*args, **env):
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env={**clean, **env},
+        env=_clean_env(**env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -62,3 +66,15 @@ def test_embedded_defaults_need_no_variables(tmp_path):
     assert (eager, debug) == ("True", "False")
     assert "gpu" in route
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_processes_starting_together_share_one_embedded_secret_key(tmp_path):
+    probe = "from metamer import settings; print(settings.SECRET_KEY)"
+    env = _clean_env(METAMER_VAR_DIR=str(tmp_path))
+    starts = [
+        subprocess.Popen([sys.executable, "-c", probe], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(8)
+    ]
+    keys = {p.communicate(timeout=60)[0].strip() for p in starts}
+    assert len(keys) == 1 and len(keys.pop()) >= 50
+    assert not list(tmp_path.glob(".secret_key*"))  # no half-made key left behind
