@@ -103,11 +103,10 @@ def read_image(path: str | Path) -> torch.Tensor:
 
 def pairwise_lpips(paths: list[str | Path], variant: str = "alex-lin", *, cache_dir: Path | None = None) -> np.ndarray:
     """LPIPS distances between every pair of images (same size), as an n×n matrix."""
-    images = torch.cat([read_image(p) for p in paths])
-    n = len(images)
-    rows, cols = np.triu_indices(n, k=1)
-    distances = np.zeros((n, n))
-    if len(rows):
-        d = lpips_distance(images[rows], images[cols], variant, cache_dir=cache_dir).numpy()
-        distances[rows, cols] = distances[cols, rows] = d
+    images = torch.cat([read_image(p) for p in paths]) * 2 - 1
+    rows, cols = np.triu_indices(len(images), k=1)
+    distances = np.zeros((len(images), len(images)))
+    pairs = list(zip(rows.tolist(), cols.tolist(), strict=True))
+    d = lpips_pairs(load_lpips(variant, cache_dir=cache_dir), images, pairs).numpy()
+    distances[rows, cols] = distances[cols, rows] = d
     return distances

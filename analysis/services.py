@@ -88,14 +88,11 @@ def trial_lpips_choices_compute(*, survey: Survey, variants: tuple[str, ...] = t
         return images[pk]
 
     known = _stored_distances([t.iri_id for t, _, _ in layout if t.iri_id is not None], variants)
+    judged = {(p.pk, r.pk) for _, probes, refs in layout for p in probes for r in refs if p.pk != r.pk}
     stored = 0
     for variant in variants:
         distance = dict(known.get(variant, {}))
-        needed = sorted(
-            {(p.pk, r.pk) for _, probes, refs in layout for p in probes for r in refs}
-            - set(distance)
-            - {(pk, pk) for pk in stimuli}
-        )
+        needed = sorted(judged - set(distance))
         model = load_lpips(variant)
         for start in range(0, len(needed), PAIRS_PER_PASS):
             part = needed[start : start + PAIRS_PER_PASS]

@@ -1,7 +1,17 @@
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from analysis.perceptual import VARIANTS, UnknownVariant, load_lpips, lpips_distance, lpips_pairs, read_image
+from analysis.perceptual import (
+    VARIANTS,
+    UnknownVariant,
+    load_lpips,
+    lpips_distance,
+    lpips_pairs,
+    pairwise_lpips,
+    read_image,
+)
 
 
 @pytest.mark.parametrize(
@@ -42,3 +52,17 @@ def test_pairs_from_shared_features_equal_the_model_on_each_pair(variant):
     assert torch.allclose(lpips_pairs(model, images, pairs), direct, rtol=1e-4, atol=1e-6)
     assert lpips_pairs(model, images, [(2, 2)]).item() == 0
     assert lpips_pairs(model, images, []).shape == (0,)
+
+
+def test_pairwise_matrix_is_symmetric_with_each_pairs_distance(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(paths[-1])
+    matrix = pairwise_lpips(paths, "alex-lin")
+    images = torch.cat([read_image(p) for p in paths])
+    for i, j in [(0, 1), (0, 2), (1, 2)]:
+        expected = lpips_distance(images[i : i + 1], images[j : j + 1], "alex-lin").item()
+        assert matrix[i, j] == matrix[j, i] == pytest.approx(expected, rel=1e-4)
+    assert np.all(np.diag(matrix) == 0)

@@ -1,10 +1,9 @@
 import pytest
 import torch
-from PIL import Image
 
 from analysis import services
 from analysis.models import LpipsJudgement
-from analysis.perceptual import lpips_distance
+from analysis.perceptual import lpips_distance, read_image
 from inversion import images as imageio
 from inversion.models import Stimulus
 from metamer.errors import MetamerError
@@ -12,11 +11,6 @@ from surveys import services as survey_services
 from tests.factories import IRIFactory, StudyFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def _pixels(stimulus):
-    with Image.open(stimulus.image) as img:
-        return imageio.to_tensor(img).unsqueeze(0)
 
 
 def _stim(x, role):
@@ -73,8 +67,8 @@ def test_trial_choices_reuse_stored_judgements_and_compute_the_rest(two_conditio
         else:
             assert stored[trial.correct] == 0.25 and stored[1 - trial.correct] == 0.75
         assert choices["alex-lin"].choice == trial.correct
-        query = _pixels(slots[("query", 0)])
-        expected = [lpips_distance(query, _pixels(o), "vgg").item() for o in options]
+        query = read_image(slots[("query", 0)].image)
+        expected = [lpips_distance(query, read_image(o.image), "vgg").item() for o in options]
         assert choices["vgg"].distances[0] == pytest.approx(expected, rel=1e-4, abs=1e-6)
 
 
