@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt requirements-nodeps.txt constraints.txt | sha1sum | cut -c1-12)
 
-.PHONY: demo test test-embedded test-services browser lint serve worker clean
+.PHONY: demo test test-embedded test-services browser lint prepare serve worker clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The embedded defaults' folders and secret key under var/ (manage.py does it too).
+prepare: $(STAMP)
+	$(BIN)/python -m metamer.embedded
+
 # Embedded defaults: SQLite, Celery in-process, local media.
-test-embedded: $(STAMP) browser
+test-embedded: prepare browser
 	$(BIN)/python -m pytest -n 2 -q
 
 # Debian's Chromium for the real-browser tests (they skip, saying why, where it cannot be installed).
@@ -40,7 +44,7 @@ serve: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
-worker: $(STAMP)
+worker: prepare
 	$(BIN)/celery -A metamer worker -Q gpu,celery --loglevel INFO
 
 clean:

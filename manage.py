@@ -6,4 +6,7 @@ if __name__ == "__main__":
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "metamer.settings")
     from django.core.management import execute_from_command_line
 
+    from metamer.embedded import prepare
+
+    prepare()
     execute_from_command_line(sys.argv)

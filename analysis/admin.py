@@ -1,17 +1,12 @@
-from django.contrib import admin
-from django.utils.html import format_html
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
 
-from analysis.models import LpipsJudgement, Report
-
-
-@admin.register(LpipsJudgement)
-class LpipsJudgementAdmin(admin.ModelAdmin):
-    list_display = ["iri", "variant", "d_target", "d_seed", "aligned"]
-    list_filter = ["variant", "iri__job__model_spec"]
-
-    @admin.display(boolean=True)
-    def aligned(self, obj):
-        return obj.aligned
+from analysis.models import Report
+from analysis.selectors import study_results
+from analysis.services import report_build
+from metamer.errors import MetamerError
+from surveys.admin import StudyAdmin as SurveysStudyAdmin
+from surveys.models import Study
 
 
 @admin.register(Report)
@@ -27,4 +22,57 @@ class ReportAdmin(admin.ModelAdmin):
             obj.html.url,
             obj.csv.url,
             obj.summary_csv.url,
+        )
+
+
+# A study's results and reports are analysis's: its admin adds them to the surveys app's study
+# page rather than the surveys app reaching up for them.
+admin.site.unregister(Study)
+
+
+@admin.register(Study)
+class StudyAdmin(SurveysStudyAdmin):
+    list_display = [*SurveysStudyAdmin.list_display[:-1], "latest_report", "created_at"]
+    readonly_fields = ["live_results", *SurveysStudyAdmin.readonly_fields]
+    actions = ["build_report", *SurveysStudyAdmin.actions]
+
+    @admin.display(description="live results")
+    def live_results(self, obj):
+        if obj.pk is None:
+            return "–"
+        results = study_results(obj)
+        lines = [
+            f"{results['assignments_done']}/{results['assignments_total']} assignments done; "
+            f"{results['workers']} workers, {len(results['excluded_workers'])} excluded (failed an attention check)."
+        ]
+        lines += [
+            f"{r['condition']} ({r['kind']}): people {r['human_mean']:.0%} ± {r['human_std']:.0%} over {r['n_workers']} workers, "
+            f"LPIPS {r['lpips_mean']:.0%} ± {r['lpips_std']:.0%}, chance {r['chance']:.0%}"
+            for r in results["conditions"]
+        ]
+        lines.append(results["verdict"])
+        return format_html_join("", "<p>{}</p>", ((line,) for line in lines))
+
+    @admin.action(description="Build a report (HTML + CSV) for the selected studies")
+    def build_report(self, request, queryset):
+        for study in queryset:
+            try:
+                report = report_build(study=study)
+            except MetamerError as exc:
+                self.message_user(request, f"{study}: {exc.message}", messages.ERROR)
+                continue
+            self.message_user(
+                request, format_html('{}: report ready, <a href="{}">open it</a>.', study, report.html.url)
+            )
+
+    @admin.display(description="report")
+    def latest_report(self, obj):
+        report = obj.reports.order_by("-created_at").first()
+        if report is None:
+            return "–"
+        return format_html(
+            '<a href="{}">HTML</a> · <a href="{}">judgements CSV</a> · <a href="{}">summary CSV</a>',
+            report.html.url,
+            report.csv.url,
+            report.summary_csv.url,
         )

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.alignment import fleiss_kappa, wilson_interval
+from science.alignment import fleiss_kappa, wilson_interval
 
 CHANCE = {"2afc": 0.5, "clustering": 1 / 3}
 

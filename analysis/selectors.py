@@ -7,10 +7,9 @@ from typing import Any
 import pandas as pd
 
 from analysis import results
-from analysis.models import TrialLpipsChoice
-from analysis.perceptual import VARIANTS
 from inversion.models import InversionJob
-from surveys.models import Assignment, Response, Study
+from science.perceptual import VARIANTS
+from surveys.models import Assignment, Response, Study, TrialLpipsChoice
 
 BASE_COLUMNS = [
     "worker", "survey", "kind", "trial", "position", "row", "condition", "attention_check", "answer",

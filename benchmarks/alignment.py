@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.alignment import n_triplets, triplet_alignment
+from science.alignment import n_triplets, triplet_alignment
 
 
 def loop(d_a: np.ndarray, d_b: np.ndarray) -> float:

@@ -34,9 +34,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from inversion.engine import autocast_dtype, invert, native_bf16, relative_distance
-from inversion.images import fit, sample_photographs, to_tensor
-from inversion.networks import IMAGENET_MEAN, IMAGENET_STD, LayerRepresentation, build_network
+from science.engine import autocast_dtype, invert, native_bf16, relative_distance
+from science.images import fit, sample_photographs, to_tensor
+from science.networks import IMAGENET_MEAN, IMAGENET_STD, LayerRepresentation, build_network
 
 BF16_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
 """Dense bf16 tensor-core peaks (vendor figures) by GPU name."""

@@ -1,4 +1,6 @@
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django import forms
@@ -8,9 +10,9 @@ from django.utils.html import format_html
 
 from inversion import services
 from inversion.config import InversionConfig
-from inversion.models import IRI, InversionJob, ModelSpec, Stimulus, Target, TargetSet
+from inversion.models import IRI, InversionJob, LpipsJudgement, ModelSpec, Stimulus, Target, TargetSet
 from inversion.selectors import job_convergence, job_progress
-from metamer.admin import ReadOnlyInline
+from metamer.admin import CreatedByServiceAdmin, ReadOnlyInline, check_in_form
 from metamer.errors import MetamerError
 
 
@@ -44,36 +46,42 @@ class ModelSpecForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if self.errors or self.instance.pk:
-            return data
-        try:
-            # Registration builds the network and checks the layer now, never at job time.
-            self.instance = services.model_spec_register(
-                name=data["name"],
-                source=data["source"],
-                architecture=data["architecture"],
-                layer=data.get("layer", ""),
-                checkpoint=_uploaded_path(data.get("checkpoint")),
-                input_size=data.get("input_size"),
-                mean=data.get("mean") or None,
-                std=data.get("std") or None,
-                cifar_stem=data.get("cifar_stem", False),
-            )
-        except MetamerError as exc:
-            raise forms.ValidationError({exc.field: exc.message} if exc.field in self.fields else exc.message) from None
+        if not self.errors and not self.instance.pk:
+            # The network is built and the layer checked now, never at job time; nothing is stored.
+            with _uploaded_path(data.get("checkpoint")) as checkpoint:
+                check_in_form(self, services.model_spec_check, **_spec_fields(data, checkpoint))
         return data
 
 
-def _uploaded_path(upload):
+def _spec_fields(data: dict, checkpoint: Path | None) -> dict:
+    return {
+        "name": data["name"],
+        "source": data["source"],
+        "architecture": data["architecture"],
+        "layer": data.get("layer", ""),
+        "checkpoint": checkpoint,
+        "input_size": data.get("input_size"),
+        "mean": data.get("mean") or None,
+        "std": data.get("std") or None,
+        "cifar_stem": data.get("cifar_stem", False),
+    }
+
+
+@contextmanager
+def _uploaded_path(upload) -> Iterator[Path | None]:
+    """An uploaded checkpoint as a file under its own name, removed afterwards."""
     if not upload:
-        return None
-    tmp = Path(tempfile.mkdtemp()) / Path(upload.name).name
-    tmp.write_bytes(upload.read())
-    return tmp
+        yield None
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(upload.name).name
+        upload.seek(0)
+        path.write_bytes(upload.read())
+        yield path
 
 
 @admin.register(ModelSpec)
-class ModelSpecAdmin(admin.ModelAdmin):
+class ModelSpecAdmin(CreatedByServiceAdmin):
     form = ModelSpecForm
     list_display = ["name", "source", "architecture", "layer", "input_size", "created_at"]
     search_fields = ["name", "architecture", "layer"]
@@ -82,9 +90,9 @@ class ModelSpecAdmin(admin.ModelAdmin):
         # A spec that jobs point at must not change under them.
         return [f.name for f in ModelSpec._meta.fields if f.name != "id"] if obj else []
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
+    def create(self, request, data):
+        with _uploaded_path(data.get("checkpoint")) as checkpoint:
+            return services.model_spec_register(**_spec_fields(data, checkpoint))
 
 
 class TargetInline(ReadOnlyInline):
@@ -116,25 +124,25 @@ class TargetSetUploadForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if self.errors:
-            return data
-        try:
-            self.instance = services.target_set_create(
-                name=data["name"],
-                image_size=data["image_size"],
-                archive=data.get("archive"),
-                sample=data.get("sample"),
-                seed=data.get("seed") or 0,
-                noise_law=data.get("noise_law") or None,
-                n=data.get("n"),
-            )
-        except MetamerError as exc:
-            raise forms.ValidationError({exc.field: exc.message} if exc.field in self.fields else exc.message) from None
+        if not self.errors:
+            check_in_form(self, services.target_set_check, **_target_set_fields(data))
         return data
 
 
+def _target_set_fields(data: dict) -> dict:
+    return {
+        "name": data["name"],
+        "image_size": data["image_size"],
+        "archive": data.get("archive"),
+        "sample": data.get("sample"),
+        "seed": data.get("seed") or 0,
+        "noise_law": data.get("noise_law") or None,
+        "n": data.get("n"),
+    }
+
+
 @admin.register(TargetSet)
-class TargetSetAdmin(admin.ModelAdmin):
+class TargetSetAdmin(CreatedByServiceAdmin):
     list_display = ["name", "kind", "image_size", "n_targets", "source", "created_at"]
     inlines = [TargetInline]
 
@@ -149,9 +157,8 @@ class TargetSetAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ["kind", "source", "image_size", "resize_policy", "sample_seed"] if obj else []
 
-    def save_model(self, request, obj, form, change):
-        if change:  # new sets are stored by the upload form's service call
-            super().save_model(request, obj, form, change)
+    def create(self, request, data):
+        return services.target_set_create(**_target_set_fields(data))
 
     @admin.display(description="targets")
     def n_targets(self, obj):
@@ -191,9 +198,21 @@ class InversionJobForm(forms.ModelForm):
         except (TypeError, ValueError) as exc:
             raise forms.ValidationError(str(exc)) from None
 
+    def clean(self):
+        data = super().clean()
+        if not self.errors and not self.instance.pk:
+            check_in_form(
+                self,
+                services.inversion_job_check,
+                model_spec=data["model_spec"],
+                target_set=data["target_set"],
+                config=InversionConfig.from_dict(data["config"]),
+            )
+        return data
+
 
 @admin.register(InversionJob)
-class InversionJobAdmin(admin.ModelAdmin):
+class InversionJobAdmin(CreatedByServiceAdmin):
     form = InversionJobForm
     list_display = ["id", "model_spec", "target_set", "status", "progress", "converged", "device", "created_at"]
     list_filter = ["status", "model_spec"]
@@ -248,17 +267,12 @@ class InversionJobAdmin(admin.ModelAdmin):
             else []
         )
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            return
-        try:
-            job = services.inversion_job_create(
-                model_spec=obj.model_spec, target_set=obj.target_set, config=InversionConfig.from_dict(obj.config)
-            )
-        except MetamerError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-            return
-        obj.pk = job.pk
+    def create(self, request, data):
+        return services.inversion_job_create(
+            model_spec=data["model_spec"],
+            target_set=data["target_set"],
+            config=InversionConfig.from_dict(data["config"]),
+        )
 
     @admin.action(description="Cancel the selected jobs")
     def cancel(self, request, queryset):
@@ -280,3 +294,13 @@ class IRIAdmin(admin.ModelAdmin):
     @admin.display(description="IRI")
     def iri_preview(self, obj):
         return thumbnail(obj.stimulus, 48)
+
+
+@admin.register(LpipsJudgement)
+class LpipsJudgementAdmin(admin.ModelAdmin):
+    list_display = ["iri", "variant", "d_target", "d_seed", "aligned"]
+    list_filter = ["variant", "iri__job__model_spec"]
+
+    @admin.display(boolean=True)
+    def aligned(self, obj):
+        return obj.aligned

@@ -1,10 +1,16 @@
 """The inversion settings: one frozen record that feeds the CLI, the API, the service and the
-stored job. Plain Python."""
+stored job, and the one mapping from it to ``science.engine.invert``'s arguments."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any
+
+import torch
+
+from science.engine import Penalty, Transform
+from science.regularizers import adversarial_lpips, blur_robustness, lp_norm, random_transform, total_variation
 
 UPDATES = ("adam", "normalized", "sgd")
 SCHEDULES = ("constant", "cosine")
@@ -109,3 +115,53 @@ class InversionConfig:
         if unknown:
             raise ValueError(f"unknown inversion settings: {', '.join(unknown)}")
         return cls(**data)
+
+
+def build_penalty(config: InversionConfig, device: torch.device, cache_dir: Path | None = None) -> Penalty | None:
+    """The weighted sum of the configured penalties, per image; None when regularizer-free."""
+    terms: list[tuple[float, Penalty]] = []
+    if config.tv_weight:
+        terms.append((config.tv_weight, lambda x, t: total_variation(x)))
+    if config.lp_weight:
+        terms.append((config.lp_weight, lambda x, t: lp_norm(x, config.lp_p)))
+    if config.blur_weight:
+        terms.append((config.blur_weight, lambda x, t: blur_robustness(x)))
+    if config.lpips_weight:
+        terms.append((config.lpips_weight, adversarial_lpips(config.lpips_variant, device, cache_dir)))
+    if not terms:
+        return None
+    return lambda x, t: sum(weight * term(x, t) for weight, term in terms)
+
+
+def build_transform(config: InversionConfig, image_size: int) -> Transform | None:
+    if not config.transform:
+        return None
+    # ImageNet-sized inputs get reflection padding so shifts do not wrap content in.
+    pad = image_size // 14 if image_size >= 128 else 0
+    return random_transform(pad=pad, jitter=max(1, image_size // 28), scale=0.05, degrees=5.0)
+
+
+def invert_options(
+    config: InversionConfig,
+    *,
+    device: torch.device,
+    image_size: int,
+    autocast: torch.dtype | None,
+    generator: torch.Generator | None,
+    cache_dir: Path | None = None,
+) -> dict[str, Any]:
+    """``science.engine.invert``'s keyword arguments for a job's settings: the one place a
+    stored config becomes an optimisation (the job service and the tests both call it)."""
+    return {
+        "steps": config.steps,
+        "update": config.update,
+        "step_size": config.step_size,
+        "schedule": config.schedule,
+        "rep_weight": config.rep_weight,
+        "penalty": build_penalty(config, device, cache_dir),
+        "transform": build_transform(config, image_size),
+        "fourier": config.fourier,
+        "surrogate": config.surrogate,
+        "autocast": autocast,
+        "generator": generator,
+    }

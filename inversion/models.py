@@ -149,3 +149,27 @@ class IRI(models.Model):
 
     def __str__(self) -> str:
         return f"IRI of {self.target} (seed {self.seed_index}) by {self.job.model_spec}"
+
+
+class LpipsJudgement(models.Model):
+    """LPIPS 2AFC for one IRI and one variant: aligned when ``d(xr, xt) <= d(xr, x0)``."""
+
+    iri = models.ForeignKey(IRI, on_delete=models.CASCADE, related_name="lpips_judgements")
+    variant = models.CharField(max_length=10)
+    d_target = models.FloatField()
+    d_seed = models.FloatField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["iri", "variant"], name="one_judgement_per_variant")]
+
+    def __str__(self) -> str:
+        return f"{self.variant} on IRI {self.iri_id}: {'aligned' if self.aligned else 'not aligned'}"
+
+    @property
+    def aligned(self) -> bool:
+        # The authors' code counts ties as aligned.
+        return self.d_target <= self.d_seed
+
+    @property
+    def margin(self) -> float:
+        return self.d_seed - self.d_target

@@ -5,17 +5,29 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
+import torch
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
+from PIL import Image
 
-from inversion.models import IRI, InversionJob, ModelSpec, Target
-from inversion.networks import LayerRepresentation, build_network
+from inversion.models import IRI, InversionJob, ModelSpec, Stimulus, Target
+from science.images import to_tensor
+from science.networks import LayerRepresentation, build_network
+
+
+def stimulus_tensor(stimulus: Stimulus) -> torch.Tensor:
+    """A stored stimulus as a 3×H×W tensor in [0, 1]."""
+    with Image.open(stimulus.image) as img:
+        return to_tensor(img)
 
 
 def model_spec_representation(spec: ModelSpec) -> LayerRepresentation:
     """``g`` for a registered spec: pixels in [0, 1] → the layer's activation."""
     checkpoint = Path(spec.checkpoint.path) if spec.checkpoint else None
-    net = build_network(spec.source, spec.architecture, checkpoint, cifar_stem=spec.cifar_stem)
+    net = build_network(
+        spec.source, spec.architecture, checkpoint, cifar_stem=spec.cifar_stem, cache_dir=settings.METAMER_CACHE_DIR
+    )
     return LayerRepresentation(net, spec.layer, spec.mean, spec.std)
 
 

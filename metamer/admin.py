@@ -1,6 +1,14 @@
 """Admin pieces shared by the apps."""
 
-from django.contrib import admin
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Model
+from django.http import HttpResponseRedirect
+
+from metamer.errors import MetamerError
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -15,3 +23,47 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+class CreatedByServiceAdmin(admin.ModelAdmin):
+    """An admin whose new objects a service makes. The add form's ``clean()`` runs the
+    service's check, which stores nothing and puts what is wrong beside the field; saving runs
+    the service (``create``). Should the service still refuse, its message is shown and the
+    add page comes back, with nothing stored and nothing logged."""
+
+    def create(self, request, data: dict[str, Any]) -> Model:
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        try:
+            created = self.create(request, form.cleaned_data)
+        except MetamerError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        obj.__dict__.update(created.__dict__)
+
+    def save_related(self, request, form, formsets, change):
+        if change:  # the service stored the new object's relations itself
+            super().save_related(request, form, formsets, change)
+
+    def log_addition(self, request, obj, message):
+        if obj.pk is not None:
+            return super().log_addition(request, obj, message)
+        return None
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if obj.pk is None:
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_add(request, obj, post_url_continue)
+
+
+def check_in_form(form: forms.Form, check: Callable[..., Any], **kwargs: Any) -> Any:
+    """Run a service's ``*_check`` from a form's ``clean()``: its refusal becomes a form error on
+    the field it names (or on the form)."""
+    try:
+        return check(**kwargs)
+    except MetamerError as exc:
+        raise forms.ValidationError({exc.field: exc.message} if exc.field in form.fields else exc.message) from None

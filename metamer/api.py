@@ -2,16 +2,16 @@
 
 from rest_framework.routers import DefaultRouter
 
-from analysis.api import ReportViewSet
+from analysis.api import ReportViewSet, StudyWithResultsViewSet
 from inversion.api import InversionJobViewSet, IRIViewSet, ModelSpecViewSet, TargetSetViewSet
-from surveys.api import AssignmentViewSet, ResponseViewSet, StudyViewSet, SurveyViewSet
+from surveys.api import AssignmentViewSet, ResponseViewSet, SurveyViewSet
 
 router = DefaultRouter()
 router.register("model-specs", ModelSpecViewSet)
 router.register("target-sets", TargetSetViewSet)
 router.register("jobs", InversionJobViewSet)
 router.register("iris", IRIViewSet)
-router.register("studies", StudyViewSet)
+router.register("studies", StudyWithResultsViewSet)
 router.register("surveys", SurveyViewSet)
 router.register("assignments", AssignmentViewSet)
 router.register("responses", ResponseViewSet)

@@ -1,21 +1,20 @@
 """Settings from the environment.
 
 Embedded defaults (no variables set): SQLite under ``var/``, Celery tasks run in-process,
-media on local disk, a generated secret key kept in ``var/``. Production
+media on local disk, a secret key kept in ``var/`` (made by ``metamer.embedded.prepare``, which
+``manage.py`` and the Makefile run: importing these settings writes nothing). Production
 (``METAMER_MODE=production``): ``DJANGO_SECRET_KEY``, ``DATABASE_URL`` and
 ``DJANGO_ALLOWED_HOSTS`` are required; Redis broker via ``CELERY_BROKER_URL``; S3 media when
 ``AWS_STORAGE_BUCKET_NAME`` is set; HTTPS-only cookies and HSTS.
 """
 
 import os
-import secrets
-import tempfile
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from metamer.embedded import BASE_DIR, secret_key_path, var_dir
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -35,26 +34,18 @@ def require(name: str) -> str:
 
 PRODUCTION = os.environ.get("METAMER_MODE", "embedded") == "production"
 CONN_MAX_AGE = int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
-VAR_DIR = Path(os.environ.get("METAMER_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR = var_dir()
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
 
 def _embedded_secret_key() -> str:
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        fd, written = tempfile.mkstemp(dir=VAR_DIR, prefix=".secret_key")  # mode 0600
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(50))
-        # A hard link appears whole and never replaces a key already there: processes starting
-        # side by side on a fresh checkout (test workers, gunicorn) all end up reading one key.
-        try:
-            os.link(written, path)
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(written)
-    return path.read_text().strip()
+    try:
+        return secret_key_path().read_text().strip()
+    except FileNotFoundError:
+        raise ImproperlyConfigured(
+            f"no secret key at {secret_key_path()}: prepare the embedded defaults with `python -m metamer.embedded` "
+            "(manage.py and `make` do it), or set DJANGO_SECRET_KEY"
+        ) from None
 
 
 if PRODUCTION:
@@ -174,8 +165,6 @@ AWS_DEFAULT_ACL = None
 SERVE_MEDIA = not AWS_STORAGE_BUCKET_NAME and not PRODUCTION
 # Embedded mode serves static files straight from the app folders (no collectstatic step).
 WHITENOISE_USE_FINDERS = not PRODUCTION
-if not PRODUCTION:
-    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # Celery: a Redis broker when configured, otherwise tasks run in-process.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
@@ -215,8 +204,6 @@ SPECTACULAR_SETTINGS = {
 
 # Metamer's own settings.
 METAMER_CACHE_DIR = Path(os.environ.get("METAMER_CACHE_DIR", VAR_DIR / "cache"))
-os.environ.setdefault("METAMER_CACHE_DIR", str(METAMER_CACHE_DIR))
-METAMER_CONVERGENCE_THRESHOLD = float(os.environ.get("METAMER_CONVERGENCE_THRESHOLD", "0.05"))
 METAMER_MAX_UPLOAD_BYTES = int(os.environ.get("METAMER_MAX_UPLOAD_BYTES", str(500 * 2**20)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 2**20
 METAMER_DEVICE = os.environ.get("METAMER_DEVICE", "")  # "" = CUDA when present, else CPU

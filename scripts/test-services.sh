@@ -30,6 +30,7 @@ work=$(mktemp -d)
 export MEDIA_ROOT="$work/media" METAMER_VAR_DIR="$work/var" METAMER_CACHE_DIR="$PWD/var/cache"
 # No persistent connections anywhere, so pytest can drop its test database at the end.
 export DATABASE_URL="$PG_URL/metamer" METAMER_TEST_DB_NAME=$TEST_DB DATABASE_CONN_MAX_AGE=0
+python -m metamer.embedded
 # The worker reads and writes the test database that pytest creates.
 DATABASE_URL="$PG_URL/$TEST_DB" CELERY_BROKER_URL="$REDIS_URL" \
   celery -A metamer worker -Q gpu,celery --pool solo --concurrency 1 --loglevel WARNING --without-heartbeat \

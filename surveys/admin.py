@@ -3,16 +3,14 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
-from analysis.selectors import study_results
-from analysis.services import report_build
 from inversion.admin import thumbnail
-from metamer.admin import ReadOnlyInline
+from metamer.admin import CreatedByServiceAdmin, ReadOnlyInline, check_in_form
 from metamer.errors import MetamerError
 from surveys import services
 from surveys.models import Assignment, Participant, Payment, Publication, Response, Study, Survey, Trial, TrialSlot
-from surveys.selectors import survey_estimate
+from surveys.selectors import assignment_reward_cents, survey_estimate
 
 
 class SurveyInline(ReadOnlyInline):
@@ -28,10 +26,10 @@ class SurveyInline(ReadOnlyInline):
 
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
-    list_display = ["name", "recruiter", "surveys_count", "progress", "latest_report", "created_at"]
+    list_display = ["name", "recruiter", "surveys_count", "progress", "created_at"]
     inlines = [SurveyInline]
-    readonly_fields = ["live_results", "completion_code", "qualification_type_id"]
-    actions = ["build_report", "publish", "sync", "review", "stop"]
+    readonly_fields = ["completion_code", "qualification_type_id"]
+    actions = ["publish", "sync", "review", "stop"]
 
     def _confirmed(self, request, queryset, verb: str, run):
         """Run ``run(study, confirm)``; a spending action first shows its cost on a confirmation page."""
@@ -87,35 +85,6 @@ class StudyAdmin(admin.ModelAdmin):
     def stop(self, request, queryset):
         return self._confirmed(request, queryset, "stop", lambda s, ok: services.study_stop(study=s))
 
-    @admin.display(description="live results")
-    def live_results(self, obj):
-        if obj.pk is None:
-            return "–"
-        results = study_results(obj)
-        lines = [
-            f"{results['assignments_done']}/{results['assignments_total']} assignments done; "
-            f"{results['workers']} workers, {len(results['excluded_workers'])} excluded (failed an attention check)."
-        ]
-        lines += [
-            f"{r['condition']} ({r['kind']}): people {r['human_mean']:.0%} ± {r['human_std']:.0%} over {r['n_workers']} workers, "
-            f"LPIPS {r['lpips_mean']:.0%} ± {r['lpips_std']:.0%}, chance {r['chance']:.0%}"
-            for r in results["conditions"]
-        ]
-        lines.append(results["verdict"])
-        return format_html_join("", "<p>{}</p>", ((line,) for line in lines))
-
-    @admin.action(description="Build a report (HTML + CSV) for the selected studies")
-    def build_report(self, request, queryset):
-        for study in queryset:
-            try:
-                report = report_build(study=study)
-            except MetamerError as exc:
-                self.message_user(request, f"{study}: {exc.message}", messages.ERROR)
-                continue
-            self.message_user(
-                request, format_html('{}: report ready, <a href="{}">open it</a>.', study, report.html.url)
-            )
-
     @admin.display(description="surveys")
     def surveys_count(self, obj):
         return obj.surveys.count()
@@ -125,18 +94,6 @@ class StudyAdmin(admin.ModelAdmin):
         submitted = Assignment.objects.filter(survey__study=obj).exclude(status=Assignment.Status.STARTED).count()
         wanted = sum(s.workers_per_survey for s in obj.surveys.all())
         return f"{submitted}/{wanted}"
-
-    @admin.display(description="report")
-    def latest_report(self, obj):
-        report = obj.reports.order_by("-created_at").first()
-        if report is None:
-            return "–"
-        return format_html(
-            '<a href="{}">HTML</a> · <a href="{}">judgements CSV</a> · <a href="{}">summary CSV</a>',
-            report.html.url,
-            report.csv.url,
-            report.summary_csv.url,
-        )
 
 
 class TrialSlotInline(ReadOnlyInline):
@@ -176,38 +133,48 @@ class SurveyDesignForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if self.errors:
-            return data
-        jobs = list(data["jobs"])
-        matrix = None
-        try:
-            upload = data.get("similarity")
-            if upload:
-                n_targets = jobs[0].target_set.targets.count() if jobs else 0
-                matrix = services.similarity_matrix_load(data=upload.read(), filename=upload.name, n_targets=n_targets)
-            survey = services.survey_assemble(
-                study=data["study"],
-                name=data["name"],
-                kind=data["kind"],
-                jobs=jobs,
-                n_trials=data.get("n_trials"),
-                n_attention_checks=data.get("n_attention_checks"),
-                seed=data.get("seed") or 0,
-                include_unconverged=data.get("include_unconverged", False),
-                workers_per_survey=data["workers_per_survey"],
-                similarity=matrix,
-                similarity_name=upload.name if upload else "",
-            )
-        except MetamerError as exc:
-            raise forms.ValidationError({exc.field: exc.message} if exc.field in self.fields else exc.message) from None
-        survey.reward_cents, survey.minutes_allotted = data["reward_cents"], data["minutes_allotted"]
-        survey.save(update_fields=["reward_cents", "minutes_allotted"])
-        self.instance = survey
+        if not self.errors:
+            data["similarity_matrix"] = check_in_form(self, _similarity, data=data)
+            check_in_form(self, services.survey_assemble_check, **_design(data, with_study=False))
         return data
 
 
+def _similarity(data: dict):
+    """The uploaded hard-clustering similarity matrix, read and checked (None when none)."""
+    upload = data.get("similarity")
+    if not upload:
+        return None
+    jobs = list(data["jobs"])
+    n_targets = jobs[0].target_set.targets.count() if jobs else 0
+    upload.seek(0)
+    return services.similarity_matrix_load(data=upload.read(), filename=upload.name, n_targets=n_targets)
+
+
+def _design(data: dict, *, with_study: bool = True) -> dict:
+    upload = data.get("similarity")
+    design = {
+        "jobs": list(data["jobs"]),
+        "kind": data["kind"],
+        "n_trials": data.get("n_trials"),
+        "n_attention_checks": data.get("n_attention_checks"),
+        "seed": data.get("seed") or 0,
+        "include_unconverged": data.get("include_unconverged", False),
+        "similarity": data.get("similarity_matrix"),
+        "similarity_name": upload.name if upload else "",
+    }
+    if with_study:
+        design |= {
+            "study": data["study"],
+            "name": data["name"],
+            "workers_per_survey": data["workers_per_survey"],
+            "reward_cents": data["reward_cents"],
+            "minutes_allotted": data["minutes_allotted"],
+        }
+    return design
+
+
 @admin.register(Survey)
-class SurveyAdmin(admin.ModelAdmin):
+class SurveyAdmin(CreatedByServiceAdmin):
     list_display = ["name", "study", "kind", "status", "n_trials", "n_attention_checks", "estimate", "preview_link"]
     list_filter = ["study", "kind", "status"]
     readonly_fields = ["uuid", "seed", "similarity_source", "estimate", "preview_link"]
@@ -230,13 +197,8 @@ class SurveyAdmin(admin.ModelAdmin):
         # Trials are built from these: changing them afterwards would misdescribe the survey.
         return [*self.readonly_fields, "study", "kind", "jobs", "n_trials", "n_attention_checks", "include_unconverged"]
 
-    def save_model(self, request, obj, form, change):
-        if change:  # new surveys are stored by the design form's service call
-            super().save_model(request, obj, form, change)
-
-    def save_related(self, request, form, formsets, change):
-        if change:
-            super().save_related(request, form, formsets, change)
+    def create(self, request, data):
+        return services.survey_assemble(**_design(data))
 
     @admin.display(description="cost and duration")
     def estimate(self, obj):
@@ -321,7 +283,7 @@ class AssignmentAdmin(admin.ModelAdmin):
     @admin.action(description="Approve and pay (shows the amount first)")
     def approve(self, request, queryset):
         if "confirm" not in request.POST:
-            total = sum(a.survey.reward_cents for a in queryset if a.survey.study.recruiter != "links")
+            total = sum(assignment_reward_cents(a.survey) for a in queryset)
             message = f"Approving {queryset.count()} assignments pays {total / 100:.2f} in rewards (plus the recruiter's fee)."
             return self._confirm_page(request, queryset, title="Confirm: approve", message=message)
         self._each(request, queryset, lambda a: services.assignment_approve(assignment=a, confirm=True))

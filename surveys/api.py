@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from django.conf import settings
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response as ApiResponse
 
-from analysis.selectors import judgements, study_results
 from inversion.models import InversionJob
 from surveys import services
 from surveys.models import Assignment, Response, Study, Survey
@@ -67,13 +64,7 @@ class SurveyViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = SurveySerializer
 
     def perform_create(self, serializer):
-        data = dict(serializer.validated_data)
-        pay = {k: data.pop(k) for k in ("reward_cents", "minutes_allotted") if k in data}
-        survey = services.survey_assemble(**data)
-        for key, value in pay.items():
-            setattr(survey, key, value)
-        survey.save()
-        serializer.instance = survey
+        serializer.instance = services.survey_assemble(**serializer.validated_data)
 
     @action(detail=True, methods=["post"])
     def open(self, request, pk=None):
@@ -120,17 +111,6 @@ class StudyViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def stop(self, request, pk=None):
         return ApiResponse({"stopped": services.study_stop(study=self.get_object())})
-
-    @action(detail=True, methods=["get"])
-    def results(self, request, pk=None):
-        """Live results: scores per condition, agreement with LPIPS, exclusions, the verdict."""
-        return ApiResponse(json.loads(json.dumps(study_results(self.get_object()), default=str)))
-
-    @action(detail=True, methods=["get"])
-    def judgements(self, request, pk=None):
-        """Every judgement, one record each (the tidy CSV's rows as JSON)."""
-        frame = judgements(self.get_object())
-        return ApiResponse(json.loads(frame.to_json(orient="records")))
 
 
 class AssignmentSerializer(serializers.ModelSerializer):

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from socketserver import ThreadingMixIn
 from urllib.parse import urljoin
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -19,21 +20,22 @@ import requests
 import torch
 from PIL import Image
 
-from analysis.perceptual import load_lpips
-from inversion.images import to_tensor
+from science.images import to_tensor
+from science.perceptual import load_lpips
 
 Decider = Callable[[torch.Tensor, list[torch.Tensor]], int]
 """Given the query and the options (images in [0, 1]), return the chosen option's index; in
 clustering, asked once per row with the columns as options."""
 
 
-def lpips_decider(variant: str) -> Decider:
-    model = load_lpips(variant)
+def lpips_decider(variant: str, cache_dir: Path | None = None) -> Decider:
+    """Chooses the option nearest the query by an LPIPS variant (a simulated participant)."""
+    model = load_lpips(variant, cache_dir=cache_dir)
 
     def decide(query: torch.Tensor, options: list[torch.Tensor]) -> int:
         with torch.no_grad():
-            q = query.unsqueeze(0).expand(len(options), -1, -1, -1) * 2 - 1
-            d = model(q, torch.stack(options) * 2 - 1).flatten()
+            q = query.unsqueeze(0).expand(len(options), -1, -1, -1)
+            d = model(q, torch.stack(options), normalize=True).flatten()
         return int(d.argmin())
 
     return decide

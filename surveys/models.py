@@ -144,6 +144,26 @@ class TrialSlot(models.Model):
         return f"{self.role} {self.index} of {self.trial}"
 
 
+class TrialLpipsChoice(models.Model):
+    """What an LPIPS variant answers on a trial (a simulated participant), stored beside the
+    people's answers.
+
+    ``choice`` has the shape of an answer (2AFC: option index; clustering: a column per row);
+    ``margin`` is how clear it was: the other distance minus the chosen one (per row)."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="lpips_choices")
+    variant = models.CharField(max_length=10)
+    choice = models.JSONField()
+    margin = models.JSONField()
+    distances = models.JSONField(help_text="Per query/row: its LPIPS distance to each option/column.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["trial", "variant"], name="one_choice_per_variant")]
+
+    def __str__(self) -> str:
+        return f"{self.variant} on {self.trial}: {self.choice}"
+
+
 class Participant(models.Model):
     """A person as the recruiter knows them (MTurk WorkerId, Prolific PID, or a link label)."""
 

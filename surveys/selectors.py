@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from surveys.models import Assignment, Trial
+from surveys.models import Assignment, Study, Survey, Trial
 
 
 @functools.lru_cache(maxsize=256)
@@ -74,31 +75,54 @@ FEE_RULES = {
 }
 
 
-def recruiter_fee_rate(study, places: int) -> float:
+def recruiter_fee_rate(study: Study, places: int) -> float:
     """The recruiter's fee on each reward: the one place the fee rules live."""
-    if study.recruiter == "mturk":
+    if study.recruiter == Study.Recruiter.MTURK:
         return 0.4 if places >= 10 else 0.2
-    if study.recruiter == "prolific":
+    if study.recruiter == Study.Recruiter.PROLIFIC:
         return 0.333 if study.academic else 0.428
     return 0.0
 
 
-def survey_estimate(survey) -> dict[str, Any]:
-    """Cost (the recruiter's fee rules) and duration of one survey, before anything is spent."""
+@dataclass(frozen=True)
+class PublicationCost:
+    """What putting one survey before the recruiter's workers costs (no money moves on links)."""
+
+    places: int
+    reward_cents: int
+    fee_rate: float
+    fee_cents: int
+    total_cents: int
+
+
+def publication_cost(survey: Survey) -> PublicationCost:
+    """Rewards for every place plus the recruiter's fee: the one place a publication is priced
+    (budget, publishing, the estimate shown in the admin and the API)."""
+    study = survey.study
     places = survey.workers_per_survey
-    recruiter = survey.study.recruiter
-    rate = recruiter_fee_rate(survey.study, places)
-    rewards = places * survey.reward_cents if recruiter != "links" else 0
-    fee = round(rewards * rate)
+    reward = assignment_reward_cents(survey)
+    rate = recruiter_fee_rate(study, places)
+    fee = round(places * reward * rate)
+    return PublicationCost(places, reward, rate, fee, places * reward + fee)
+
+
+def assignment_reward_cents(survey: Survey) -> int:
+    """The reward one approved assignment of ``survey`` pays (0 on plain links)."""
+    return survey.reward_cents if survey.study.recruiter != Study.Recruiter.LINKS else 0
+
+
+def survey_estimate(survey: Survey) -> dict[str, Any]:
+    """Cost (the recruiter's fee rules) and duration of one survey, before anything is spent."""
+    cost = publication_cost(survey)
     trials = survey.trials.count() or survey.n_trials + survey.n_attention_checks
     minutes = trials * SECONDS_PER_TRIAL[survey.kind] / 60
     return {
-        "places": places,
-        "reward_cents": survey.reward_cents if recruiter != "links" else 0,
-        "fee_rule": FEE_RULES[recruiter],
-        "fee_cents": fee,
-        "total_cents": rewards + fee,
+        "places": cost.places,
+        "reward_cents": cost.reward_cents,
+        "fee_rule": FEE_RULES[survey.study.recruiter],
+        "fee_cents": cost.fee_cents,
+        "total_cents": cost.total_cents,
         "estimated_minutes": round(minutes, 1),
         "minutes_allotted": survey.minutes_allotted,
-        "hourly_rate_cents": round(survey.reward_cents / minutes * 60) if minutes and recruiter != "links" else None,
+        "hourly_rate_cents": round(cost.reward_cents / minutes * 60) if minutes and cost.reward_cents else None,
     }

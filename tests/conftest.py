@@ -3,6 +3,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from inversion.models import Stimulus
+from science import images as imageio
 from surveys import services
 from tests.factories import IRIFactory, StudyFactory
 
@@ -68,3 +70,30 @@ def paired_iris(db):
         target = TargetFactory(target_set=job.target_set, index=index)
         iris += [IRIFactory(job=job, target=target, seed_index=k) for k in (0, 1)]
     return iris
+
+
+def _stim(x, role):
+    from inversion.services import stimulus_create
+
+    return stimulus_create(role=role, image=x)
+
+
+@pytest.fixture
+def two_conditions(db):
+    """Condition A's IRIs are copies of their targets (aligned); B's copy their seeds."""
+    g = torch.Generator().manual_seed(0)
+    jobs = []
+    for aligned in (True, False):
+        first = None
+        for _ in range(6):
+            t, s = torch.rand(3, 32, 32, generator=g), torch.rand(3, 32, 32, generator=g)
+            kwargs = {"job": first.job} if first else {}
+            iri = IRIFactory(
+                target__stimulus=_stim(t, Stimulus.Role.TARGET),
+                seed=_stim(s, Stimulus.Role.SEED),
+                stimulus=_stim(imageio.quantize(t if aligned else s), Stimulus.Role.IRI),
+                **kwargs,
+            )
+            first = first or iri
+        jobs.append(first.job)
+    return jobs

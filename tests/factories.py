@@ -4,8 +4,8 @@ import factory
 import torch
 from django.core.files.base import ContentFile
 
-from inversion import images as imageio
 from inversion.models import IRI, InversionJob, ModelSpec, Stimulus, Target, TargetSet
+from science import images as imageio
 from surveys.models import Study
 
 

@@ -9,6 +9,11 @@ from surveys.models import Study
 from surveys.recruitment.base import Recruiter, RemoteSubmission
 
 
+def request_token(kind: str, *parts: object) -> str:
+    """Deterministic, at most 64 characters: a retried call carries the same token."""
+    return "-".join(["metamer", kind, *map(str, parts)])[:64]
+
+
 def recruiter_for(study: Study) -> Recruiter:
     if study.recruiter == Study.Recruiter.MTURK:
         from surveys.recruitment.mturk import MTurkRecruiter
@@ -23,4 +28,4 @@ def recruiter_for(study: Study) -> Recruiter:
     return LinksRecruiter()
 
 
-__all__ = ["Recruiter", "RemoteSubmission", "recruiter_for"]
+__all__ = ["Recruiter", "RemoteSubmission", "recruiter_for", "request_token"]

@@ -5,7 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+import requests
+from botocore.exceptions import BotoCoreError, ClientError
+
 from surveys.models import Assignment, Payment, Publication, Survey
+
+MTURK_TRANSIENT_CODES = {"Throttling", "ThrottlingException", "ServiceUnavailable", "ServiceFailure"}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a recruiter call failed in a way that trying again later may cure: no answer
+    (a connection or read timeout), throttling, or the service's own passing failure. A
+    ``MetamerError`` never is: it says what the researcher must change."""
+    if isinstance(exc, requests.HTTPError):
+        return exc.response is not None and (exc.response.status_code == 429 or exc.response.status_code >= 500)
+    if isinstance(exc, requests.RequestException | BotoCoreError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code") in MTURK_TRANSIENT_CODES
+    return False
 
 
 @dataclass(frozen=True)

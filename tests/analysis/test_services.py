@@ -1,75 +1,11 @@
 import pytest
-import torch
 
 from analysis import services
-from analysis.models import LpipsJudgement
-from analysis.perceptual import lpips_distance, read_image
-from inversion import images as imageio
-from inversion.models import Stimulus
 from metamer.errors import MetamerError
 from surveys import services as survey_services
-from tests.factories import IRIFactory, StudyFactory
+from tests.factories import StudyFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def _stim(x, role):
-    from inversion.services import stimulus_create
-
-    return stimulus_create(role=role, image=x)
-
-
-@pytest.fixture
-def two_conditions(db):
-    """Condition A's IRIs are copies of their targets (aligned); B's copy their seeds."""
-    g = torch.Generator().manual_seed(0)
-    jobs = []
-    for aligned in (True, False):
-        first = None
-        for _ in range(6):
-            t, s = torch.rand(3, 32, 32, generator=g), torch.rand(3, 32, 32, generator=g)
-            kwargs = {"job": first.job} if first else {}
-            iri = IRIFactory(
-                target__stimulus=_stim(t, Stimulus.Role.TARGET),
-                seed=_stim(s, Stimulus.Role.SEED),
-                stimulus=_stim(imageio.quantize(t if aligned else s), Stimulus.Role.IRI),
-                **kwargs,
-            )
-            first = first or iri
-        jobs.append(first.job)
-    return jobs
-
-
-def test_lpips_judgements_follow_the_iris(two_conditions):
-    aligned, unaligned = two_conditions
-    assert services.lpips_judgements_compute(job=aligned) == 6 * 4
-    services.lpips_judgements_compute(job=unaligned)
-    services.lpips_judgements_compute(job=aligned)  # again: updated in place, never duplicated
-    assert LpipsJudgement.objects.filter(iri__job=aligned).count() == 6 * 4
-    assert all(j.aligned for j in LpipsJudgement.objects.filter(iri__job=aligned))
-    assert not any(j.aligned for j in LpipsJudgement.objects.filter(iri__job=unaligned))
-
-
-def test_trial_choices_reuse_stored_judgements_and_compute_the_rest(two_conditions):
-    aligned, _ = two_conditions
-    for iri in aligned.iris.all():  # stored values no network would give: proof they are reused
-        LpipsJudgement.objects.create(iri=iri, variant="alex-lin", d_target=0.25, d_seed=0.75)
-    survey = survey_services.survey_assemble(
-        study=StudyFactory(), name="s", jobs=[aligned], n_trials=None, n_attention_checks=2, seed=3
-    )
-    for trial in survey.trials.prefetch_related("slots__stimulus", "lpips_choices"):
-        slots = {(s.role, s.index): s.stimulus for s in trial.slots.all()}
-        options = [slots[("option", i)] for i in (0, 1)]
-        choices = {c.variant: c for c in trial.lpips_choices.all()}
-        stored = choices["alex-lin"].distances[0]
-        if trial.is_attention_check:  # the query is the target itself: distance 0, computed for the seed
-            assert stored[trial.correct] == 0 and stored[1 - trial.correct] > 0
-        else:
-            assert stored[trial.correct] == 0.25 and stored[1 - trial.correct] == 0.75
-        assert choices["alex-lin"].choice == trial.correct
-        query = read_image(slots[("query", 0)].image)
-        expected = [lpips_distance(query, read_image(o.image), "vgg").item() for o in options]
-        assert choices["vgg"].distances[0] == pytest.approx(expected, rel=1e-4, abs=1e-6)
 
 
 def test_report_scores_people_and_lpips_and_excludes_check_failures(two_conditions):

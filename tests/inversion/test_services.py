@@ -7,7 +7,8 @@ from PIL import Image
 
 from inversion import services
 from inversion.config import InversionConfig
-from inversion.models import IRI, InversionJob, ModelSpec, Stimulus
+from inversion.models import IRI, InversionJob, LpipsJudgement, ModelSpec, Stimulus
+from inversion.services import jobs
 from metamer.errors import MetamerError
 from tests.factories import ModelSpecFactory
 
@@ -123,7 +124,7 @@ def test_job_stores_one_iri_per_target_and_seed_with_its_distance():
     [("auto", True, "cpu bf16"), ("auto", False, "cpu fp32"), ("fp32", True, "cpu fp32"), ("bf16", False, "cpu bf16")],
 )
 def test_each_iri_records_the_precision_its_optimisation_ran_in(monkeypatch, precision, native, label):
-    monkeypatch.setattr("inversion.engine.native_bf16", lambda device: native)
+    monkeypatch.setattr("science.engine.native_bf16", lambda device: native)
     job = services.inversion_job_run(job_id=_job(n_targets=2, precision=precision).pk)
     assert set(IRI.objects.filter(job=job).values_list("device", flat=True)) == {label}
 
@@ -131,7 +132,7 @@ def test_each_iri_records_the_precision_its_optimisation_ran_in(monkeypatch, pre
 def test_a_job_killed_midway_resumes_without_duplicates(monkeypatch):
     job = _job(n_targets=3)
     calls = {"n": 0}
-    original = services._run_chunk
+    original = jobs._run_chunk
 
     def dies_on_second_chunk(*args, **kwargs):
         calls["n"] += 1
@@ -139,13 +140,13 @@ def test_a_job_killed_midway_resumes_without_duplicates(monkeypatch):
             raise KeyboardInterrupt("worker killed")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_run_chunk", dies_on_second_chunk)
+    monkeypatch.setattr(jobs, "_run_chunk", dies_on_second_chunk)
     with pytest.raises(KeyboardInterrupt):
         services.inversion_job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == InversionJob.Status.RUNNING
     assert job.done == 2
-    monkeypatch.setattr(services, "_run_chunk", original)
+    monkeypatch.setattr(jobs, "_run_chunk", original)
     job = services.inversion_job_run(job_id=job.pk)
     assert job.status == InversionJob.Status.DONE
     assert IRI.objects.filter(job=job).count() == 3
@@ -155,8 +156,8 @@ def test_a_job_killed_midway_resumes_without_duplicates(monkeypatch):
 def test_resumed_seeds_are_identical():
     a = services.inversion_job_run(job_id=_job().pk)
     first = IRI.objects.filter(job=a).first().seed.sha256
-    seeds = services._seed_images(a, InversionConfig.from_dict(a.config), torch.device("cpu"))
-    from inversion.images import png_bytes, sha256
+    seeds = jobs._seed_images(a, InversionConfig.from_dict(a.config), torch.device("cpu"))
+    from science.images import png_bytes, sha256
 
     assert sha256(png_bytes(seeds[(0, 0)])) == first
 
@@ -201,3 +202,13 @@ def test_noise_targets_and_seed_images_from_the_same_seed_differ():
     job = services.inversion_job_run(job_id=_job(n_targets=1).pk)
     iri = IRI.objects.get(job=job)
     assert iri.seed.sha256 != iri.target.stimulus.sha256
+
+
+def test_lpips_judgements_follow_the_iris(two_conditions):
+    aligned, unaligned = two_conditions
+    assert services.lpips_judgements_compute(job=aligned) == 6 * 4
+    services.lpips_judgements_compute(job=unaligned)
+    services.lpips_judgements_compute(job=aligned)  # again: updated in place, never duplicated
+    assert LpipsJudgement.objects.filter(iri__job=aligned).count() == 6 * 4
+    assert all(j.aligned for j in LpipsJudgement.objects.filter(iri__job=aligned))
+    assert not any(j.aligned for j in LpipsJudgement.objects.filter(iri__job=unaligned))

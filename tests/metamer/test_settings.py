@@ -69,8 +69,8 @@ def test_embedded_defaults_need_no_variables(tmp_path):
 
 
 def test_processes_starting_together_share_one_embedded_secret_key(tmp_path):
-    probe = "from metamer import settings; print(settings.SECRET_KEY)"
     env = _clean_env(METAMER_VAR_DIR=str(tmp_path))
+    probe = "from metamer.embedded import prepare; prepare(); from metamer import settings; print(settings.SECRET_KEY)"
     starts = [
         subprocess.Popen([sys.executable, "-c", probe], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
         for _ in range(8)
@@ -78,3 +78,29 @@ def test_processes_starting_together_share_one_embedded_secret_key(tmp_path):
     keys = {p.communicate(timeout=60)[0].strip() for p in starts}
     assert len(keys) == 1 and len(keys.pop()) >= 50
     assert not list(tmp_path.glob(".secret_key*"))  # no half-made key left behind
+
+
+def test_importing_the_settings_writes_nothing_and_says_how_to_prepare(tmp_path):
+    var = tmp_path / "var"
+    probe = "from metamer import settings"
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=_clean_env(METAMER_VAR_DIR=str(var)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "python -m metamer.embedded" in result.stderr
+    assert not var.exists()
+    with_key = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=_clean_env(METAMER_VAR_DIR=str(var), DJANGO_SECRET_KEY="k" * 50),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert with_key.returncode == 0, with_key.stderr
+    assert not var.exists()

@@ -2,7 +2,10 @@ import numpy as np
 import pytest
 from django.db import connection
 
+from inversion.models import LpipsJudgement
 from metamer.errors import MetamerError
+from science.images import read_image
+from science.perceptual import lpips_distance
 from surveys import services
 from surveys.models import Assignment, Response, Survey, Trial
 from tests.factories import IRIFactory, StudyFactory
@@ -252,3 +255,25 @@ def test_retrying_the_last_answer_after_submission_returns_it(survey):
     Response.objects.filter(trial=other).delete()
     with pytest.raises(MetamerError, match="submitted"):
         services.response_record(assignment=assignment, trial_id=other.pk, answer=0, idempotency_key="new")
+
+
+def test_trial_choices_reuse_stored_judgements_and_compute_the_rest(two_conditions):
+    aligned, _ = two_conditions
+    for iri in aligned.iris.all():  # stored values no network would give: proof they are reused
+        LpipsJudgement.objects.create(iri=iri, variant="alex-lin", d_target=0.25, d_seed=0.75)
+    survey = services.survey_assemble(
+        study=StudyFactory(), name="s", jobs=[aligned], n_trials=None, n_attention_checks=2, seed=3
+    )
+    for trial in survey.trials.prefetch_related("slots__stimulus", "lpips_choices"):
+        slots = {(s.role, s.index): s.stimulus for s in trial.slots.all()}
+        options = [slots[("option", i)] for i in (0, 1)]
+        choices = {c.variant: c for c in trial.lpips_choices.all()}
+        stored = choices["alex-lin"].distances[0]
+        if trial.is_attention_check:  # the query is the target itself: distance 0, computed for the seed
+            assert stored[trial.correct] == 0 and stored[1 - trial.correct] > 0
+        else:
+            assert stored[trial.correct] == 0.25 and stored[1 - trial.correct] == 0.75
+        assert choices["alex-lin"].choice == trial.correct
+        query = read_image(slots[("query", 0)].image)
+        expected = [lpips_distance(query, read_image(o.image), "vgg").item() for o in options]
+        assert choices["vgg"].distances[0] == pytest.approx(expected, rel=1e-4, abs=1e-6)

@@ -16,10 +16,10 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from analysis import services as analysis_services
-from inversion import images as imageio
 from inversion import services as inversion_services
 from inversion.config import InversionConfig
 from metamer.errors import MetamerError
+from science import images as imageio
 from surveys import bots
 from surveys import services as survey_services
 from surveys.models import Study
@@ -110,7 +110,7 @@ class Command(BaseCommand):
 
         stages.set_postfix_str("scoring IRIs with LPIPS 2AFC (4 variants)")
         for job in jobs:
-            analysis_services.lpips_judgements_compute(job=job)
+            inversion_services.lpips_judgements_compute(job=job)
         stages.update()
 
         stages.set_postfix_str("assembling a 2AFC survey with attention checks")
@@ -130,9 +130,10 @@ class Command(BaseCommand):
         stages.update()
 
         stages.set_postfix_str("simulated participants answering over HTTP")
-        deciders = [(f"lpips-{v}", bots.lpips_decider(v)) for v in ("alex-lin", "vgg-lin", "alex", "vgg")][
-            : opt["workers"]
-        ]
+        deciders = [
+            (f"lpips-{v}", bots.lpips_decider(v, settings.METAMER_CACHE_DIR))
+            for v in ("alex-lin", "vgg-lin", "alex", "vgg")
+        ][: opt["workers"]]
         deciders.append(("careless-bot", bots.adversarial_decider()))
         with bots.serve(get_wsgi_application()) as base_url:
             for name, decide in tqdm(deciders, desc="  participants", position=1, leave=False):

@@ -1,6 +1,8 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from analysis.perceptual import VARIANTS, lpips_distance, read_image
+from science.images import read_image
+from science.perceptual import VARIANTS, lpips_distance
 
 
 class Command(BaseCommand):
@@ -18,5 +20,5 @@ class Command(BaseCommand):
             raise CommandError(f"cannot read the image: {exc}") from None
         if a.shape != b.shape:
             raise CommandError(f"the images differ in size: {tuple(a.shape[2:])} vs {tuple(b.shape[2:])}")
-        distance = lpips_distance(a, b, variant).item()
+        distance = lpips_distance(a, b, variant, cache_dir=settings.METAMER_CACHE_DIR).item()
         self.stdout.write(f"LPIPS {variant} {distance:.6f}")

@@ -1,4 +1,4 @@
-"""The regularizer families of SCIENCE.md §1, built from an InversionConfig. Plain PyTorch.
+"""The regularizer families of SCIENCE.md §1, as per-image penalties and transforms.
 
 - regularizer-free: no penalty (the paper's recommendation for comparing models);
 - human-leaning: total variation (+ an Lp norm), blur robustness, transformation robustness
@@ -11,15 +11,15 @@ Every penalty is per image, so images in a batch never influence each other.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torchvision.transforms.functional import gaussian_blur
 
-from analysis.perceptual import load_lpips
-from inversion.config import InversionConfig
-from inversion.engine import Penalty, Transform
+from science.engine import Penalty, Transform
+from science.perceptual import load_lpips
 
 
 def total_variation(x: Tensor) -> Tensor:
@@ -40,10 +40,10 @@ def blur_robustness(x: Tensor, sigma: float = 1.0) -> Tensor:
     return (x - blurred).pow(2).flatten(1).mean(1)
 
 
-def adversarial_lpips(variant: str, device: torch.device) -> Penalty:
-    """``-LPIPS(x, xt)`` with images in [0, 1] mapped to [-1, 1]."""
-    model = load_lpips(variant, device=device)
-    return lambda x, targets: -model(x * 2 - 1, targets * 2 - 1).flatten()
+def adversarial_lpips(variant: str, device: torch.device, cache_dir: Path | None = None) -> Penalty:
+    """``-LPIPS(x, xt)`` per image, for images and targets in [0, 1]."""
+    model = load_lpips(variant, device=device, cache_dir=cache_dir)
+    return lambda x, targets: -model(x, targets, normalize=True).flatten()
 
 
 def random_transform(pad: int, jitter: int, scale: float, degrees: float) -> Transform:
@@ -70,27 +70,3 @@ def random_transform(pad: int, jitter: int, scale: float, degrees: float) -> Tra
         return moved[..., pad : pad + h, pad : pad + w] if pad else moved
 
     return transform
-
-
-def build_penalty(config: InversionConfig, device: torch.device) -> Penalty | None:
-    """The weighted sum of the configured penalties, per image; None when regularizer-free."""
-    terms: list[tuple[float, Penalty]] = []
-    if config.tv_weight:
-        terms.append((config.tv_weight, lambda x, t: total_variation(x)))
-    if config.lp_weight:
-        terms.append((config.lp_weight, lambda x, t: lp_norm(x, config.lp_p)))
-    if config.blur_weight:
-        terms.append((config.blur_weight, lambda x, t: blur_robustness(x)))
-    if config.lpips_weight:
-        terms.append((config.lpips_weight, adversarial_lpips(config.lpips_variant, device)))
-    if not terms:
-        return None
-    return lambda x, t: sum(weight * term(x, t) for weight, term in terms)
-
-
-def build_transform(config: InversionConfig, image_size: int) -> Transform | None:
-    if not config.transform:
-        return None
-    # ImageNet-sized inputs get reflection padding so shifts do not wrap content in.
-    pad = image_size // 14 if image_size >= 128 else 0
-    return random_transform(pad=pad, jitter=max(1, image_size // 28), scale=0.05, degrees=5.0)

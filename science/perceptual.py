@@ -1,7 +1,8 @@
 """LPIPS as a simulated human: four variants with real ImageNet backbones, offline.
 
 Variants (SCIENCE.md §2): ``alex-lin`` and ``vgg-lin`` (v0.1 linear calibration) and
-``alex`` and ``vgg`` (uncalibrated: ``lpips=False``). Plain PyTorch: no Django import.
+``alex`` and ``vgg`` (uncalibrated: ``lpips=False``). Every function here takes images in
+[0, 1]; a model from ``load_lpips`` is called as ``model(a, b, normalize=True)``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from pathlib import Path
 import lpips
 import numpy as np
 import torch
-from PIL import Image
 
-from analysis.backbones import converted_weights, load_convs
+from science.backbones import converted_weights, load_convs
+from science.images import read_image
 
 VARIANTS: dict[str, tuple[str, bool]] = {
     "alex-lin": ("alex", True),
@@ -54,8 +55,8 @@ def _load_cpu(variant: str, cache_dir: Path | None) -> lpips.LPIPS:
 
 
 def load_lpips(variant: str, *, device: torch.device | str = "cpu", cache_dir: Path | None = None) -> lpips.LPIPS:
-    """A frozen LPIPS model; call it as ``model(a, b)`` on images in [-1, 1]. Loaded once per
-    variant and device."""
+    """A frozen LPIPS model, loaded once per variant and device. Call it as
+    ``model(a, b, normalize=True)`` on images in [0, 1] (N×3×H×W each)."""
     return _load_on(variant, cache_dir, str(torch.device(device)))
 
 
@@ -72,17 +73,20 @@ def lpips_distance(
     """Per-image LPIPS distance between batches ``a`` and ``b`` of images in [0, 1] (N×3×H×W)."""
     model = load_lpips(variant, device=a.device, cache_dir=cache_dir)
     with torch.no_grad():
-        return model(a * 2 - 1, b * 2 - 1).flatten()
+        return model(a, b, normalize=True).flatten()
 
 
 def lpips_pairs(model: lpips.LPIPS, images: torch.Tensor, pairs: list[tuple[int, int]]) -> torch.Tensor:
-    """LPIPS distance of each pair ``(i, j)`` of ``images`` (K×3×H×W in [-1, 1]), each image's
+    """LPIPS distance of each pair ``(i, j)`` of ``images`` (K×3×H×W in [0, 1]), each image's
     backbone features computed once however many pairs it is in. Equal to
-    ``model(images[i], images[j])`` up to float rounding; ``model`` from ``load_lpips``."""
+    ``model(images[i], images[j], normalize=True)`` up to float rounding; ``model`` from
+    ``load_lpips``."""
     if not pairs:
         return images.new_zeros(0)
     with torch.no_grad():
-        x = model.scaling_layer(images) if model.version == "0.1" else images
+        # What ``normalize=True`` does in lpips' own forward: [0, 1] to the [-1, 1] it expects.
+        x = images * 2 - 1
+        x = model.scaling_layer(x) if model.version == "0.1" else x
         features = [lpips.normalize_tensor(f) for f in model.net(x)]
         first = torch.tensor([i for i, _ in pairs], device=images.device)
         second = torch.tensor([j for _, j in pairs], device=images.device)
@@ -94,16 +98,9 @@ def lpips_pairs(model: lpips.LPIPS, images: torch.Tensor, pairs: list[tuple[int,
     return total
 
 
-def read_image(path: str | Path) -> torch.Tensor:
-    """An image file as a 1×3×H×W tensor in [0, 1] (RGB)."""
-    with Image.open(path) as img:
-        arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
-    return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0)
-
-
 def pairwise_lpips(paths: list[str | Path], variant: str = "alex-lin", *, cache_dir: Path | None = None) -> np.ndarray:
     """LPIPS distances between every pair of images (same size), as an n×n matrix."""
-    images = torch.cat([read_image(p) for p in paths]) * 2 - 1
+    images = torch.cat([read_image(p) for p in paths])
     rows, cols = np.triu_indices(len(images), k=1)
     distances = np.zeros((len(images), len(images)))
     pairs = list(zip(rows.tolist(), cols.tolist(), strict=True))

@@ -11,7 +11,7 @@ from torch.fx.experimental.optimization import fuse
 from torchvision import models
 from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
 
-from analysis.backbones import imagenet_features
+from science.backbones import imagenet_features
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -28,13 +28,19 @@ class NetworkError(ValueError):
 
 
 def build_network(
-    source: str, architecture: str, checkpoint: Path | None = None, *, cifar_stem: bool = False
+    source: str,
+    architecture: str,
+    checkpoint: Path | None = None,
+    *,
+    cifar_stem: bool = False,
+    cache_dir: Path | None = None,
 ) -> nn.Module:
-    """The frozen network (``eval()``, no gradients) for a registered spec."""
+    """The frozen network (``eval()``, no gradients) for a registered spec; ``cache_dir`` is
+    where the built-ins' converted weights are kept."""
     if source == "builtin":
         if architecture not in BUILTINS:
             raise NetworkError(f"unknown built-in network {architecture!r}; choose one of {', '.join(BUILTINS)}")
-        net = imagenet_features(BUILTINS[architecture])
+        net = imagenet_features(BUILTINS[architecture], cache_dir)
     elif source == "torchscript":
         if checkpoint is None:
             raise NetworkError("a TorchScript network needs its file")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis import alignment
+from science import alignment
 
 
 def _dissimilarities(n, seed):

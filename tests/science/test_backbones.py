@@ -2,7 +2,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from analysis import backbones
+from science import backbones
 
 
 def test_imagenet_features_are_real_imagenet_weights_and_frozen():

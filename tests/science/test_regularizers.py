@@ -2,10 +2,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from analysis.perceptual import lpips_distance
-from inversion import regularizers
-from inversion.config import InversionConfig
-from inversion.engine import invert
+from inversion.config import InversionConfig, invert_options
+from science import regularizers
+from science.engine import invert
+from science.perceptual import lpips_distance
 
 STEPS = 150
 
@@ -26,21 +26,11 @@ def seed():
 
 
 def _run(targets, seed, **config):
-    cfg = InversionConfig(**config)
-    return invert(
-        block_means,
-        targets,
-        seed,
-        steps=STEPS,
-        update=cfg.update,
-        step_size=cfg.step_size,
-        schedule=cfg.schedule,
-        rep_weight=cfg.rep_weight,
-        penalty=regularizers.build_penalty(cfg, torch.device("cpu")),
-        transform=regularizers.build_transform(cfg, 32),
-        fourier=cfg.fourier,
-        generator=torch.Generator().manual_seed(0),
+    cfg = InversionConfig(steps=STEPS, **config)
+    options = invert_options(
+        cfg, device=torch.device("cpu"), image_size=32, autocast=None, generator=torch.Generator().manual_seed(0)
     )
+    return invert(block_means, targets, seed, **options)
 
 
 def test_total_variation_lowers_total_variation(targets, seed):

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.overrides import TorchFunctionMode
 
-from inversion.fourier import FourierImage
+from science.fourier import FourierImage
 
 Representation = Callable[[Tensor], Tensor]
 """Maps images in [0, 1] (N×C×H×W) to representations (N×...); normalisation inside."""

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torchvision
 
-from inversion.networks import LayerRepresentation, NetworkError, build_network, default_layer, layer_names
+from science.networks import LayerRepresentation, NetworkError, build_network, default_layer, layer_names
 
 
 def _resnet_with_batch_norm_statistics():

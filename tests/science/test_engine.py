@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from analysis.perceptual import lpips_distance
-from inversion import engine
-from inversion.engine import autocast_dtype, invert, relative_distance
-from inversion.images import fit, sample_photographs, to_tensor
+from science import engine
+from science.engine import autocast_dtype, invert, relative_distance
+from science.images import fit, sample_photographs, to_tensor
+from science.perceptual import lpips_distance
 
 
 def identity(x):
@@ -95,7 +95,7 @@ def test_the_authors_update_is_the_default():
 
 
 def test_bf16_autocast_stays_within_tolerance_of_fp32():
-    from inversion.networks import IMAGENET_MEAN, IMAGENET_STD, LayerRepresentation, build_network
+    from science.networks import IMAGENET_MEAN, IMAGENET_STD, LayerRepresentation, build_network
 
     g = LayerRepresentation(build_network("builtin", "alexnet-imagenet"), "3", IMAGENET_MEAN, IMAGENET_STD)
     gen = torch.Generator().manual_seed(0)
@@ -166,7 +166,7 @@ def test_surrogate_gradients_leave_in_place_relus_for_their_effect_exact():
 
 
 def test_surrogate_gradients_take_a_late_layer_closer_in_equal_steps():
-    from inversion.networks import IMAGENET_MEAN, IMAGENET_STD, LayerRepresentation, build_network
+    from science.networks import IMAGENET_MEAN, IMAGENET_STD, LayerRepresentation, build_network
 
     g = LayerRepresentation(build_network("builtin", "alexnet-imagenet"), "10", IMAGENET_MEAN, IMAGENET_STD)
     targets = torch.stack([to_tensor(fit(img, 96)) for _, img in sample_photographs(4)])

@@ -1,0 +1,37 @@
+"""Writes for the inversion app, by concern: stimuli and target sets (``targets``), model specs
+(``specs``), jobs and their IRIs (``jobs``), LPIPS judgements of IRIs (``judgements``)."""
+
+from inversion.services.jobs import (
+    inversion_job_cancel,
+    inversion_job_check,
+    inversion_job_create,
+    inversion_job_run,
+)
+from inversion.services.judgements import lpips_judgements_compute
+from inversion.services.specs import model_spec_check, model_spec_register
+from inversion.services.targets import (
+    NOISE_LAWS,
+    stimulus_create,
+    target_set_check,
+    target_set_create,
+    target_set_create_from_images,
+    target_set_create_noise,
+    target_set_import,
+)
+
+__all__ = [
+    "NOISE_LAWS",
+    "inversion_job_cancel",
+    "inversion_job_check",
+    "inversion_job_create",
+    "inversion_job_run",
+    "lpips_judgements_compute",
+    "model_spec_check",
+    "model_spec_register",
+    "stimulus_create",
+    "target_set_check",
+    "target_set_create",
+    "target_set_create_from_images",
+    "target_set_create_noise",
+    "target_set_import",
+]

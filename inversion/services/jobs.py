@@ -1,0 +1,197 @@
+"""Inversion jobs: creating, running (resumably, in chunks), cancelling; the IRIs they store."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from inversion.config import SEED_KINDS, InversionConfig, invert_options
+from inversion.models import IRI, InversionJob, ModelSpec, Stimulus, TargetSet
+from inversion.selectors import model_spec_representation, pending_work, stimulus_tensor
+from inversion.services.targets import stimulus_create
+from metamer.errors import MetamerError
+from science import images as imageio
+from science.engine import autocast_dtype, invert, relative_distance
+from science.seeding import derive_seed, seed_everything
+
+
+def inversion_job_check(*, model_spec: ModelSpec, target_set: TargetSet, config: InversionConfig) -> int:
+    """Say what is wrong with a job before it is stored; returns how many IRIs it will make."""
+    if target_set.image_size != model_spec.input_size:
+        raise MetamerError(
+            f"the targets are {target_set.image_size}×{target_set.image_size} but {model_spec.name} takes "
+            f"{model_spec.input_size}×{model_spec.input_size}; import them at the model's input size",
+            field="target_set",
+        )
+    n_targets = target_set.targets.count()
+    if n_targets == 0:
+        raise MetamerError("the target set is empty", field="target_set")
+    return n_targets * config.seeds_per_target
+
+
+def inversion_job_create(
+    *, model_spec: ModelSpec, target_set: TargetSet, config: InversionConfig, enqueue: bool = True
+) -> InversionJob:
+    """Create a job once ``inversion_job_check`` passes, and queue it on the ``gpu`` queue once
+    the surrounding transaction commits (``enqueue=False``: the caller runs it, e.g. the demo
+    with its progress bar)."""
+    total = inversion_job_check(model_spec=model_spec, target_set=target_set, config=config)
+    job = InversionJob.objects.create(
+        model_spec=model_spec, target_set=target_set, config=config.to_dict(), total=total
+    )
+    if enqueue:
+        from inversion.tasks import run_inversion_job  # tasks import services: resolved at call time
+
+        transaction.on_commit(lambda: run_inversion_job.delay(job.pk))
+    return job
+
+
+_ALLOWED_MOVES = {
+    InversionJob.Status.QUEUED: {InversionJob.Status.RUNNING, InversionJob.Status.CANCELLED},
+    # RUNNING → RUNNING: a worker killed midway left it running; the next one resumes it.
+    InversionJob.Status.RUNNING: {
+        InversionJob.Status.RUNNING,
+        InversionJob.Status.DONE,
+        InversionJob.Status.FAILED,
+        InversionJob.Status.CANCELLED,
+    },
+    InversionJob.Status.FAILED: {InversionJob.Status.RUNNING},
+    InversionJob.Status.DONE: set(),
+    InversionJob.Status.CANCELLED: set(),
+}
+
+
+def _move(job: InversionJob, status: str, **fields) -> None:
+    if status not in _ALLOWED_MOVES[job.status]:
+        raise MetamerError(f"job {job.pk} is {job.status}; it cannot become {status}", code="conflict")
+    job.status = status
+    for key, value in fields.items():
+        setattr(job, key, value)
+    job.save(update_fields=["status", *fields])
+
+
+def inversion_job_cancel(*, job: InversionJob) -> InversionJob:
+    _move(job, InversionJob.Status.CANCELLED, finished_at=timezone.now())
+    return job
+
+
+def _device() -> torch.device:
+    if settings.METAMER_DEVICE:
+        return torch.device(settings.METAMER_DEVICE)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def inversion_job_run(*, job_id: int, on_progress: Callable[[int, int], None] | None = None) -> InversionJob:
+    """Run (or resume) a job in chunks of ``batch_size`` IRIs, each stored in one transaction,
+    so a worker killed midway leaves a job the next run finishes without duplicates.
+    ``on_progress(done, total)`` counts optimisation steps times images."""
+    job = InversionJob.objects.select_related("model_spec", "target_set").get(pk=job_id)
+    if job.status in (InversionJob.Status.DONE, InversionJob.Status.CANCELLED):
+        return job
+    config = InversionConfig.from_dict(job.config)
+    device = _device()
+    _move(job, InversionJob.Status.RUNNING, started_at=job.started_at or timezone.now(), device=str(device))
+    try:
+        g = model_spec_representation(job.model_spec).to(device)
+        seeds = _seed_images(job, config, device)
+        work = pending_work(job)
+        units = (config.steps + 1) * len(work)
+        for start in range(0, len(work), config.batch_size):
+            job.refresh_from_db(fields=["status"])
+            if job.status == InversionJob.Status.CANCELLED:
+                return job
+            chunk = work[start : start + config.batch_size]
+
+            def on_step(
+                step: int, _loss: torch.Tensor, base: int = start * (config.steps + 1), n: int = len(chunk)
+            ) -> None:
+                if on_progress is not None:
+                    on_progress(base + (step + 1) * n, units)
+
+            _run_chunk(job, config, g, seeds, chunk, device, on_step)
+    except Exception as exc:
+        _move(job, InversionJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=timezone.now())
+        raise
+    _move(job, InversionJob.Status.DONE, finished_at=timezone.now())
+    return job
+
+
+def _seed_images(
+    job: InversionJob, config: InversionConfig, device: torch.device
+) -> dict[tuple[int, int], torch.Tensor]:
+    """x0 per (target index, seed index), in [0, 1] on the 8-bit grid, regenerated identically
+    on resume from the job's stored seed."""
+    size = job.model_spec.input_size
+    generator = seed_everything(derive_seed(config.seed, "seed-images"))
+    scale = SEED_KINDS[config.seed_kind]
+    n_targets = job.total // config.seeds_per_target
+    per_target = n_targets if config.seed_per_target else 1
+    noise = scale * torch.randn(per_target, config.seeds_per_target, 3, size, size, generator=generator)
+    seeds = imageio.quantize(noise).to(device)
+    return {
+        (t, k): seeds[t if config.seed_per_target else 0, k]
+        for t in range(n_targets)
+        for k in range(config.seeds_per_target)
+    }
+
+
+def _precision(config: InversionConfig, device: torch.device) -> tuple[torch.dtype | None, str]:
+    """The autocast dtype for this device, and the label stored with each IRI (``cpu bf16``,
+    ``cuda:0 tf32``...). Sets CUDA's TF32 switches as the config asks."""
+    tf32 = device.type == "cuda" and config.precision == "tf32"
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
+    dtype = autocast_dtype(config.precision, device)
+    return dtype, f"{device} {'bf16' if dtype == torch.bfloat16 else 'tf32' if tf32 else 'fp32'}"
+
+
+def _run_chunk(job, config, g, seeds, chunk, device, on_step) -> None:
+    targets = torch.stack([stimulus_tensor(t.stimulus) for t, _ in chunk]).to(device)
+    x0 = torch.stack([seeds[(t.index, k)] for t, k in chunk])
+    dtype, precision_label = _precision(config, device)
+    started = time.perf_counter()
+    # Transform draws depend on the job's seed and the chunk, never on other chunks' progress.
+    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + chunk[0][0].index)
+    options = invert_options(
+        config,
+        device=device,
+        image_size=job.model_spec.input_size,
+        autocast=dtype,
+        generator=generator,
+        cache_dir=settings.METAMER_CACHE_DIR,
+    )
+    result = invert(g, targets, x0, **options, on_step=on_step)
+    stored = imageio.quantize(result.images)
+    with torch.no_grad():
+        # The distance of what is stored (8-bit PNG), which is what people will see.
+        rep_distance = relative_distance(g(targets), g(stored)).cpu()
+    per_image = (time.perf_counter() - started) / len(chunk)
+    seed_stimuli: dict[tuple[int, int], Stimulus] = {}
+    with transaction.atomic():
+        for i, (target, k) in enumerate(chunk):
+            seed_key = (target.index if config.seed_per_target else 0, k)
+            if seed_key not in seed_stimuli:
+                existing = IRI.objects.filter(job=job, seed_index=k).select_related("seed").first()
+                shared = existing.seed if existing and not config.seed_per_target else None
+                seed_stimuli[seed_key] = shared or stimulus_create(role=Stimulus.Role.SEED, image=x0[i])
+            distance = float(rep_distance[i])
+            IRI.objects.create(
+                job=job,
+                target=target,
+                seed_index=k,
+                seed=seed_stimuli[seed_key],
+                stimulus=stimulus_create(role=Stimulus.Role.IRI, image=stored[i]),
+                rep_distance=distance,
+                converged=distance <= config.convergence_threshold,
+                steps=config.steps,
+                best_step=int(result.best_step[i]),
+                wall_time=per_image,
+                device=precision_label,
+            )
+        job.done = IRI.objects.filter(job=job).count()
+        job.save(update_fields=["done"])

@@ -1,0 +1,101 @@
+"""Registering a network and one of its layers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+
+from inversion.models import ModelSpec
+from metamer.errors import MetamerError
+from science.networks import IMAGENET_MEAN, IMAGENET_STD, NetworkError, build_network, default_layer, layer_names
+
+
+@dataclass(frozen=True)
+class CheckedSpec:
+    """What registration will store: the layer resolved (the penultimate when none was named)."""
+
+    layer: str
+    input_size: int
+    mean: list[float]
+    std: list[float]
+
+
+def model_spec_check(
+    *,
+    name: str,
+    source: str = ModelSpec.Source.BUILTIN,
+    architecture: str,
+    layer: str = "",
+    checkpoint: Path | None = None,
+    input_size: int | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    cifar_stem: bool = False,
+) -> CheckedSpec:
+    """Say what is wrong with a registration, storing nothing: the name is free, the network
+    builds (with its checkpoint) and the layer exists."""
+    if ModelSpec.objects.filter(name=name).exists():
+        raise MetamerError(f"a model spec named {name!r} exists already; pick another name", field="name")
+    try:
+        net = build_network(
+            source, architecture, checkpoint, cifar_stem=cifar_stem, cache_dir=settings.METAMER_CACHE_DIR
+        )
+    except NetworkError as exc:
+        raise MetamerError(str(exc), field="checkpoint" if checkpoint else "architecture") from None
+    layer = layer or default_layer(net)
+    if layer not in layer_names(net):
+        raise MetamerError(f"no layer named {layer!r}; choose one of: {', '.join(layer_names(net)[1:])}", field="layer")
+    for label, values in (("mean", mean), ("std", std)):
+        if values and len(values) != 3:
+            raise MetamerError(f"{label} needs one value per colour channel (3), got {len(values)}", field=label)
+    return CheckedSpec(
+        layer=layer,
+        input_size=input_size or (32 if cifar_stem else 224),
+        mean=list(mean or IMAGENET_MEAN),
+        std=list(std or IMAGENET_STD),
+    )
+
+
+def model_spec_register(
+    *,
+    name: str,
+    source: str = ModelSpec.Source.BUILTIN,
+    architecture: str,
+    layer: str = "",
+    checkpoint: Path | None = None,
+    input_size: int | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    cifar_stem: bool = False,
+) -> ModelSpec:
+    """Register a network + layer once ``model_spec_check`` passes: checked now, never at job time."""
+    checked = model_spec_check(
+        name=name,
+        source=source,
+        architecture=architecture,
+        layer=layer,
+        checkpoint=checkpoint,
+        input_size=input_size,
+        mean=mean,
+        std=std,
+        cifar_stem=cifar_stem,
+    )
+    spec = ModelSpec(
+        name=name,
+        source=source,
+        architecture=architecture,
+        layer=checked.layer,
+        cifar_stem=cifar_stem,
+        input_size=checked.input_size,
+        mean=checked.mean,
+        std=checked.std,
+    )
+    if checkpoint is not None:
+        spec.checkpoint.save(Path(checkpoint).name, ContentFile(Path(checkpoint).read_bytes()), save=False)
+    spec.full_clean()
+    spec.save()
+    return spec

@@ -1,0 +1,343 @@
+"""Assembling surveys from IRI sets: 2AFC and clustering trials, attention checks, and the
+simulated participants' (LPIPS variants') answer on every trial."""
+
+from __future__ import annotations
+
+import io
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from django.conf import settings
+from django.db import transaction
+
+from inversion.models import IRI, InversionJob, LpipsJudgement, Stimulus, Target
+from inversion.selectors import stimulus_tensor, survey_ready_iris
+from metamer.errors import MetamerError
+from science.perceptual import VARIANTS, load_lpips, lpips_pairs, pairwise_lpips
+from surveys.models import Study, Survey, Trial, TrialLpipsChoice, TrialSlot
+
+
+@dataclass
+class _Plan:
+    """One trial before it is stored."""
+
+    job: InversionJob
+    slots: list[tuple[str, Stimulus]]
+    correct: Any
+    iri: IRI | None = None
+    is_check: bool = False
+    check_row: int | None = None
+
+
+@dataclass(frozen=True)
+class SurveyDesign:
+    """A checked survey design: its trials planned, nothing stored yet."""
+
+    plans: list[_Plan]
+    n_checks: int
+    similarity_source: str
+
+
+def survey_assemble_check(
+    *,
+    jobs: Sequence[InversionJob],
+    kind: str = Survey.Kind.TWO_AFC,
+    n_trials: int | None = 100,
+    n_attention_checks: int | None = None,
+    seed: int = 0,
+    include_unconverged: bool = False,
+    similarity: np.ndarray | None = None,
+    similarity_name: str = "",
+) -> SurveyDesign:
+    """Plan a survey's trials or say why it cannot be built, storing nothing (see
+    ``survey_assemble``)."""
+    if kind not in Survey.Kind.values:
+        raise MetamerError(f"unknown survey kind {kind!r}; choose one of {', '.join(Survey.Kind.values)}", field="kind")
+    if not jobs:
+        raise MetamerError("choose at least one inversion job (IRI set)", field="jobs")
+    unfinished = [j.pk for j in jobs if j.status != InversionJob.Status.DONE]
+    if unfinished:
+        raise MetamerError(f"inversion jobs {unfinished} have not finished", field="jobs")
+    iris = list(survey_ready_iris(jobs, include_unconverged=include_unconverged).order_by("pk"))
+    if not iris:
+        raise MetamerError("no converged IRIs in these jobs: run more steps, or allow unconverged IRIs", field="jobs")
+    rng = random.Random(seed)
+    source = ""
+    if kind == Survey.Kind.TWO_AFC:
+        plans = _plan_2afc(iris, rng)
+    else:
+        hard = kind == Survey.Kind.CLUSTER_HARD
+        if hard:
+            source = similarity_name or "LPIPS alex-lin distances between the targets"
+        plans = _plan_clustering(iris, rng, similarity if hard else None, hard=hard)
+    if n_trials is not None:
+        if n_trials > len(plans):
+            raise MetamerError(
+                f"asked for {n_trials} trials but only {len(plans)} can be built from these IRIs", field="n_trials"
+            )
+        plans = plans[:n_trials]
+    n_checks = max(1, round(len(plans) * 0.05)) if n_attention_checks is None else n_attention_checks
+    for plan in [_attention_check(p, rng) for p in rng.choices(plans, k=n_checks)]:
+        plans.insert(rng.randint(0, len(plans)), plan)
+    return SurveyDesign(plans=plans, n_checks=n_checks, similarity_source=source)
+
+
+@transaction.atomic
+def survey_assemble(
+    *,
+    study: Study,
+    name: str,
+    jobs: Sequence[InversionJob],
+    kind: str = Survey.Kind.TWO_AFC,
+    n_trials: int | None = 100,
+    n_attention_checks: int | None = None,
+    seed: int = 0,
+    include_unconverged: bool = False,
+    workers_per_survey: int = 3,
+    reward_cents: int | None = None,
+    minutes_allotted: int | None = None,
+    similarity: np.ndarray | None = None,
+    similarity_name: str = "",
+) -> Survey:
+    """Build a survey from one or many IRI sets, mixed and shuffled so that no worker can tell
+    which model made a trial. Every random choice comes from ``seed``.
+
+    2AFC: per IRI, the query ``xr`` with options ``xt`` and ``x0`` in random order.
+    Clustering: three targets as columns, their IRIs (two each) as rows; random targets, or for
+    ``cluster-hard`` an anchor and its two most similar targets under ``similarity`` (a matrix
+    over the target set, e.g. ImageNet-HSJ) or, failing that, LPIPS (alex-lin) similarity.
+    Attention checks go at random positions: by default 5 per 100 trials, at least one.
+    ``n_trials=None`` uses every usable IRI (or target triple). Pay and time allowed take the
+    model's defaults when not given.
+    """
+    design = survey_assemble_check(
+        jobs=jobs,
+        kind=kind,
+        n_trials=n_trials,
+        n_attention_checks=n_attention_checks,
+        seed=seed,
+        include_unconverged=include_unconverged,
+        similarity=similarity,
+        similarity_name=similarity_name,
+    )
+    pay = {"reward_cents": reward_cents, "minutes_allotted": minutes_allotted}
+    survey = Survey.objects.create(
+        study=study,
+        name=name,
+        kind=kind,
+        seed=seed,
+        n_trials=len(design.plans) - design.n_checks,
+        n_attention_checks=design.n_checks,
+        include_unconverged=include_unconverged,
+        workers_per_survey=workers_per_survey,
+        similarity_source=design.similarity_source,
+        **{key: value for key, value in pay.items() if value is not None},
+    )
+    survey.jobs.set(jobs)
+    for position, plan in enumerate(design.plans):
+        trial = Trial.objects.create(
+            survey=survey,
+            position=position,
+            job=plan.job,
+            iri=plan.iri,
+            is_attention_check=plan.is_check,
+            correct=plan.correct,
+            check_row=plan.check_row,
+        )
+        counts: dict[str, int] = {}
+        for role, stimulus in plan.slots:
+            TrialSlot.objects.create(trial=trial, role=role, index=counts.get(role, 0), stimulus=stimulus)
+            counts[role] = counts.get(role, 0) + 1
+    # Every trial carries the simulated participants' answers from the start, so agreement is live.
+    trial_lpips_choices_compute(survey=survey)
+    return survey
+
+
+def _plan_2afc(iris: list[IRI], rng: random.Random) -> list[_Plan]:
+    rng.shuffle(iris)
+    plans = []
+    for iri in iris:
+        options = [iri.target.stimulus, iri.seed]
+        correct = rng.randrange(2)
+        if correct == 1:
+            options.reverse()
+        slots = [(TrialSlot.Role.QUERY, iri.stimulus)] + [(TrialSlot.Role.OPTION, o) for o in options]
+        plans.append(_Plan(job=iri.job, slots=slots, correct=correct, iri=iri))
+    return plans
+
+
+def _plan_clustering(iris: list[IRI], rng: random.Random, similarity: np.ndarray | None, *, hard: bool) -> list[_Plan]:
+    by_job: dict[int, dict[Target, list[IRI]]] = {}
+    for iri in iris:
+        by_job.setdefault(iri.job_id, {}).setdefault(iri.target, []).append(iri)
+    triples = []
+    for per_target in by_job.values():
+        eligible = sorted((t for t, its in per_target.items() if len(its) >= 2), key=lambda t: t.index)
+        if hard:
+            matrix = _similarity_for(eligible, similarity)
+            groups = _similar_triples(eligible, matrix, rng)
+        else:
+            rng.shuffle(eligible)
+            groups = [eligible[i : i + 3] for i in range(0, len(eligible) - 2, 3)]
+        triples += [[(t, sorted(per_target[t], key=lambda i: i.seed_index)[:2]) for t in g] for g in groups]
+    if not triples:
+        raise MetamerError(
+            "clustering needs at least 3 targets with 2 IRIs each in one job: run it with seeds_per_target=2",
+            field="jobs",
+        )
+    rng.shuffle(triples)
+    plans = []
+    for triple in triples:
+        rng.shuffle(triple)
+        rows = [(iri, column) for column, (_, its) in enumerate(triple) for iri in its]
+        rng.shuffle(rows)
+        slots = [(TrialSlot.Role.COLUMN, t.stimulus) for t, _ in triple]
+        slots += [(TrialSlot.Role.ROW, iri.stimulus) for iri, _ in rows]
+        plans.append(_Plan(job=rows[0][0].job, slots=slots, correct=[c for _, c in rows]))
+    return plans
+
+
+def _similarity_for(targets: list[Target], uploaded: np.ndarray | None) -> np.ndarray:
+    """Similarity between these targets: the uploaded matrix (indexed by target index) or LPIPS."""
+    if uploaded is not None:
+        index = [t.index for t in targets]
+        return uploaded[np.ix_(index, index)]
+    return -pairwise_lpips([t.stimulus.image.path for t in targets], cache_dir=settings.METAMER_CACHE_DIR)
+
+
+def _similar_triples(targets: list[Target], similarity: np.ndarray, rng: random.Random) -> list[list[Target]]:
+    """An anchor drawn at random and its two most similar targets still unused, until < 3 remain."""
+    remaining = list(range(len(targets)))
+    groups = []
+    while len(remaining) >= 3:
+        anchor = rng.choice(remaining)
+        others = sorted((i for i in remaining if i != anchor), key=lambda i: -similarity[anchor, i])[:2]
+        group = [anchor, *others]
+        groups.append([targets[i] for i in group])
+        remaining = [i for i in remaining if i not in group]
+    return groups
+
+
+def _attention_check(plan: _Plan, rng: random.Random) -> _Plan:
+    """A copy of a trial in which one answer is obvious: the query (2AFC) or one row
+    (clustering) is the very same image as one of the options or columns."""
+    if plan.iri is not None:
+        target = plan.iri.target.stimulus
+        slots = [(TrialSlot.Role.QUERY, target), *plan.slots[1:]]
+        return _Plan(job=plan.job, slots=slots, correct=plan.correct, is_check=True)
+    columns = [s for s in plan.slots if s[0] == TrialSlot.Role.COLUMN]
+    rows = [s for s in plan.slots if s[0] == TrialSlot.Role.ROW]
+    row, column = rng.randrange(len(rows)), rng.randrange(len(columns))
+    rows[row] = (TrialSlot.Role.ROW, columns[column][1])
+    correct = list(plan.correct)
+    correct[row] = column
+    return _Plan(job=plan.job, slots=columns + rows, correct=correct, is_check=True, check_row=row)
+
+
+def similarity_matrix_load(*, data: bytes, filename: str, n_targets: int) -> np.ndarray:
+    """A researcher's similarity matrix (CSV or NPY) over a target set, checked for shape."""
+    try:
+        if filename.lower().endswith(".npy"):
+            matrix = np.load(io.BytesIO(data), allow_pickle=False)
+        else:
+            matrix = np.loadtxt(io.StringIO(data.decode()), delimiter=",")
+    except (ValueError, UnicodeDecodeError, OSError) as exc:
+        raise MetamerError(f"{filename}: not a numeric CSV or NPY matrix ({exc})", field="similarity") from None
+    if matrix.shape != (n_targets, n_targets):
+        raise MetamerError(
+            f"{filename}: the matrix is {matrix.shape} but the target set has {n_targets} images; "
+            f"it must be {n_targets}×{n_targets}, in target index order",
+            field="similarity",
+        )
+    return matrix.astype(np.float64)
+
+
+def survey_open(*, survey: Survey) -> Survey:
+    if survey.status != Survey.Status.DRAFT:
+        raise MetamerError(f"the survey is {survey.status}; only a draft can be opened", code="conflict")
+    survey.status = Survey.Status.OPEN
+    survey.save(update_fields=["status"])
+    return survey
+
+
+PAIRS_PER_PASS = 16
+"""Image pairs judged per LPIPS pass: bounds memory (each image's features are held once)."""
+
+
+def trial_lpips_choices_compute(*, survey: Survey, variants: tuple[str, ...] = tuple(VARIANTS)) -> int:
+    """Each LPIPS variant's answer on every trial of a survey, with its margin, stored beside
+    the people's answers (simulated participants). Returns the number of choices stored.
+
+    A distance already stored as an IRI's LPIPS judgement (``d(xr, xt)``, ``d(xr, x0)``) is
+    reused; an image against itself (an attention check) is 0; the rest are computed with each
+    image's backbone features computed once per pass."""
+    layout = []  # (trial, probe stimuli, reference stimuli): each probe is judged against every reference
+    for trial in survey.trials.prefetch_related("slots__stimulus").order_by("position"):
+        slots = sorted(trial.slots.all(), key=lambda s: s.index)
+        probes = [s.stimulus for s in slots if s.role in ("query", "row")]
+        references = [s.stimulus for s in slots if s.role in ("option", "column")]
+        layout.append((trial, probes, references))
+    stimuli = {s.pk: s for _, probes, references in layout for s in probes + references}
+    images: dict[int, torch.Tensor] = {}
+
+    def image(pk: int) -> torch.Tensor:
+        if pk not in images:
+            images[pk] = stimulus_tensor(stimuli[pk])
+        return images[pk]
+
+    known = _stored_distances([t.iri_id for t, _, _ in layout if t.iri_id is not None], variants)
+    judged = {(p.pk, r.pk) for _, probes, refs in layout for p in probes for r in refs if p.pk != r.pk}
+    stored = 0
+    for variant in variants:
+        distance = dict(known.get(variant, {}))
+        needed = sorted(judged - set(distance))
+        model = load_lpips(variant, cache_dir=settings.METAMER_CACHE_DIR)
+        for start in range(0, len(needed), PAIRS_PER_PASS):
+            part = needed[start : start + PAIRS_PER_PASS]
+            ids = sorted({pk for pair in part for pk in pair})
+            index = {pk: n for n, pk in enumerate(ids)}
+            batch = torch.stack([image(pk) for pk in ids])
+            values = lpips_pairs(model, batch, [(index[a], index[b]) for a, b in part])
+            distance.update(zip(part, values.tolist(), strict=True))
+        choices = []
+        for trial, probes, references in layout:
+            d = torch.tensor(
+                [[0.0 if p.pk == r.pk else distance[(p.pk, r.pk)] for r in references] for p in probes],
+                dtype=torch.float64,
+            )
+            order = d.argsort(dim=1, stable=True)
+            chosen = order[:, 0].tolist()
+            margin = (d.gather(1, order[:, 1:2]) - d.gather(1, order[:, :1])).flatten().tolist()
+            two_afc = trial.iri_id is not None or isinstance(trial.correct, int)
+            choices.append(
+                TrialLpipsChoice(
+                    trial=trial,
+                    variant=variant,
+                    choice=chosen[0] if two_afc else chosen,
+                    margin=margin[0] if two_afc else margin,
+                    distances=d.tolist(),
+                )
+            )
+        TrialLpipsChoice.objects.bulk_create(
+            choices,
+            update_conflicts=True,
+            unique_fields=["trial", "variant"],
+            update_fields=["choice", "margin", "distances"],
+        )
+        stored += len(choices)
+    return stored
+
+
+def _stored_distances(iri_ids: list[int], variants: tuple[str, ...]) -> dict[str, dict[tuple[int, int], float]]:
+    """Variant → (IRI stimulus, target or seed stimulus) → the distance stored in the IRIs' judgements."""
+    known: dict[str, dict[tuple[int, int], float]] = {}
+    rows = LpipsJudgement.objects.filter(iri_id__in=iri_ids, variant__in=variants).values_list(
+        "variant", "iri__stimulus_id", "iri__target__stimulus_id", "iri__seed_id", "d_target", "d_seed"
+    )
+    for variant, iri, target, seed, d_target, d_seed in rows:
+        known.setdefault(variant, {}).update({(iri, target): d_target, (iri, seed): d_seed})
+    return known
