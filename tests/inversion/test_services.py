@@ -212,3 +212,71 @@ def test_lpips_judgements_follow_the_iris(two_conditions):
     assert LpipsJudgement.objects.filter(iri__job=aligned).count() == 6 * 4
     assert all(j.aligned for j in LpipsJudgement.objects.filter(iri__job=aligned))
     assert not any(j.aligned for j in LpipsJudgement.objects.filter(iri__job=unaligned))
+
+
+def test_a_failed_job_says_why_and_a_retry_finishes_it(monkeypatch):
+    job = _job(n_targets=3)
+    original = jobs._run_chunk
+    monkeypatch.setattr(jobs, "_run_chunk", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("CUDA out of memory")))
+    with pytest.raises(RuntimeError):
+        services.inversion_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == InversionJob.Status.FAILED
+    assert job.error == "RuntimeError: CUDA out of memory"
+    assert not IRI.objects.filter(job=job).exists()
+    monkeypatch.setattr(jobs, "_run_chunk", original)
+    job = services.inversion_job_run(job_id=job.pk)
+    assert job.status == InversionJob.Status.DONE
+    assert IRI.objects.filter(job=job).count() == 3
+
+
+def test_cancelling_mid_run_stops_after_the_chunk_in_hand(monkeypatch):
+    job = _job(n_targets=5)  # three chunks of two
+    original = jobs._run_chunk
+
+    def cancel_during_first_chunk(job_, *args, **kwargs):
+        original(job_, *args, **kwargs)
+        services.inversion_job_cancel(job=InversionJob.objects.get(pk=job_.pk))
+
+    monkeypatch.setattr(jobs, "_run_chunk", cancel_during_first_chunk)
+    job = services.inversion_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == InversionJob.Status.CANCELLED and job.finished_at is not None
+    assert IRI.objects.filter(job=job).count() == 2
+    # A cancelled job stays cancelled: running it again does nothing.
+    assert services.inversion_job_run(job_id=job.pk).status == InversionJob.Status.CANCELLED
+    assert IRI.objects.filter(job=job).count() == 2
+
+
+def test_seed_per_target_gives_each_target_its_own_seeds():
+    job = services.inversion_job_run(job_id=_job(n_targets=3, seeds_per_target=2, seed_per_target=True).pk)
+    iris = IRI.objects.filter(job=job).select_related("seed")
+    assert iris.count() == 6
+    assert len({i.seed.sha256 for i in iris}) == 6
+    shared = services.inversion_job_run(job_id=_job_named("shared", n_targets=3, seeds_per_target=2).pk)
+    assert len({i.seed.sha256 for i in IRI.objects.filter(job=shared).select_related("seed")}) == 2
+
+
+def _job_named(name, n_targets, **config):
+    spec = ModelSpec.objects.get(name="alex")
+    ts = services.target_set_create_noise(name=name, n=n_targets, law="normal-0-1", image_size=32, seed=0)
+    cfg = InversionConfig(steps=5, batch_size=2, **config)
+    return services.inversion_job_create(model_spec=spec, target_set=ts, config=cfg, enqueue=False)
+
+
+def test_uploads_over_the_limit_are_refused_by_name_and_store_nothing(settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.METAMER_MAX_UPLOAD_BYTES = 2**20
+    upload = SimpleUploadedFile("holiday-photos.zip", b"0" * (2**20 + 1))
+    with pytest.raises(MetamerError, match=r"holiday-photos\.zip is larger than 1 MiB") as refused:
+        services.target_set_create(name="t", image_size=32, archive=upload)
+    assert refused.value.field == "archive"
+    big = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(big, "PNG")
+    one_image = SimpleUploadedFile("cat.png", big.getvalue())
+    with pytest.raises(MetamerError, match=r"asked for 2 images but cat\.png holds 1"):
+        services.target_set_create(name="t", image_size=32, archive=one_image, sample=2)
+    assert not Stimulus.objects.exists()
+    ts = services.target_set_create(name="t", image_size=32, archive=one_image)
+    assert ts.source == "cat.png" and ts.targets.count() == 1

@@ -4,6 +4,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from inversion.models import InversionJob, ModelSpec
+from tests.factories import ModelSpecFactory, TargetFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -61,9 +62,19 @@ def test_create_a_job_through_the_api_runs_it_in_process(api, django_capture_on_
     assert iris["results"][0]["image"].endswith(".png")
 
 
-def test_bad_job_settings_are_refused(api):
-    reply = api.post("/api/jobs/", {"model_spec": 1, "target_set": 1, "config": {"steps": 0}}, format="json")
-    assert reply.status_code == 400
+def test_bad_job_settings_are_refused_with_what_to_fix(api):
+    spec = ModelSpecFactory(input_size=16)
+    targets = TargetFactory(target_set__image_size=16).target_set
+    good = {"model_spec": spec.pk, "target_set": targets.pk}
+    for config, message in (
+        ({"steps": 0}, "steps must be at least 1"),
+        ({"update": "lbfgs"}, "update must be one of"),
+        ({"learning_rate": 0.1}, "unknown inversion settings: learning_rate"),
+    ):
+        reply = api.post("/api/jobs/", {**good, "config": config}, format="json")
+        assert reply.status_code == 400
+        assert message in str(reply.json()["config"])
+    assert not InversionJob.objects.exists()
 
 
 def test_upload_an_archive_as_targets_and_get_progress(api, tmp_path):

@@ -1,6 +1,7 @@
 import pytest
 from django.core.management import CommandError, call_command
 
+from metamer.errors import MetamerError
 from surveys import services
 from surveys.models import Publication
 from surveys.recruitment.links import LinksRecruiter, slot_links
@@ -24,7 +25,7 @@ def test_plain_links_cost_nothing_and_give_one_link_per_slot(links_study):
         f"http://lab.local/s/{survey.uuid}/?pid=slot-{survey.pk}-1",
         f"http://lab.local/s/{survey.uuid}/?pid=slot-{survey.pk}-2",
     ]
-    with pytest.raises(Exception, match="move no money"):
+    with pytest.raises(MetamerError, match="move no money"):
         LinksRecruiter().bonus(None)
 
 
@@ -74,8 +75,9 @@ def test_api_spending_needs_an_explicit_confirm(admin_client, iris):
 def test_a_study_budget_is_checked_before_anything_is_created(iris):
     study = StudyFactory(recruiter="mturk", budget_cents=2000)
     services.survey_assemble(study=study, name="s", jobs=[iris[0].job], n_trials=5)
-    with pytest.raises(Exception, match=r"over the study's budget of 20\.00"):
+    with pytest.raises(MetamerError, match=r"over the study's budget of 20\.00") as refused:
         services.study_publish(study=study, base_url="https://m.example.org", confirm=True)
+    assert refused.value.field == "budget_cents"
     assert not Publication.objects.exists()
 
 

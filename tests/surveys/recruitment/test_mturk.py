@@ -6,6 +6,7 @@ from xml.etree import ElementTree
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
 from metamer.errors import MetamerError
@@ -129,7 +130,7 @@ def test_a_failed_publish_resumes_without_a_second_hit(study, client):
     c, stub = client
     recruiter = mturk.MTurkRecruiter(client=c)
     _publish_stubs(stub, study, hit_error=("ThrottlingException", "Rate exceeded", 400))
-    with pytest.raises(Exception, match="Rate exceeded"):
+    with pytest.raises(ClientError, match="Rate exceeded"):
         services.study_publish(study=study, base_url=BASE, confirm=True, recruiter=recruiter)
     publication = Publication.objects.get()
     assert publication.status == "creating"
@@ -223,8 +224,10 @@ def test_sync_reads_every_page_and_review_approves_everyone_by_default(study, cl
     stub.add_response("approve_assignment", {}, {"AssignmentId": "A2"})
     counts = services.study_review(study=study, confirm=True, recruiter=mturk.MTurkRecruiter(client=c))
     assert counts == {"approved": 2, "rejected": 0}
-    assert set(Assignment.objects.values_list("status", flat=True)) == {"approved"}
-    assert good.pk and careless.pk
+    # The default policy pays the worker who failed a check too (left out of the analysis only).
+    good.refresh_from_db()
+    careless.refresh_from_db()
+    assert (good.status, careless.status) == ("approved", "approved")
 
 
 def test_rejecting_failures_is_opt_in_and_carries_feedback(study, client):
@@ -266,7 +269,7 @@ def test_a_bonus_is_paid_once_even_when_retried(study, client):
     recruiter = mturk.MTurkRecruiter(client=c)
     with pytest.raises(MetamerError, match="confirm"):
         services.assignment_bonus(assignment=a, amount_cents=125, reason="Thank you", recruiter=recruiter)
-    with pytest.raises(Exception, match="timeout"):
+    with pytest.raises(ClientError, match="timeout"):
         services.assignment_bonus(assignment=a, amount_cents=125, reason="Thank you", confirm=True, recruiter=recruiter)
     stub.add_response("send_bonus", {}, {**expected, "UniqueRequestToken": Payment.objects.get().request_token})
     payment = services.assignment_bonus(
@@ -307,7 +310,7 @@ def test_throttled_then_successful_create_makes_exactly_one_hit(study, client):
     c, stub = client
     recruiter = mturk.MTurkRecruiter(client=c)
     _publish_stubs(stub, study, hit_error=("ThrottlingException", "Rate exceeded", 400))
-    with pytest.raises(Exception, match="Rate exceeded"):
+    with pytest.raises(ClientError, match="Rate exceeded"):
         services.study_publish(study=study, base_url=BASE, confirm=True, recruiter=recruiter)
     first_token = Publication.objects.get().request_token
     _publish_stubs(stub, study, qualification=False)

@@ -1,0 +1,34 @@
+import pytest
+
+from analysis.selectors import judgements
+from surveys import services
+from tests.factories import StudyFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_clustering_answers_reach_the_judgements_export_one_row_each(paired_iris):
+    study = StudyFactory()
+    survey = services.survey_open(
+        survey=services.survey_assemble(
+            study=study, name="c", jobs=[paired_iris[0].job], kind="cluster-random", n_trials=None, seed=2
+        )
+    )
+    assignment = services.assignment_start(survey=survey, external_id="w")
+    wrong_rows = {}
+    for trial in survey.trials.all():
+        answer = list(trial.correct)
+        if not trial.is_attention_check:
+            answer[0] = (answer[0] + 1) % 3  # every trial's first row matched to a wrong column
+            wrong_rows[trial.pk] = 0
+        services.response_record(assignment=assignment, trial_id=trial.pk, answer=answer, idempotency_key=str(trial.pk))
+    frame = judgements(study)
+    scored = frame[~frame.attention_check]
+    assert set(scored.kind) == {"clustering"}
+    assert len(scored) == 6 * len(wrong_rows)  # six rows per trial
+    assert set(scored.row) == set(range(6))
+    assert not scored[scored.row == 0].correct.any() and scored[scored.row > 0].correct.all()
+    checks = frame[frame.attention_check]
+    assert len(checks) == survey.n_attention_checks  # only the copied row of each check
+    assert checks.correct.all() and not frame.excluded.any()
+    assert frame["lpips:alex-lin"].notna().all()
