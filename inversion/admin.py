@@ -9,7 +9,7 @@ from django.db.models import Count, Q
 from django.utils.html import format_html
 
 from inversion import services
-from inversion.config import InversionConfig
+from inversion.config import PRESETS, InversionConfig
 from inversion.models import IRI, InversionJob, LpipsJudgement, ModelSpec, Stimulus, Target, TargetSet
 from inversion.selectors import job_convergence, job_progress
 from metamer.admin import CreatedByServiceAdmin, ReadOnlyInline, check_in_form
@@ -42,7 +42,18 @@ class StimulusAdmin(admin.ModelAdmin):
 class ModelSpecForm(forms.ModelForm):
     class Meta:
         model = ModelSpec
-        fields = ["name", "source", "architecture", "checkpoint", "cifar_stem", "layer", "input_size", "mean", "std"]
+        fields = [
+            "name",
+            "source",
+            "architecture",
+            "checkpoint",
+            "cifar_stem",
+            "layer",
+            "fake_relu",
+            "input_size",
+            "mean",
+            "std",
+        ]
 
     def clean(self):
         data = super().clean()
@@ -64,6 +75,7 @@ def _spec_fields(data: dict, checkpoint: Path | None) -> dict:
         "mean": data.get("mean") or None,
         "std": data.get("std") or None,
         "cifar_stem": data.get("cifar_stem", False),
+        "fake_relu": data.get("fake_relu", False),
     }
 
 
@@ -183,23 +195,37 @@ class IRIInline(ReadOnlyInline):
 
 
 class InversionJobForm(forms.ModelForm):
+    preset = forms.ChoiceField(
+        required=False,
+        choices=[("", "— (the settings below)"), *((name, name) for name in PRESETS)],
+        help_text="paper: the authors' method exactly (fixed step 1 from the raw seed, constant, 5,000 steps, fp32, "
+        "exact gradients); settings below that differ from the defaults override it.",
+    )
+
     class Meta:
         model = InversionJob
-        fields = ["model_spec", "target_set", "config"]
+        fields = ["model_spec", "target_set", "preset", "config"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if "config" in self.fields:  # on an existing job every field is read-only
             self.fields["config"].initial = InversionConfig().to_dict()
 
-    def clean_config(self):
-        try:
-            return InversionConfig.from_dict(self.cleaned_data["config"] or {}).to_dict()
-        except (TypeError, ValueError) as exc:
-            raise forms.ValidationError(str(exc)) from None
-
     def clean(self):
         data = super().clean()
+        if "config" in data:
+            config = data["config"] or {}
+            if not isinstance(config, dict):
+                self.add_error("config", "an object of inversion settings")
+                return data
+            defaults = InversionConfig().to_dict()
+            # With a preset, only what was changed from the defaults overrides it.
+            changed = {k: v for k, v in config.items() if k not in defaults or v != defaults[k]}
+            chosen = {**(changed if data.get("preset") else config), "preset": data.get("preset") or ""}
+            try:
+                data["config"] = InversionConfig.from_dict(chosen).to_dict()
+            except (TypeError, ValueError) as exc:
+                self.add_error("config", str(exc))
         if not self.errors and not self.instance.pk:
             check_in_form(
                 self,
@@ -221,6 +247,10 @@ class InversionJobAdmin(CreatedByServiceAdmin):
 
     def get_inlines(self, request, obj):
         return self.inlines if obj else []
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return [f for f in fields if f != "preset"] if obj else fields
 
     @admin.display(description="progress")
     def progress(self, obj):

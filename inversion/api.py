@@ -24,6 +24,7 @@ class ModelSpecSerializer(serializers.ModelSerializer):
             "source",
             "architecture",
             "layer",
+            "fake_relu",
             "cifar_stem",
             "input_size",
             "mean",

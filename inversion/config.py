@@ -17,10 +17,26 @@ SCHEDULES = ("constant", "cosine")
 SEED_KINDS = {"super": 1.0, "light": 0.01}
 """Seed noise ``N(0, s)``: super-noise (the paper's default) and light noise."""
 PRECISIONS = ("auto", "fp32", "tf32", "bf16")
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {
+        "update": "normalized",
+        "step_size": 1.0,
+        "schedule": "constant",
+        "steps": 5000,
+        "precision": "fp32",
+        "surrogate": 0.0,
+    },
+}
+"""Named settings. ``paper``: the authors' method exactly (Nanda et al.'s reference code): a
+fixed-length step of 1 from the raw seed, constant, 5,000 steps, fp32, exact gradients. Their
+``fake_relu`` belongs to the network and is set on the model spec."""
 
 
 @dataclass(frozen=True)
 class InversionConfig:
+    preset: str = ""
+    """The named settings this config started from (``paper``), recorded with the job; the
+    other fields show every value actually used."""
     steps: int = 800
     update: str = "adam"
     step_size: float = 0.1
@@ -30,7 +46,7 @@ class InversionConfig:
     seed_per_target: bool = False
     """False: one seed image shared by every target of the job (the paper's default)."""
     rep_weight: float = 1.0
-    """Weight of the representation term (the authors use 10 with the adversarial loss)."""
+    """Weight of the representation term (the authors use 10 with the human-leaning losses)."""
     tv_weight: float = 0.0
     lp_weight: float = 0.0
     lp_p: int = 6
@@ -44,7 +60,10 @@ class InversionConfig:
     first 70% of the steps (0: exact throughout). Optimisation only: every loss, distance and
     kept IRI is the real network's. Late layers get far closer in the same steps."""
     lpips_weight: float = 0.0
-    """Adversarial regularizer ``-LPIPS(x, xt)``."""
+    """Adversarial regularizer: weight ``s`` of ``-LPIPS(x, xt)`` (the authors: 10)."""
+    lpips_adaptive: bool = False
+    """Adversarial ``s`` from the first step instead: each image's ``rep / LPIPS`` there, then fixed
+    (the authors' default when no ``s`` is given)."""
     lpips_variant: str = "alex-lin"
     precision: str = "auto"
     """auto (bf16 autocast where the device computes bf16 natively: recent GPUs, CPUs with AMX or
@@ -80,6 +99,12 @@ class InversionConfig:
             problems.append("lpips_variant must be one of alex-lin, vgg-lin, alex, vgg")
         if self.precision not in PRECISIONS:
             problems.append(f"precision must be one of {', '.join(PRECISIONS)}")
+        if self.preset and self.preset not in PRESETS:
+            problems.append(f"preset must be one of {', '.join(PRESETS)}")
+        if self.lpips_adaptive and (not self.lpips_weight or self.tv_weight or self.lp_weight or self.blur_weight):
+            problems.append(
+                "lpips_adaptive scales the adversarial term alone: set lpips_weight > 0 and no other penalty"
+            )
         if self.batch_size < 1:
             problems.append("batch_size must be at least 1")
         if not 0 < self.convergence_threshold <= 1:
@@ -91,7 +116,8 @@ class InversionConfig:
     def regularizer(self) -> str:
         """The regularizer family and its parts, e.g. ``human-leaning(tv+transform)``."""
         if self.lpips_weight:
-            return f"adversarial(-lpips {self.lpips_variant})"
+            scale = "adaptive" if self.lpips_adaptive else f"s={self.lpips_weight:g}"
+            return f"adversarial(-lpips {self.lpips_variant}, {scale})"
         parts = [
             name
             for name, on in (
@@ -110,11 +136,16 @@ class InversionConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InversionConfig:
+        """Settings from a stored or posted record: a ``preset`` gives the starting values and
+        the other keys override them."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown inversion settings: {', '.join(unknown)}")
-        return cls(**data)
+        preset = data.get("preset") or ""
+        if preset and preset not in PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(PRESETS)}")
+        return cls(**{**PRESETS.get(preset, {}), **data})
 
 
 def build_penalty(config: InversionConfig, device: torch.device, cache_dir: Path | None = None) -> Penalty | None:
@@ -127,7 +158,9 @@ def build_penalty(config: InversionConfig, device: torch.device, cache_dir: Path
     if config.blur_weight:
         terms.append((config.blur_weight, lambda x, t: blur_robustness(x)))
     if config.lpips_weight:
-        terms.append((config.lpips_weight, adversarial_lpips(config.lpips_variant, device, cache_dir)))
+        # With lpips_adaptive, invert scales this term itself (penalty_weight="adaptive").
+        weight = 1.0 if config.lpips_adaptive else config.lpips_weight
+        terms.append((weight, adversarial_lpips(config.lpips_variant, device, cache_dir)))
     if not terms:
         return None
     return lambda x, t: sum(weight * term(x, t) for weight, term in terms)
@@ -159,6 +192,7 @@ def invert_options(
         "schedule": config.schedule,
         "rep_weight": config.rep_weight,
         "penalty": build_penalty(config, device, cache_dir),
+        "penalty_weight": "adaptive" if config.lpips_adaptive else 1.0,
         "transform": build_transform(config, image_size),
         "fourier": config.fourier,
         "surrogate": config.surrogate,

@@ -42,7 +42,13 @@ class ModelSpec(models.Model):
     architecture = models.CharField(max_length=100, help_text="Built-in name or torchvision architecture.")
     checkpoint = models.FileField(upload_to="checkpoints/", blank=True)
     cifar_stem = models.BooleanField(default=False, help_text="ResNet with a 3×3 stride-1 stem for 32×32 inputs.")
-    layer = models.CharField(max_length=200, help_text="Graph node name; the penultimate layer when left empty.")
+    layer = models.CharField(
+        max_length=200, blank=True, help_text="Graph node name; the penultimate layer when left empty."
+    )
+    fake_relu = models.BooleanField(
+        default=False,
+        help_text="The layer's last ReLU passes gradients unchanged (the authors' fake_relu); values stay exact.",
+    )
     input_size = models.PositiveIntegerField(default=224, help_text="Images are H = W = input size pixels.")
     mean = models.JSONField(
         default=list, blank=True, help_text="Per-channel normalisation inside g; empty: ImageNet's."

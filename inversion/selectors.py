@@ -28,7 +28,7 @@ def model_spec_representation(spec: ModelSpec) -> LayerRepresentation:
     net = build_network(
         spec.source, spec.architecture, checkpoint, cifar_stem=spec.cifar_stem, cache_dir=settings.METAMER_CACHE_DIR
     )
-    return LayerRepresentation(net, spec.layer, spec.mean, spec.std)
+    return LayerRepresentation(net, spec.layer, spec.mean, spec.std, fake_relu=spec.fake_relu)
 
 
 def pending_work(job: InversionJob) -> list[tuple[Target, int]]:

@@ -150,6 +150,7 @@ def invert(
     schedule: Schedule = "constant",
     penalty: Penalty | None = None,
     rep_weight: float = 1.0,
+    penalty_weight: float | Literal["adaptive"] = 1.0,
     transform: Transform | None = None,
     fourier: bool = False,
     surrogate: float = 0.0,
@@ -157,10 +158,15 @@ def invert(
     generator: torch.Generator | None = None,
     on_step: Callable[[int, Tensor], None] | None = None,
 ) -> InversionResult:
-    """Minimise ``rep_weight * ||g(xt) - g(x)|| / ||g(xt)|| + penalty(x, xt)`` per image.
+    """Minimise ``rep_weight * ||g(xt) - g(x)|| / ||g(xt)|| + s * penalty(x, xt)`` per image.
 
-    ``targets`` (N×C×H×W) and ``seeds`` (broadcastable to it) are pixels in [0, 1]. Updates:
-    ``normalized`` (the default) — the authors' fixed-length step ``x -= step * g / ||g||`` per image;
+    ``targets`` (N×C×H×W) are pixels in [0, 1] (noise targets may be raw draws outside it);
+    ``seeds`` (broadcastable to them) enter the first step raw, unclamped, as in the authors'
+    code (a ``torch.randn`` seed): the clamp to [0, 1] follows each update. ``s`` is
+    ``penalty_weight``, or with ``"adaptive"`` each image's ``rep / |penalty|`` at the first step,
+    then fixed (the authors' adversarial scaling, per image so that batching changes nothing).
+    Updates: ``normalized`` (the default) — the authors' fixed-length step
+    ``x -= step * g / (||g|| + 1e-10)`` per image;
     ``sgd`` — plain gradient descent with learning rate ``step_size`` (the paper's text, 0.1);
     ``adam`` — Adam with learning rate ``step_size``. ``schedule='cosine'`` anneals the step
     size to zero over ``steps``. ``x`` is clamped to [0, 1] after every step and each image
@@ -193,7 +199,7 @@ def invert(
 
     with torch.no_grad():
         rep_target = model(targets).detach()
-    x0 = seeds.expand_as(targets).clamp(0, 1)
+    x0 = seeds.expand_as(targets)
     spectrum = FourierImage(*targets.shape[-2:], device=targets.device) if fourier else None
     param = (spectrum.encode(x0) if spectrum else x0).clone().requires_grad_(True)
 
@@ -208,7 +214,10 @@ def invert(
     history = []
     optimizer = torch.optim.Adam([param], lr=step_size) if update == "adam" else None
 
+    scale: Tensor | float | None = None if penalty_weight == "adaptive" else penalty_weight
+
     def objective(images: Tensor, *, step: int, soften: float) -> tuple[Tensor, Tensor]:
+        nonlocal scale
         train = step < steps
         inp = transform(images, generator) if (train and transform is not None) else images
         with SurrogateGradients(soften) if soften > 0 else nullcontext():
@@ -216,7 +225,10 @@ def invert(
         rep_dist = relative_distance(rep_target, rep)
         loss = rep_weight * rep_dist
         if penalty is not None:
-            loss = loss + penalty(images, targets)
+            term = penalty(images, targets)
+            if scale is None:
+                scale = (loss / term.abs().clamp_min(1e-12)).detach()
+            loss = loss + scale * term
         return loss, rep_dist
 
     for step in range(steps + 1):
@@ -244,8 +256,8 @@ def invert(
                 param.grad = grad
                 optimizer.step()
             elif update == "normalized":
-                norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *([1] * (grad.dim() - 1)))
-                param -= lr * grad / norm
+                norm = grad.flatten(1).norm(dim=1).view(-1, *([1] * (grad.dim() - 1)))
+                param -= lr * grad / (norm + 1e-10)
             else:
                 param -= lr * grad
             if spectrum is None:

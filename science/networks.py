@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.fx.experimental.optimization import fuse
 from torchvision import models
@@ -126,21 +127,83 @@ def _last_module(net: nn.Module) -> nn.Module | None:
     return leaves[-1] if leaves else None
 
 
+class _FakeReLU(torch.autograd.Function):
+    """ReLU forward, identity backward: the authors' ``fake_relu`` on a representation's last ReLU."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        return x.clamp_min(0)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        return grad
+
+
+def fake_relu(x: Tensor) -> Tensor:
+    return _FakeReLU.apply(x)
+
+
+_RELU_FUNCTIONS = {F.relu, torch.relu}
+_SHAPE_ONLY = (nn.AdaptiveAvgPool2d, nn.AvgPool2d, nn.MaxPool2d, nn.Flatten, nn.Dropout, nn.Identity)
+_SHAPE_ONLY_FUNCTIONS = {torch.flatten, F.adaptive_avg_pool2d, F.avg_pool2d, F.max_pool2d, F.dropout}
+
+
+def _make_last_relu_fake(extractor: torch.fx.GraphModule) -> bool:
+    """Turn the last ReLU on the way to the extractor's output into ``fake_relu``, walking back
+    through pooling, flattening and dropout; False when there is none."""
+    output = next(n for n in extractor.graph.nodes if n.op == "output")
+    node = next(iter(output.args[0].values()))
+    while isinstance(node, torch.fx.Node):
+        if node.op == "call_module":
+            module = extractor.get_submodule(node.target)
+            if isinstance(module, nn.ReLU):
+                break
+            if not isinstance(module, _SHAPE_ONLY):
+                return False
+        elif node.op == "call_function" and node.target in _RELU_FUNCTIONS:
+            break
+        elif not (
+            (node.op == "call_function" and node.target in _SHAPE_ONLY_FUNCTIONS)
+            or (node.op == "call_method" and node.target in ("view", "flatten", "reshape"))
+        ):
+            return False
+        node = node.args[0] if node.args else None
+    else:
+        return False
+    node.op, node.target, node.args, node.kwargs = "call_function", fake_relu, node.args[:1], {}
+    extractor.recompile()
+    return True
+
+
 class LayerRepresentation(nn.Module):
     """``g``: pixels in [0, 1] → the chosen layer's activation (normalisation applied inside).
+
+    ``fake_relu=True``: the layer's last ReLU passes gradients unchanged (forward values exact),
+    as the authors' code reads representations.
 
     ``optimize=True`` folds eval-mode batch norms into their convolutions and runs in
     channels-last layout: the same function up to float rounding, faster on CPU and GPU.
     """
 
     def __init__(
-        self, net: nn.Module, layer: str, mean: Sequence[float], std: Sequence[float], *, optimize: bool = True
+        self,
+        net: nn.Module,
+        layer: str,
+        mean: Sequence[float],
+        std: Sequence[float],
+        *,
+        optimize: bool = True,
+        fake_relu: bool = False,
     ) -> None:
         nn.Module.__init__(self)
         if layer not in layer_names(net):
             raise NetworkError(f"no layer named {layer!r}; available: {', '.join(layer_names(net)[1:])}")
         self.net = net if isinstance(net, torch.jit.ScriptModule) else None
         self.extractor = None if self.net is not None else create_feature_extractor(net, return_nodes={layer: "g"})
+        if fake_relu and (self.extractor is None or not _make_last_relu_fake(self.extractor)):
+            raise NetworkError(
+                f"fake_relu needs a ReLU at layer {layer!r} (or before it, through pooling and flattening)"
+            )
         self.channels_last = optimize
         if optimize and self.extractor is not None:
             self.extractor.eval()

@@ -124,15 +124,16 @@ def inversion_job_run(*, job_id: int, on_progress: Callable[[int, int], None] | 
 def _seed_images(
     job: InversionJob, config: InversionConfig, device: torch.device
 ) -> dict[tuple[int, int], torch.Tensor]:
-    """x0 per (target index, seed index), in [0, 1] on the 8-bit grid, regenerated identically
-    on resume from the job's stored seed."""
+    """x0 per (target index, seed index): raw ``N(0, s)`` draws, unclamped, which is what the
+    optimisation starts from (as in the authors' code), regenerated identically on resume from
+    the job's stored seed. The seed image stored and shown to people is its clamped 8-bit PNG."""
     size = job.model_spec.input_size
     generator = seed_everything(derive_seed(config.seed, "seed-images"))
     scale = SEED_KINDS[config.seed_kind]
     n_targets = job.total // config.seeds_per_target
     per_target = n_targets if config.seed_per_target else 1
     noise = scale * torch.randn(per_target, config.seeds_per_target, 3, size, size, generator=generator)
-    seeds = imageio.quantize(noise).to(device)
+    seeds = noise.to(device)
     return {
         (t, k): seeds[t if config.seed_per_target else 0, k]
         for t in range(n_targets)

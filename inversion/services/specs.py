@@ -11,7 +11,15 @@ from django.core.files.base import ContentFile
 
 from inversion.models import ModelSpec
 from metamer.errors import MetamerError
-from science.networks import IMAGENET_MEAN, IMAGENET_STD, NetworkError, build_network, default_layer, layer_names
+from science.networks import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    LayerRepresentation,
+    NetworkError,
+    build_network,
+    default_layer,
+    layer_names,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,7 @@ def model_spec_check(
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     cifar_stem: bool = False,
+    fake_relu: bool = False,
 ) -> CheckedSpec:
     """Say what is wrong with a registration, storing nothing: the name is free, the network
     builds (with its checkpoint) and the layer exists."""
@@ -49,6 +58,11 @@ def model_spec_check(
     layer = layer or default_layer(net)
     if layer not in layer_names(net):
         raise MetamerError(f"no layer named {layer!r}; choose one of: {', '.join(layer_names(net)[1:])}", field="layer")
+    if fake_relu:
+        try:
+            LayerRepresentation(net, layer, IMAGENET_MEAN, IMAGENET_STD, optimize=False, fake_relu=True)
+        except NetworkError as exc:
+            raise MetamerError(str(exc), field="fake_relu") from None
     for label, values in (("mean", mean), ("std", std)):
         if values and len(values) != 3:
             raise MetamerError(f"{label} needs one value per colour channel (3), got {len(values)}", field=label)
@@ -71,6 +85,7 @@ def model_spec_register(
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     cifar_stem: bool = False,
+    fake_relu: bool = False,
 ) -> ModelSpec:
     """Register a network + layer once ``model_spec_check`` passes: checked now, never at job time."""
     checked = model_spec_check(
@@ -83,6 +98,7 @@ def model_spec_register(
         mean=mean,
         std=std,
         cifar_stem=cifar_stem,
+        fake_relu=fake_relu,
     )
     spec = ModelSpec(
         name=name,
@@ -90,6 +106,7 @@ def model_spec_register(
         architecture=architecture,
         layer=checked.layer,
         cifar_stem=cifar_stem,
+        fake_relu=fake_relu,
         input_size=checked.input_size,
         mean=checked.mean,
         std=checked.std,

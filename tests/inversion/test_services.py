@@ -1,5 +1,6 @@
 import io
 import tarfile
+from dataclasses import fields
 
 import pytest
 import torch
@@ -280,3 +281,28 @@ def test_uploads_over_the_limit_are_refused_by_name_and_store_nothing(settings):
     assert not Stimulus.objects.exists()
     ts = services.target_set_create(name="t", image_size=32, archive=one_image)
     assert ts.source == "cat.png" and ts.targets.count() == 1
+
+
+def test_the_paper_preset_names_every_setting_and_overrides_win():
+    config = InversionConfig.from_dict({"preset": "paper", "batch_size": 4})
+    stored = config.to_dict()
+    assert stored["preset"] == "paper"
+    assert (stored["update"], stored["step_size"], stored["schedule"], stored["steps"]) == (
+        "normalized",
+        1.0,
+        "constant",
+        5000,
+    )
+    assert (stored["precision"], stored["surrogate"], stored["batch_size"]) == ("fp32", 0.0, 4)
+    assert set(stored) == {f.name for f in fields(InversionConfig)}
+    with pytest.raises(ValueError, match="preset must be one of paper"):
+        InversionConfig.from_dict({"preset": "fast"})
+
+
+def test_fake_relu_is_recorded_on_the_spec_and_checked_at_registration():
+    spec = services.model_spec_register(name="a", architecture="alexnet-imagenet", layer="11", fake_relu=True)
+    assert spec.fake_relu
+    with pytest.raises(MetamerError, match="fake_relu needs a ReLU") as refused:
+        services.model_spec_register(name="b", architecture="alexnet-imagenet", layer="10", fake_relu=True)
+    assert refused.value.field == "fake_relu"
+    assert ModelSpec.objects.count() == 1

@@ -179,3 +179,75 @@ def test_surrogate_gradients_take_a_late_layer_closer_in_equal_steps():
     # Measured: every image closer, the median about 0.55-0.65 of exact gradients'.
     assert (soft.rep_distance < exact.rep_distance).all()
     assert soft.rep_distance.median() < 0.75 * exact.rep_distance.median()
+
+
+def _authors_attacker(g, targets, seed, steps, step_size=1.0):
+    """A transcription of the authors' attack loop (the robustness library's targeted L2 attack
+    with their regularizer-free loss): the raw seed enters the first step, each step moves
+    ``x + s * grad / (||grad|| + 1e-10)`` along the gradient of the negated loss, then clamps;
+    the best iterate is replaced on a strictly lower loss, and the final iterate is re-scored."""
+    rep_target = g(targets).detach().flatten(1)
+
+    def losses_of(x):
+        rep = g(x).flatten(1)
+        return (rep - rep_target).norm(dim=1) / rep_target.norm(dim=1)
+
+    def replace_best(loss, best_loss, x, best_x):
+        if best_loss is None:
+            return loss.clone().detach(), x.clone().detach()
+        replace = -best_loss < -loss
+        best_x[replace] = x[replace].clone().detach()
+        best_loss[replace] = loss[replace]
+        return best_loss, best_x
+
+    x = seed.expand_as(targets).clone()
+    best_loss = best_x = None
+    for _ in range(steps):
+        x = x.clone().detach().requires_grad_(True)
+        losses = losses_of(x)
+        (grad,) = torch.autograd.grad(-losses.mean(), [x])
+        with torch.no_grad():
+            best_loss, best_x = replace_best(losses, best_loss, x, best_x)
+            norm = grad.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+            x = (x + grad / (norm + 1e-10) * step_size).clamp(0, 1)
+    with torch.no_grad():
+        best_loss, best_x = replace_best(losses_of(x), best_loss, x, best_x)
+    return best_x
+
+
+def test_invert_with_its_defaults_is_the_authors_attacker_on_the_same_raw_seed():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Conv2d(8, 4, 3)
+    ).eval()
+    net.requires_grad_(False)
+    targets = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    raw_seed = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(2))  # not clamped
+    assert raw_seed.min() < 0 and raw_seed.max() > 1
+    theirs = _authors_attacker(net, targets, raw_seed, steps=40, step_size=0.5)
+    ours = invert(net, targets, raw_seed, steps=40, step_size=0.5)
+    assert (ours.images - theirs).abs().max() < 1e-4
+    assert ours.images.min() >= 0 and ours.images.max() <= 1
+
+
+def test_adaptive_penalty_weight_is_each_images_first_step_ratio_then_fixed():
+    def g(x):
+        return x.mean((2, 3))
+
+    def penalty(x, t):
+        return -(x - t).pow(2).flatten(1).mean(1)
+
+    targets = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    seeds = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    adaptive = invert(g, targets, seeds, steps=5, penalty=penalty, penalty_weight="adaptive", update="sgd")
+    # At the first step the two terms cancel exactly: rep - (rep / |p|) * |p| = 0.
+    assert torch.allclose(adaptive.history[0], torch.zeros(2), atol=1e-6)
+    for i in range(2):  # each image's own ratio, fixed after the first step: a fixed weight reproduces it
+        ratio = float(
+            relative_distance(g(targets[i : i + 1]), g(seeds[i : i + 1]))
+            / penalty(seeds[i : i + 1], targets[i : i + 1]).abs()
+        )
+        fixed = invert(
+            g, targets[i : i + 1], seeds[i : i + 1], steps=5, penalty=penalty, penalty_weight=ratio, update="sgd"
+        )
+        assert torch.allclose(fixed.images[0], adaptive.images[i], atol=1e-6)

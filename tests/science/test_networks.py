@@ -4,7 +4,15 @@ import pytest
 import torch
 import torchvision
 
-from science.networks import LayerRepresentation, NetworkError, build_network, default_layer, layer_names
+from science.networks import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    LayerRepresentation,
+    NetworkError,
+    build_network,
+    default_layer,
+    layer_names,
+)
 
 
 def _resnet_with_batch_norm_statistics():
@@ -66,3 +74,21 @@ def test_unknown_architectures_are_named():
         build_network("torchvision", "resnet9000")
     with pytest.raises(NetworkError, match="unknown built-in network"):
         build_network("builtin", "inception")
+
+
+def test_fake_relu_keeps_values_and_passes_gradient_through_the_last_relu():
+    net = build_network("builtin", "alexnet-imagenet")
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    exact = LayerRepresentation(net, "9", IMAGENET_MEAN, IMAGENET_STD, optimize=False)
+    fake = LayerRepresentation(net, "9", IMAGENET_MEAN, IMAGENET_STD, optimize=False, fake_relu=True)
+    assert torch.equal(exact(x), fake(x))
+    grads = []
+    for g in (exact, fake):
+        xi = x.clone().requires_grad_(True)
+        (-g(xi)).sum().backward()  # pushes every unit down: an exact ReLU stops where units are off
+        grads.append(xi.grad.abs().sum())
+    assert grads[1] > grads[0]
+    # Through the max-pool after it too; a layer with no ReLU before it is refused.
+    LayerRepresentation(net, "12", IMAGENET_MEAN, IMAGENET_STD, optimize=False, fake_relu=True)
+    with pytest.raises(NetworkError, match="fake_relu needs a ReLU"):
+        LayerRepresentation(net, "0", IMAGENET_MEAN, IMAGENET_STD, optimize=False, fake_relu=True)

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from inversion import services
-from inversion.config import InversionConfig
+from inversion.config import PRESETS, InversionConfig
 from inversion.models import ModelSpec, TargetSet
 from inversion.selectors import job_convergence
 from metamer.errors import MetamerError
@@ -29,15 +29,23 @@ class Command(BaseCommand):
         for f in fields(InversionConfig):
             default = f.default if f.default is not MISSING else None
             option = "--" + f.name.replace("_", "-")
-            if f.type in ("bool", bool):
-                parser.add_argument(option, action=argparse.BooleanOptionalAction, default=default)
+            # Options left out take the preset's value, else the default shown.
+            if f.name == "preset":
+                parser.add_argument(
+                    option, choices=list(PRESETS), help="start from named settings (the others override)"
+                )
+            elif f.type in ("bool", bool):
+                parser.add_argument(
+                    option, action=argparse.BooleanOptionalAction, default=None, help=f"default {default}"
+                )
             else:
                 kind = {"int": int, "float": float}.get(str(f.type), str)
-                parser.add_argument(option, type=kind, default=default, help=f"default {default}")
+                parser.add_argument(option, type=kind, default=None, help=f"default {default}")
 
     def handle(self, *args, model_spec, target_set, enqueue, **options):
+        given = {f.name: options[f.name] for f in fields(InversionConfig) if options[f.name] is not None}
         try:
-            config = InversionConfig(**{f.name: options[f.name] for f in fields(InversionConfig)})
+            config = InversionConfig.from_dict(given)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         spec = ModelSpec.objects.filter(name=model_spec).first()
