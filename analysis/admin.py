@@ -45,9 +45,16 @@ class StudyAdmin(SurveysStudyAdmin):
             f"{results['assignments_done']}/{results['assignments_total']} assignments done; "
             f"{results['workers']} workers, {len(results['excluded_workers'])} excluded (failed an attention check)."
         ]
+        who = results.get("participants", "people")
         lines += [
-            f"{r['condition']} ({r['kind']}): people {r['human_mean']:.0%} ± {r['human_std']:.0%} over {r['n_workers']} workers, "
-            f"LPIPS {r['lpips_mean']:.0%} ± {r['lpips_std']:.0%}, chance {r['chance']:.0%}"
+            f"{r['condition']} ({r['kind']}): {who} {r['human_mean']:.0%} ± {r['human_std']:.0%} over "
+            f"{r['n_workers']} workers, LPIPS "
+            + (
+                f"{r['lpips_mean']:.0%} ± {r['lpips_std']:.0%}"
+                if r["lpips_mean"] is not None
+                else "– (every variant circular)"
+            )
+            + f", guessing {r['chance']:.0%}"
             for r in results["conditions"]
         ]
         lines.append(results["verdict"])

@@ -15,8 +15,19 @@ import pandas as pd
 from scipy import stats
 
 from science.alignment import fleiss_kappa, wilson_interval
+from science.networks import BUILTINS
+from science.perceptual import VARIANTS
 
 CHANCE = {"2afc": 0.5, "clustering": 1 / 3}
+"""What guessing scores. A model whose IRIs people see as their seeds scores near 0 in 2AFC,
+not near chance (SCIENCE.md §2)."""
+
+
+def circular_variants(network: str | None, variants: list[str]) -> list[str]:
+    """LPIPS variants built on the same backbone as ``network`` (a model spec's architecture):
+    they agree with its IRIs by construction, so they do not judge it."""
+    backbone = BUILTINS.get(network or "")
+    return [v for v in variants if v in VARIANTS and VARIANTS[v][0] == backbone]
 
 
 def _bootstrap(values: np.ndarray, seed: int) -> tuple[float | None, float | None]:
@@ -35,17 +46,24 @@ def scored(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def summarise(frame: pd.DataFrame, variants: list[str], seed: int = 0) -> list[dict[str, Any]]:
-    """Per condition × survey kind: people (mean ± std across workers, bootstrap CI over
-    workers), LPIPS (mean ± std across variants, each alone, bootstrap CI over items), chance,
-    and how often people and each variant give the same answer."""
+    """Per condition × survey kind: participants (mean ± std across workers, bootstrap CI over
+    workers), LPIPS (mean ± std across the variants not built on the condition's own backbone,
+    each variant alone, bootstrap CI over items), chance, and how often participants and each
+    variant give the same answer."""
     rows = []
     data = scored(frame)
     for (condition, kind), group in data.groupby(["condition", "kind"], sort=False):
         per_worker = group.groupby("worker").correct.mean()
         items = group.drop_duplicates(["trial", "row"])
         by_variant = {v: float((items[f"lpips:{v}"] == items.correct_answer).mean()) for v in variants}
-        item_means = np.mean([(items[f"lpips:{v}"] == items.correct_answer).to_numpy() for v in variants], axis=0)
-        values = np.array(list(by_variant.values()))
+        circular = circular_variants(group["network"].iloc[0] if "network" in group else None, variants)
+        judges = [v for v in variants if v not in circular]
+        item_means = (
+            np.mean([(items[f"lpips:{v}"] == items.correct_answer).to_numpy() for v in judges], axis=0)
+            if judges
+            else np.array([])
+        )
+        values = np.array([by_variant[v] for v in judges])
         rows.append(
             {
                 "condition": condition,
@@ -55,10 +73,11 @@ def summarise(frame: pd.DataFrame, variants: list[str], seed: int = 0) -> list[d
                 "human_std": float(per_worker.std(ddof=0)),
                 "human_ci": _bootstrap(per_worker.to_numpy(), seed),
                 "n_workers": len(per_worker),
-                "lpips_mean": float(values.mean()),
-                "lpips_std": float(values.std(ddof=0)),
+                "lpips_mean": float(values.mean()) if judges else None,
+                "lpips_std": float(values.std(ddof=0)) if judges else None,
                 "lpips_ci": _bootstrap(item_means, seed),
                 "lpips_by_variant": by_variant,
+                "lpips_circular": circular,
                 "n_items": len(items),
                 "agreement_by_variant": {v: float((group.answer == group[f"lpips:{v}"]).mean()) for v in variants},
             }
@@ -130,7 +149,9 @@ def orderings(summary: list[dict[str, Any]], variants: list[str]) -> dict[str, d
         out[kind] = {}
         for v in variants:
             machine = [r["lpips_by_variant"][v] for r in rows]
-            if len(rows) < 2 or len(set(human)) < 2 or len(set(machine)) < 2:
+            if any(v in r.get("lpips_circular", []) for r in rows):
+                out[kind][v] = {"rho": None, "n": len(rows), "circular": True}
+            elif len(rows) < 2 or len(set(human)) < 2 or len(set(machine)) < 2:
                 out[kind][v] = {"rho": None, "n": len(rows)}
             else:
                 rho = stats.spearmanr(human, machine).statistic
@@ -138,16 +159,61 @@ def orderings(summary: list[dict[str, Any]], variants: list[str]) -> dict[str, d
     return out
 
 
-def verdict(summary: list[dict[str, Any]], ordering: dict[str, dict[str, Any]]) -> str:
-    """A plain sentence: which condition people find best aligned, and does LPIPS agree?"""
+def condition_difference(frame: pd.DataFrame, kind: str, a: str, b: str, seed: int = 0) -> dict[str, Any]:
+    """Participants' alignment on condition ``a`` minus ``b``: each worker's own difference (the
+    same workers see both in a mixed survey), its mean and a bootstrap 95% interval over workers."""
+    data = scored(frame)
+    data = data[data.kind == kind]
+    per_worker = data.groupby(["worker", "condition"]).correct.mean().unstack()
+    both = per_worker[[a, b]].dropna() if {a, b} <= set(per_worker.columns) else per_worker.iloc[:0]
+    differences = (both[a] - both[b]).to_numpy()
+    low, high = _bootstrap(differences, seed) if len(differences) >= 2 else (None, None)
+    return {"value": float(differences.mean()) if len(differences) else None, "ci": (low, high), "n": len(differences)}
+
+
+def verdict(
+    summary: list[dict[str, Any]],
+    ordering: dict[str, dict[str, Any]],
+    *,
+    frame: pd.DataFrame | None = None,
+    participants: str = "people",
+) -> str:
+    """Plain sentences: which condition the participants find best aligned, and what the data
+    can say about LPIPS agreeing. Over three or more conditions, the Spearman correlation of
+    the orderings; over two, the difference with its bootstrap interval (no rank correlation
+    rests on two points)."""
     sentences = []
-    for kind, per_variant in sorted(ordering.items()):
+    for kind in sorted({r["kind"] for r in summary}):
         rows = sorted((r for r in summary if r["kind"] == kind), key=lambda r: r["human_mean"], reverse=True)
         label = "2AFC" if kind == "2afc" else "clustering"
         if len(rows) < 2:
             sentences.append(f"{label}: only one condition, nothing to order.")
             continue
         best, worst = rows[0], rows[-1]
+        lpips = ", ".join(
+            f"{r['condition']} {r['lpips_mean']:.0%}" if r["lpips_mean"] is not None else f"{r['condition']} –"
+            for r in rows
+        )
+        head = (
+            f"{label}: {participants} judge {best['condition']} best aligned ({best['human_mean']:.0%}) and "
+            f"{worst['condition']} least ({worst['human_mean']:.0%}); LPIPS (variants not built on the network "
+            f"judged): {lpips}."
+        )
+        if len(rows) == 2:
+            diff = (
+                condition_difference(frame, kind, best["condition"], worst["condition"]) if frame is not None else None
+            )
+            if diff and diff["value"] is not None and diff["ci"][0] is not None:
+                low, high = diff["ci"]
+                clear = "a difference the interval supports" if low > 0 else "the interval includes no difference"
+                head += (
+                    f" The difference is {diff['value']:+.0%} (bootstrap 95% interval {low:+.0%} to {high:+.0%} "
+                    f"over {diff['n']} workers): {clear}."
+                )
+            head += " Two conditions are too few to correlate orderings: add a third to ask whether LPIPS orders them alike."
+            sentences.append(head)
+            continue
+        per_variant = ordering.get(kind, {})
         rhos = {v: o["rho"] for v, o in per_variant.items() if o["rho"] is not None}
         if rhos:
             same = all(rho > 0 for rho in rhos.values()) and np.mean(list(rhos.values())) >= 0.5
@@ -156,9 +222,7 @@ def verdict(summary: list[dict[str, Any]], ordering: dict[str, dict[str, Any]]) 
         else:
             answer, detail = "Undecided", "no variation to correlate"
         sentences.append(
-            f"{label}: people judge {best['condition']} best aligned ({best['human_mean']:.0%}) and "
-            f"{worst['condition']} least ({worst['human_mean']:.0%}); LPIPS gives {best['lpips_mean']:.0%} and "
-            f"{worst['lpips_mean']:.0%}. Does LPIPS order these models as people do? {answer} "
+            f"{head} Does LPIPS order these models as {participants} do? {answer} "
             f"(Spearman over {len(rows)} conditions: {detail})."
         )
     return " ".join(sentences) or "No answers yet."

@@ -7,24 +7,28 @@ from typing import Any
 import pandas as pd
 
 from analysis import results
-from inversion.models import InversionJob
+from inversion.models import InversionJob, TargetSet
 from science.perceptual import VARIANTS
 from surveys.models import Assignment, Response, Study, TrialLpipsChoice
 
 BASE_COLUMNS = [
     "worker", "survey", "kind", "trial", "position", "row", "condition", "attention_check", "answer",
-    "correct_answer", "correct", "response_ms", "excluded",
+    "correct_answer", "correct", "response_ms", "network", "simulated", "excluded",
 ]  # fmt: skip
 
 
 def condition_label(job: InversionJob) -> str:
-    """A condition is a model spec × regularizer."""
-    return f"{job.model_spec.name} / {job.regularizer}"
+    """A condition is a model spec × regularizer × kind of target (photographs or noise)."""
+    targets = "noise targets" if job.target_set.kind == TargetSet.Kind.NOISE else "image targets"
+    return f"{job.model_spec.name} / {job.regularizer} / {targets}"
 
 
 def study_jobs(study: Study) -> list[InversionJob]:
     return list(
-        InversionJob.objects.filter(surveys__study=study).select_related("model_spec").distinct().order_by("pk")
+        InversionJob.objects.filter(surveys__study=study)
+        .select_related("model_spec", "target_set")
+        .distinct()
+        .order_by("pk")
     )
 
 
@@ -34,7 +38,9 @@ def judgements(study: Study) -> pd.DataFrame:
     an attention check)."""
     responses = (
         Response.objects.filter(assignment__survey__study=study)
-        .select_related("assignment__participant", "assignment__survey", "trial__job__model_spec")
+        .select_related(
+            "assignment__participant", "assignment__survey", "trial__job__model_spec", "trial__job__target_set"
+        )
         .order_by("assignment_id", "trial__position")
     )
     lpips = {(c.trial_id, c.variant): c for c in TrialLpipsChoice.objects.filter(trial__survey__study=study)}
@@ -62,6 +68,8 @@ def judgements(study: Study) -> pd.DataFrame:
                 "correct_answer": correct_answer,
                 "correct": answer == correct_answer,
                 "response_ms": r.response_ms,
+                "network": trial.job.model_spec.architecture,
+                "simulated": bool(isinstance(r.viewing, dict) and r.viewing.get("bot")),
             }
             for variant in VARIANTS:
                 choice = lpips.get((trial.pk, variant))
@@ -73,6 +81,16 @@ def judgements(study: Study) -> pd.DataFrame:
     failed = frame[frame.attention_check & ~frame.correct.astype(bool)].worker.unique()
     frame.insert(len(BASE_COLUMNS) - 1, "excluded", frame.worker.isin(failed))
     return frame
+
+
+def participants_label(frame: pd.DataFrame) -> str:
+    """Who answered, in words: simulated participants are never called people."""
+    simulated = frame.drop_duplicates("worker").simulated
+    if simulated.all():
+        return "simulated participants"
+    if not simulated.any():
+        return "people"
+    return f"participants ({int(simulated.sum())} of {len(simulated)} simulated)"
 
 
 def study_results(study: Study, *, frame: pd.DataFrame | None = None, seed: int = 0) -> dict[str, Any]:
@@ -92,6 +110,7 @@ def study_results(study: Study, *, frame: pd.DataFrame | None = None, seed: int 
         return {**out, "conditions": [], "verdict": "No answers from included workers yet."}
     summary = results.summarise(frame, variants, seed=seed)
     ordering = results.orderings(summary, variants)
+    participants = participants_label(frame)
     return {
         **out,
         "conditions": summary,
@@ -99,5 +118,6 @@ def study_results(study: Study, *, frame: pd.DataFrame | None = None, seed: int 
         "noise_ceiling": results.noise_ceiling(frame),
         "fleiss_kappa": results.kappa(frame),
         "orderings": ordering,
-        "verdict": results.verdict(summary, ordering),
+        "participants": participants,
+        "verdict": results.verdict(summary, ordering, frame=frame, participants=participants),
     }

@@ -28,24 +28,24 @@ def _figure_png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def _bar_plot(rows: list[dict]) -> str:
+def _bar_plot(rows: list[dict], participants: str) -> str:
     fig = Figure(figsize=(2.2 + 1.8 * len(rows), 3.4))
     ax = fig.subplots()
     xs = np.arange(len(rows))
-    for offset, key, label in ((-0.2, "human", "People"), (0.2, "lpips", "LPIPS (4 variants)")):
-        means = np.array([r[f"{key}_mean"] for r in rows])
-        errors = np.array([r[f"{key}_std"] for r in rows])
+    for offset, key, label in ((-0.2, "human", participants.capitalize()), (0.2, "lpips", "LPIPS (non-circular)")):
+        means = np.array([np.nan if r[f"{key}_mean"] is None else r[f"{key}_mean"] for r in rows], dtype=float)
+        errors = np.array([np.nan if r[f"{key}_std"] is None else r[f"{key}_std"] for r in rows], dtype=float)
         ax.bar(xs + offset, means, width=0.4, yerr=errors, capsize=4, label=label)
     for x, r in zip(xs, rows, strict=True):
         ax.hlines(r["chance"], x - 0.45, x + 0.45, colors="grey", linestyles=":")
     ax.set_xticks(xs, [f"{r['condition']}\n{r['kind']}" for r in rows], fontsize=8)
     ax.set_ylim(0, 1.05)
-    ax.set_ylabel("alignment (dotted: chance)")
+    ax.set_ylabel("alignment (dotted: guessing)")
     ax.legend(fontsize=8, loc="upper right")
     return _figure_png(fig)
 
 
-def _scatter_plot(rows: list[dict]) -> str:
+def _scatter_plot(rows: list[dict], participants: str) -> str:
     fig = Figure(figsize=(4.2, 4))
     ax = fig.subplots()
     for variant, marker in zip(VARIANTS, "osD^", strict=True):
@@ -59,7 +59,7 @@ def _scatter_plot(rows: list[dict]) -> str:
     ax.set_xlim(-0.03, 1.03)
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("LPIPS alignment")
-    ax.set_ylabel("people's alignment")
+    ax.set_ylabel(f"{participants}' alignment")
     ax.legend(fontsize=8)
     return _figure_png(fig)
 
@@ -97,8 +97,8 @@ def report_build(*, study: Study) -> Report:
             "study": study,
             "summary": summary,
             "variants": list(VARIANTS),
-            "bars": _bar_plot(rows) if rows else None,
-            "scatter": _scatter_plot(rows) if rows else None,
+            "bars": _bar_plot(rows, summary.get("participants", "people")) if rows else None,
+            "scatter": _scatter_plot(rows, summary.get("participants", "people")) if rows else None,
             "examples": _example_grid(jobs),
         },
     )

@@ -87,3 +87,25 @@ def test_orderings_and_verdict():
     assert "Does LPIPS order these models as people do? Yes" in text
     summary[2]["lpips_by_variant"]["v"] = 0.95
     assert "? No" in results.verdict(summary, results.orderings(summary, VARIANTS))
+
+
+def test_two_conditions_get_their_difference_with_an_interval_and_no_rank_verdict():
+    rows = [
+        {"worker": w, "trial": t, "row": -1, "kind": "2afc", "condition": c, "answer": a, "correct_answer": 1,
+         "lpips:v": 1, "network": "resnet18"}
+        for w in ("w1", "w2", "w3")
+        for t, c, a in ((1, "early", 1), (2, "early", 1), (3, "late", 0), (4, "late", 1 if w == "w3" else 0))
+    ]  # fmt: skip
+    frame = _frame(rows)
+    summary = results.summarise(frame, VARIANTS)
+    text = results.verdict(
+        summary, results.orderings(summary, VARIANTS), frame=frame, participants="simulated participants"
+    )
+    assert "simulated participants judge early best aligned (100%)" in text
+    assert "The difference is +83%" in text and "Spearman" not in text
+
+
+def test_lpips_built_on_the_judged_network_does_not_judge_it():
+    assert results.circular_variants("alexnet-imagenet", ["alex-lin", "vgg-lin", "alex", "vgg"]) == ["alex-lin", "alex"]
+    assert results.circular_variants("vgg16-imagenet", ["alex-lin", "vgg-lin"]) == ["vgg-lin"]
+    assert results.circular_variants("resnet18", ["alex-lin", "vgg-lin"]) == []

@@ -32,7 +32,11 @@ def test_report_scores_people_and_lpips_and_excludes_check_failures(two_conditio
     assert all(t["value"] == 1.0 for t in summary["triplet_alignment"].values())
     assert summary["noise_ceiling"]["value"] == 1.0
     assert summary["fleiss_kappa"]["2afc"] == 1.0
-    assert "Does LPIPS order these models as people do? Yes" in summary["verdict"]
+    # Two conditions: the difference with its interval, never a rank correlation over two points.
+    assert "The difference is +100%" in summary["verdict"] and "Spearman" not in summary["verdict"]
+    assert summary["participants"] == "people"
+    # The factories' networks are the built-in AlexNet: AlexNet-LPIPS agrees by construction, so it does not judge.
+    assert a["lpips_circular"] == ["alex-lin", "alex"]
     html = report.html.read().decode()
     assert "data:image/png;base64," in html and "1 excluded" in html
     raw = report.csv.read().decode().splitlines()

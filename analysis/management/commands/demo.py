@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
 import torch
@@ -25,8 +26,14 @@ from surveys import services as survey_services
 from surveys.models import Study
 
 SHARED_CIFAR = Path(settings.BASE_DIR).parent / "shared" / "data" / "cifar10-test.tar"
-LAYERS = {"early": "3", "late": "10"}
+LAYERS = {"conv2 (early)": "3", "conv5 (late)": "10"}
 """AlexNet ``features`` nodes: conv2 (early) and conv5 (late), before their ReLU."""
+
+
+def _progress(**kwargs) -> tqdm:
+    """A progress bar; in a log (not a terminal) it writes a line every 30 s, not thousands."""
+    interactive = sys.stderr.isatty()
+    return tqdm(mininterval=0.1 if interactive else 30, dynamic_ncols=interactive, **kwargs)
 
 
 class Command(BaseCommand):
@@ -63,12 +70,12 @@ class Command(BaseCommand):
 
     def _run(self, stamp: str, opt: dict):
         size = opt["size"]
-        stages = tqdm(total=6, desc="Metamer demo", unit="stage", position=0)
+        stages = _progress(total=6, desc="Metamer demo", unit="stage", position=0)
 
         stages.set_postfix_str("registering AlexNet (ImageNet) at two layers")
         specs = {
             depth: inversion_services.model_spec_register(
-                name=f"alexnet-{depth}-{stamp}", architecture="alexnet-imagenet", layer=layer, input_size=size
+                name=f"AlexNet {depth} {stamp}", architecture="alexnet-imagenet", layer=layer, input_size=size
             )
             for depth, layer in LAYERS.items()
         }
@@ -97,7 +104,7 @@ class Command(BaseCommand):
                 job = inversion_services.inversion_job_create(
                     model_spec=spec, target_set=target_set, config=config, enqueue=False
                 )
-                with tqdm(
+                with _progress(
                     total=1, desc=f"  IRIs {depth} × {target_set.kind}", unit="step·img", position=1, leave=False
                 ) as bar:
 
@@ -115,7 +122,9 @@ class Command(BaseCommand):
 
         stages.set_postfix_str("assembling a 2AFC survey with attention checks")
         study = Study.objects.create(
-            name=f"Demo study {stamp}", description="AlexNet conv2 vs conv5, made by `make demo`."
+            name=f"Demo study {stamp}",
+            description="AlexNet conv2 vs conv5, photographs and noise targets, answered by simulated participants "
+            "(LPIPS variants and one careless bot); made by `make demo`.",
         )
         survey = survey_services.survey_assemble(
             study=study,
@@ -136,7 +145,7 @@ class Command(BaseCommand):
         ][: opt["workers"]]
         deciders.append(("careless-bot", bots.adversarial_decider()))
         with bots.serve(get_wsgi_application()) as base_url:
-            for name, decide in tqdm(deciders, desc="  participants", position=1, leave=False):
+            for name, decide in _progress(iterable=deciders, desc="  participants", position=1, leave=False):
                 bots.run_bot(base_url, str(survey.uuid), name, decide)
         stages.update()
 
