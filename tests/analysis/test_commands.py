@@ -50,5 +50,10 @@ def test_demo_runs_end_to_end_on_packaged_images(tmp_path, monkeypatch):
     assert "Report:" in out.getvalue()
     assert "log in as demo" in out.getvalue()
     assert report.summary["excluded_workers"] == ["careless-bot"]
-    assert len(report.summary["conditions"]) == 2  # early and late layer
+    conditions = {
+        r["condition"].split(" ", 2)[1] + " " + r["condition"].rsplit(" / ", 1)[1] for r in report.summary["conditions"]
+    }
+    assert conditions == {"conv2 image targets", "conv2 noise targets", "conv5 image targets", "conv5 noise targets"}
+    assert report.summary["participants"] == "simulated participants"
+    assert "people" not in report.summary["verdict"]
     assert Response.objects.filter(assignment__participant__external_id="lpips-alex-lin").count() > 0
