@@ -125,12 +125,17 @@ def target_set_check(
 ) -> None:
     """Say what is wrong with a target set before anything is stored: the name, the noise
     settings, or the upload (its size, that it holds images, and enough for the sample)."""
+    _check_request(name=name, archive=archive, noise_law=noise_law, n=n)
+    if not noise_law:
+        with _upload_on_disk(archive) as path:
+            _members(path, sample, seed, archive.name)
+
+
+def _check_request(*, name: str, archive: UploadedFile | None, noise_law: str | None, n: int | None) -> None:
+    """What can be checked without reading the upload's contents."""
     _check_unique_target_set(name)
     if noise_law:
-        if noise_law not in NOISE_LAWS:
-            raise MetamerError(f"unknown noise law {noise_law!r}; choose one of {', '.join(NOISE_LAWS)}", field="law")
-        if not n or n < 1:
-            raise MetamerError("how many noise targets: n must be at least 1", field="n")
+        _check_noise(noise_law, n)
         return
     if archive is None:
         raise MetamerError("upload an image or an archive, or choose a noise law", field="archive")
@@ -139,8 +144,13 @@ def target_set_check(
             f"{archive.name} is larger than {settings.METAMER_MAX_UPLOAD_BYTES // 2**20} MiB; sample it first",
             field="archive",
         )
-    with _upload_on_disk(archive) as path:
-        _members(path, sample, seed, archive.name)
+
+
+def _check_noise(law: str, n: int | None) -> None:
+    if law not in NOISE_LAWS:
+        raise MetamerError(f"unknown noise law {law!r}; choose one of {', '.join(NOISE_LAWS)}", field="law")
+    if not n or n < 1:
+        raise MetamerError("how many noise targets: n must be at least 1", field="n")
 
 
 def target_set_create(
@@ -153,11 +163,10 @@ def target_set_create(
     noise_law: str | None = None,
     n: int | None = None,
 ) -> TargetSet:
-    """A target set from an uploaded image or archive, or noise targets (admin and API), once
-    ``target_set_check`` passes."""
-    target_set_check(
-        name=name, image_size=image_size, archive=archive, sample=sample, seed=seed, noise_law=noise_law, n=n
-    )
+    """A target set from an uploaded image or archive, or noise targets (admin and API), after
+    the checks of ``target_set_check``: the upload goes to disk once, and the import checks its
+    members and sample there before anything is stored."""
+    _check_request(name=name, archive=archive, noise_law=noise_law, n=n)
     if noise_law:
         return target_set_create_noise(name=name, n=n or 0, law=noise_law, image_size=image_size, seed=seed)
     with _upload_on_disk(archive) as path:
@@ -169,10 +178,7 @@ def target_set_create(
 @transaction.atomic
 def target_set_create_noise(*, name: str, n: int, law: str, image_size: int, seed: int) -> TargetSet:
     """Noise targets drawn from ``N(0, 1)`` (``normal-0-1``) or ``N(0.5, 2)`` (``normal-0.5-2``)."""
-    if law not in NOISE_LAWS:
-        raise MetamerError(f"unknown noise law {law!r}; choose one of {', '.join(NOISE_LAWS)}", field="law")
-    if n < 1:
-        raise MetamerError("n must be at least 1", field="n")
+    _check_noise(law, n)
     _check_unique_target_set(name)
     mean, std = NOISE_LAWS[law]
     generator = seed_everything(derive_seed(seed, "noise-targets"))

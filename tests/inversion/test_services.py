@@ -99,9 +99,11 @@ def test_noise_targets_follow_the_law_and_stay_in_range():
         services.target_set_create_noise(name="m", n=2, law="uniform", image_size=8, seed=3)
 
 
-def _job(n_targets=3, **config):
-    spec = services.model_spec_register(name="alex", architecture="alexnet-imagenet", layer="3", input_size=32)
-    ts = services.target_set_create_noise(name="n", n=n_targets, law="normal-0-1", image_size=32, seed=0)
+def _job(n_targets=3, targets="n", **config):
+    spec = ModelSpec.objects.filter(name="alex").first() or services.model_spec_register(
+        name="alex", architecture="alexnet-imagenet", layer="3", input_size=32
+    )
+    ts = services.target_set_create_noise(name=targets, n=n_targets, law="normal-0-1", image_size=32, seed=0)
     cfg = InversionConfig(steps=5, batch_size=2, **config)
     return services.inversion_job_create(model_spec=spec, target_set=ts, config=cfg, enqueue=False)
 
@@ -254,15 +256,8 @@ def test_seed_per_target_gives_each_target_its_own_seeds():
     iris = IRI.objects.filter(job=job).select_related("seed")
     assert iris.count() == 6
     assert len({i.seed.sha256 for i in iris}) == 6
-    shared = services.inversion_job_run(job_id=_job_named("shared", n_targets=3, seeds_per_target=2).pk)
+    shared = services.inversion_job_run(job_id=_job(n_targets=3, targets="shared", seeds_per_target=2).pk)
     assert len({i.seed.sha256 for i in IRI.objects.filter(job=shared).select_related("seed")}) == 2
-
-
-def _job_named(name, n_targets, **config):
-    spec = ModelSpec.objects.get(name="alex")
-    ts = services.target_set_create_noise(name=name, n=n_targets, law="normal-0-1", image_size=32, seed=0)
-    cfg = InversionConfig(steps=5, batch_size=2, **config)
-    return services.inversion_job_create(model_spec=spec, target_set=ts, config=cfg, enqueue=False)
 
 
 def test_uploads_over_the_limit_are_refused_by_name_and_store_nothing(settings):
