@@ -16,7 +16,7 @@ from scipy import stats
 
 from science.alignment import fleiss_kappa, wilson_interval
 from science.networks import BUILTINS
-from science.perceptual import VARIANTS
+from science.perceptual import is_variant, variant_backbone
 
 CHANCE = {"2afc": 0.5, "clustering": 1 / 3}
 """What guessing scores. A model whose IRIs people see as their seeds scores near 0 in 2AFC,
@@ -26,8 +26,9 @@ not near chance (SCIENCE.md §2)."""
 def circular_variants(network: str | None, variants: list[str]) -> list[str]:
     """LPIPS variants built on the same backbone as ``network`` (a model spec's architecture):
     they agree with its IRIs by construction, so they do not judge it."""
-    backbone = BUILTINS.get(network or "")
-    return [v for v in variants if v in VARIANTS and VARIANTS[v][0] == backbone]
+    builtin = BUILTINS.get(network or "")
+    backbone = builtin.lpips_backbone if builtin else None
+    return [v for v in variants if is_variant(v) and variant_backbone(v) == backbone]
 
 
 def _bootstrap(values: np.ndarray, seed: int) -> tuple[float | None, float | None]:
@@ -224,5 +225,10 @@ def verdict(
         sentences.append(
             f"{head} Does LPIPS order these models as {participants} do? {answer} "
             f"(Spearman over {len(rows)} conditions: {detail})."
+        )
+    if sentences and participants == "simulated participants":
+        sentences.append(
+            "These participants are simulated (they decide by LPIPS themselves), so agreement with LPIPS checks "
+            "the pipeline, not whether people see as LPIPS does: run the survey with people for that."
         )
     return " ".join(sentences) or "No answers yet."

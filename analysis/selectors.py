@@ -18,9 +18,14 @@ BASE_COLUMNS = [
 
 
 def condition_label(job: InversionJob) -> str:
-    """A condition is a model spec × regularizer × kind of target (photographs or noise)."""
-    targets = "noise targets" if job.target_set.kind == TargetSet.Kind.NOISE else "image targets"
-    return f"{job.model_spec.name} / {job.regularizer} / {targets}"
+    """A condition is a model spec × regularizer (and the preset it came from) × kind of target
+    (photographs, noise, or raw noise draws)."""
+    targets = "image targets"
+    if job.target_set.kind == TargetSet.Kind.NOISE:
+        targets = "raw noise targets" if job.target_set.targets.exclude(raw="").exists() else "noise targets"
+    preset = job.config.get("preset")
+    regularizer = f"{job.regularizer}, {preset} preset" if preset else job.regularizer
+    return f"{job.model_spec.name} / {regularizer} / {targets}"
 
 
 def study_jobs(study: Study) -> list[InversionJob]:

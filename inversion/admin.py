@@ -129,6 +129,12 @@ class TargetSetUploadForm(forms.ModelForm):
     seed = forms.IntegerField(initial=0, help_text="Seed of the sample or of the noise (recorded).")
     noise_law = forms.ChoiceField(required=False, choices=[("", "—"), *((k, k) for k in services.NOISE_LAWS)])
     n = forms.IntegerField(required=False, min_value=1, label="number of noise targets")
+    raw = forms.BooleanField(
+        required=False,
+        label="raw noise targets (the paper's setting)",
+        help_text="Optimise towards the unclamped noise draw, as the authors' code does; people still see it "
+        "clamped to [0, 1].",
+    )
 
     class Meta:
         model = TargetSet
@@ -150,6 +156,7 @@ def _target_set_fields(data: dict) -> dict:
         "seed": data.get("seed") or 0,
         "noise_law": data.get("noise_law") or None,
         "n": data.get("n"),
+        "raw": bool(data.get("raw")),
     }
 
 
@@ -199,7 +206,7 @@ class InversionJobForm(forms.ModelForm):
         required=False,
         choices=[("", "— (the settings below)"), *((name, name) for name in PRESETS)],
         help_text="paper: the authors' method exactly (fixed step 1 from the raw seed, constant, 5,000 steps, fp32, "
-        "exact gradients); settings below that differ from the defaults override it.",
+        "exact gradients, their forms of any regularizer); settings below that differ from the defaults override it.",
     )
 
     class Meta:

@@ -156,6 +156,11 @@ class TargetSetCreateSerializer(serializers.Serializer):
     seed = serializers.IntegerField(required=False, default=0)
     noise_law = serializers.ChoiceField(choices=list(services.NOISE_LAWS), required=False)
     n = serializers.IntegerField(required=False, min_value=1, max_value=10_000)
+    raw = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Noise only: optimise towards the unclamped draw (the paper's setting).",
+    )
 
     def validate(self, data):
         if bool(data.get("archive")) == bool(data.get("noise_law")):

@@ -10,13 +10,27 @@ from typing import Any
 import torch
 
 from science.engine import Penalty, Transform
-from science.regularizers import adversarial_lpips, blur_robustness, lp_norm, random_transform, total_variation
+from science.perceptual import is_variant
+from science.regularizers import (
+    adversarial_lpips,
+    blur_robustness,
+    blur_robustness_authors,
+    lp_norm,
+    lp_norm_authors,
+    random_transform,
+    random_transform_authors,
+    total_variation,
+    total_variation_authors,
+)
 
 UPDATES = ("adam", "normalized", "sgd")
 SCHEDULES = ("constant", "cosine")
 SEED_KINDS = {"super": 1.0, "light": 0.01}
 """Seed noise ``N(0, s)``: super-noise (the paper's default) and light noise."""
 PRECISIONS = ("auto", "fp32", "tf32", "bf16")
+PENALTY_FORMS = ("metamer", "authors")
+"""Human-leaning regularizer forms: Metamer's (means over pixels, size-independent weights) or
+the authors' exact ones (sums, their 3×3 blur, their transformation chain)."""
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {
         "update": "normalized",
@@ -25,11 +39,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         "steps": 5000,
         "precision": "fp32",
         "surrogate": 0.0,
+        "penalty_form": "authors",
     },
 }
 """Named settings. ``paper``: the authors' method exactly (Nanda et al.'s reference code): a
-fixed-length step of 1 from the raw seed, constant, 5,000 steps, fp32, exact gradients. Their
-``fake_relu`` belongs to the network and is set on the model spec."""
+fixed-length step of 1 from the raw seed, constant, 5,000 steps, fp32, exact gradients, and
+their forms of any human-leaning regularizer added. Their ``fake_relu`` belongs to the network and is set on the model spec."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,8 @@ class InversionConfig:
     blur_weight: float = 0.0
     transform: bool = False
     """Transformation robustness: optimise through random jitter, scale and rotation."""
+    penalty_form: str = "metamer"
+    """``metamer`` or ``authors``: which form of TV, Lp, blur and transforms (see PENALTY_FORMS)."""
     fourier: bool = False
     """Fourier-domain preconditioning: optimise the spectrum, not the pixels."""
     surrogate: float = 0.2
@@ -95,8 +112,10 @@ class InversionConfig:
             problems.append("surrogate must be between 0 and 0.5 (larger weights no longer follow the network)")
         if self.lp_p not in (1, 2, 6):
             problems.append("lp_p must be 1, 2 or 6")
-        if self.lpips_variant not in ("alex-lin", "vgg-lin", "alex", "vgg"):
-            problems.append("lpips_variant must be one of alex-lin, vgg-lin, alex, vgg")
+        if not is_variant(self.lpips_variant):
+            problems.append("lpips_variant must be one of alex-lin, vgg-lin, alex, vgg (or alex|vgg-randlin-<seed>)")
+        if self.penalty_form not in PENALTY_FORMS:
+            problems.append(f"penalty_form must be one of {', '.join(PENALTY_FORMS)}")
         if self.precision not in PRECISIONS:
             problems.append(f"precision must be one of {', '.join(PRECISIONS)}")
         if self.preset and self.preset not in PRESETS:
@@ -129,7 +148,10 @@ class InversionConfig:
             )
             if on
         ]
-        return f"human-leaning({'+'.join(parts)})" if parts else "none"
+        if not parts:
+            return "none"
+        form = ", authors' forms" if self.penalty_form == "authors" else ""
+        return f"human-leaning({'+'.join(parts)}{form})"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,13 +172,19 @@ class InversionConfig:
 
 def build_penalty(config: InversionConfig, device: torch.device, cache_dir: Path | None = None) -> Penalty | None:
     """The weighted sum of the configured penalties, per image; None when regularizer-free."""
+    authors = config.penalty_form == "authors"
+    tv, lp, blur = (
+        (total_variation_authors, lp_norm_authors, blur_robustness_authors)
+        if authors
+        else (total_variation, lp_norm, blur_robustness)
+    )
     terms: list[tuple[float, Penalty]] = []
     if config.tv_weight:
-        terms.append((config.tv_weight, lambda x, t: total_variation(x)))
+        terms.append((config.tv_weight, lambda x, t: tv(x)))
     if config.lp_weight:
-        terms.append((config.lp_weight, lambda x, t: lp_norm(x, config.lp_p)))
+        terms.append((config.lp_weight, lambda x, t: lp(x, config.lp_p)))
     if config.blur_weight:
-        terms.append((config.blur_weight, lambda x, t: blur_robustness(x)))
+        terms.append((config.blur_weight, lambda x, t: blur(x)))
     if config.lpips_weight:
         # With lpips_adaptive, invert scales this term itself (penalty_weight="adaptive").
         weight = 1.0 if config.lpips_adaptive else config.lpips_weight
@@ -169,6 +197,9 @@ def build_penalty(config: InversionConfig, device: torch.device, cache_dir: Path
 def build_transform(config: InversionConfig, image_size: int) -> Transform | None:
     if not config.transform:
         return None
+    if config.penalty_form == "authors":
+        # Their ImageNet chain pads by 12; their CIFAR chain does not pad.
+        return random_transform_authors(pad=12 if image_size >= 128 else 0)
     # ImageNet-sized inputs get reflection padding so shifts do not wrap content in.
     pad = image_size // 14 if image_size >= 128 else 0
     return random_transform(pad=pad, jitter=max(1, image_size // 28), scale=0.05, degrees=5.0)

@@ -33,7 +33,7 @@ class ModelSpec(models.Model):
     """A network plus one layer: ``g(x)`` is that layer's activation."""
 
     class Source(models.TextChoices):
-        BUILTIN = "builtin", "Built-in (ImageNet AlexNet / VGG16 features)"
+        BUILTIN = "builtin", "Built-in (AlexNet, VGG16, EfficientNet-Lite0/1/2; ImageNet weights)"
         TORCHVISION = "torchvision", "torchvision architecture + state dict"
         TORCHSCRIPT = "torchscript", "TorchScript file"
 
@@ -51,9 +51,11 @@ class ModelSpec(models.Model):
     )
     input_size = models.PositiveIntegerField(default=224, help_text="Images are H = W = input size pixels.")
     mean = models.JSONField(
-        default=list, blank=True, help_text="Per-channel normalisation inside g; empty: ImageNet's."
+        default=list,
+        blank=True,
+        help_text="Per-channel normalisation inside g; empty: the built-in's own, else ImageNet's.",
     )
-    std = models.JSONField(default=list, blank=True, help_text="Empty: ImageNet's.")
+    std = models.JSONField(default=list, blank=True, help_text="Empty: the built-in's own, else ImageNet's.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -87,6 +89,12 @@ class Target(models.Model):
     index = models.PositiveIntegerField()
     label = models.CharField(max_length=200, blank=True, help_text="Class or file name, or the noise law.")
     stimulus = models.ForeignKey(Stimulus, on_delete=models.PROTECT, related_name="+")
+    raw = models.FileField(
+        upload_to="targets/raw/%Y/%m/",
+        blank=True,
+        help_text="Raw noise targets only: the unclamped float32 draw (.npy) the optimisation aims at; "
+        "the stimulus is its clamped 8-bit image, which is what people see.",
+    )
 
     class Meta:
         ordering = ["target_set", "index"]
@@ -161,7 +169,7 @@ class LpipsJudgement(models.Model):
     """LPIPS 2AFC for one IRI and one variant: aligned when ``d(xr, xt) <= d(xr, x0)``."""
 
     iri = models.ForeignKey(IRI, on_delete=models.CASCADE, related_name="lpips_judgements")
-    variant = models.CharField(max_length=10)
+    variant = models.CharField(max_length=32)
     d_target = models.FloatField()
     d_seed = models.FloatField()
 

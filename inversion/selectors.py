@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
+import numpy as np
 import torch
 from django.conf import settings
 from django.db.models import QuerySet
@@ -20,6 +21,15 @@ def stimulus_tensor(stimulus: Stimulus) -> torch.Tensor:
     """A stored stimulus as a 3×H×W tensor in [0, 1]."""
     with Image.open(stimulus.image) as img:
         return to_tensor(img)
+
+
+def target_tensor(target: Target) -> torch.Tensor:
+    """What a job aims at for ``target`` (3×H×W): the raw noise draw when one is stored
+    (unbounded), else the stored image in [0, 1]."""
+    if target.raw:
+        with target.raw.open("rb") as f:
+            return torch.from_numpy(np.load(f, allow_pickle=False))
+    return stimulus_tensor(target.stimulus)
 
 
 def model_spec_representation(spec: ModelSpec) -> LayerRepresentation:

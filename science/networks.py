@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -12,16 +13,52 @@ from torch.fx.experimental.optimization import fuse
 from torchvision import models
 from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
 
-from science.backbones import imagenet_features
+from science.backbones import EFFICIENTNET_LITE_MEAN, EFFICIENTNET_LITE_STD, efficientnet_lite, imagenet_features
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-BUILTINS = {
-    "alexnet-imagenet": "alex",
-    "vgg16-imagenet": "vgg",
+
+@dataclass(frozen=True)
+class Builtin:
+    """A network whose weights ship with Metamer's dependencies (nothing downloads)."""
+
+    build: Callable[[Path | None], nn.Module]
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    lpips_backbone: str | None
+    """The LPIPS backbone built on the same weights (``alex``/``vgg``), if any: an LPIPS judge
+    on it agrees with this network by construction."""
+    description: str
+
+
+BUILTINS: dict[str, Builtin] = {
+    "alexnet-imagenet": Builtin(
+        lambda cache: imagenet_features("alex", cache),
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        "alex",
+        "ImageNet AlexNet, convolutional trunk (the weights LPIPS alex uses)",
+    ),
+    "vgg16-imagenet": Builtin(
+        lambda cache: imagenet_features("vgg", cache),
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        "vgg",
+        "ImageNet VGG16, convolutional trunk (the weights LPIPS vgg uses)",
+    ),
+    **{
+        f"efficientnet-{variant}-imagenet": Builtin(
+            lambda cache, variant=variant: efficientnet_lite(variant),
+            EFFICIENTNET_LITE_MEAN,
+            EFFICIENTNET_LITE_STD,
+            None,
+            f"ImageNet EfficientNet-{variant.capitalize()}, full classifier (no LPIPS is built on it)",
+        )
+        for variant in ("lite0", "lite1", "lite2")
+    },
 }
-"""Built-in networks: the ImageNet AlexNet and VGG16 convolutional features used by LPIPS."""
+"""Built-in networks, by the name a model spec's architecture gives."""
 
 
 class NetworkError(ValueError):
@@ -41,7 +78,7 @@ def build_network(
     if source == "builtin":
         if architecture not in BUILTINS:
             raise NetworkError(f"unknown built-in network {architecture!r}; choose one of {', '.join(BUILTINS)}")
-        net = imagenet_features(BUILTINS[architecture], cache_dir)
+        net = BUILTINS[architecture].build(cache_dir)
     elif source == "torchscript":
         if checkpoint is None:
             raise NetworkError("a TorchScript network needs its file")
@@ -105,6 +142,14 @@ def _head_size(architecture: str, state: dict[str, Tensor] | None) -> dict[str, 
     return {"num_classes": int(weight.shape[0])} if weight is not None else {}
 
 
+def _tracer_kwargs() -> dict[str, list]:
+    """What FX must not trace into: timm's registered leaf modules and functions (its
+    TensorFlow "same" padding, for one, branches on the input size)."""
+    from timm.layers import get_notrace_functions, get_notrace_modules
+
+    return {"leaf_modules": get_notrace_modules(), "autowrap_functions": get_notrace_functions()}
+
+
 SCRIPTED_OUTPUT = "output"
 """The one layer a TorchScript network offers: its output (FX cannot trace into it)."""
 
@@ -113,7 +158,7 @@ def layer_names(net: nn.Module) -> list[str]:
     """The names a layer can be chosen by (torchvision's graph node names, eval mode)."""
     if isinstance(net, torch.jit.ScriptModule):
         return ["input", SCRIPTED_OUTPUT]
-    return get_graph_node_names(net)[1]
+    return get_graph_node_names(net, tracer_kwargs=_tracer_kwargs())[1]
 
 
 def default_layer(net: nn.Module) -> str:
@@ -199,7 +244,11 @@ class LayerRepresentation(nn.Module):
         if layer not in layer_names(net):
             raise NetworkError(f"no layer named {layer!r}; available: {', '.join(layer_names(net)[1:])}")
         self.net = net if isinstance(net, torch.jit.ScriptModule) else None
-        self.extractor = None if self.net is not None else create_feature_extractor(net, return_nodes={layer: "g"})
+        self.extractor = (
+            None
+            if self.net is not None
+            else create_feature_extractor(net, return_nodes={layer: "g"}, tracer_kwargs=_tracer_kwargs())
+        )
         if fake_relu and (self.extractor is None or not _make_last_relu_fake(self.extractor)):
             raise NetworkError(
                 f"fake_relu needs a ReLU at layer {layer!r} (or before it, through pooling and flattening)"

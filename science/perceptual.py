@@ -1,14 +1,23 @@
 """LPIPS as a simulated human: four variants with real ImageNet backbones, offline.
 
 Variants (SCIENCE.md §2): ``alex-lin`` and ``vgg-lin`` (v0.1 linear calibration) and
-``alex`` and ``vgg`` (uncalibrated: ``lpips=False``). Every function here takes images in
-[0, 1]; a model from ``load_lpips`` is called as ``model(a, b, normalize=True)``.
+``alex`` and ``vgg`` (uncalibrated: unweighted feature distances, ``lpips=False``): the four
+in ``VARIANTS``, used by default.
+
+For reproducing the authors' notebook only, ``alex-randlin-<seed>`` and ``vgg-randlin-<seed>``
+are its "uncalibrated" variants: ``lpips=True, pretrained=False``, i.e. linear layers drawn at
+random (here from ``<seed>``, so a number can be reproduced; theirs were unseeded). Their
+scores move with the seed; never a default.
+
+Every function here takes images in [0, 1]; a model from ``load_lpips`` is called as
+``model(a, b, normalize=True)``.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import re
 import warnings
 from pathlib import Path
 
@@ -27,27 +36,49 @@ VARIANTS: dict[str, tuple[str, bool]] = {
 }
 
 
+RANDOM_LINEAR = re.compile(r"^(alex|vgg)-randlin-(\d{1,9})$")
+"""The notebook's random-linear variants, ``<backbone>-randlin-<seed>``."""
+
+
 class UnknownVariant(ValueError):
     pass
 
 
 def _check_variant(variant: str) -> tuple[str, bool]:
-    try:
+    if variant in VARIANTS:
         return VARIANTS[variant]
-    except KeyError:
-        raise UnknownVariant(f"unknown LPIPS variant {variant!r}; choose one of {', '.join(VARIANTS)}") from None
+    if RANDOM_LINEAR.match(variant):
+        return RANDOM_LINEAR.match(variant).group(1), True
+    raise UnknownVariant(
+        f"unknown LPIPS variant {variant!r}; choose one of {', '.join(VARIANTS)} "
+        "(or alex-randlin-<seed> / vgg-randlin-<seed> to reproduce the authors' notebook)"
+    )
+
+
+def variant_backbone(variant: str) -> str:
+    """The backbone (``alex`` or ``vgg``) a variant is built on."""
+    return _check_variant(variant)[0]
+
+
+def is_variant(variant: str) -> bool:
+    """Whether ``variant`` names an LPIPS variant (a default one or a seeded random-linear one)."""
+    return variant in VARIANTS or RANDOM_LINEAR.match(variant) is not None
 
 
 @functools.cache
 def _load_cpu(variant: str, cache_dir: Path | None) -> lpips.LPIPS:
     arch, linear = _check_variant(variant)
-    with warnings.catch_warnings():
+    random_linear = RANDOM_LINEAR.match(variant)
+    with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
         # torchvision warns about the deprecated ``pretrained`` argument lpips still uses.
         warnings.simplefilter("ignore")
+        if random_linear:
+            # The random linear layers are drawn here, from the variant's seed.
+            torch.manual_seed(int(random_linear.group(2)))
         model = lpips.LPIPS(net=arch, lpips=linear, pretrained=False, pnet_rand=True, verbose=False)
     weights = converted_weights(arch, cache_dir)
     load_convs(model.net, weights["convs"])
-    if linear:
+    if linear and not random_linear:
         with torch.no_grad():
             for lin, kernel in zip(model.lins, weights["lins"], strict=True):
                 lin.model[-1].weight.copy_(kernel)

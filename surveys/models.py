@@ -152,7 +152,7 @@ class TrialLpipsChoice(models.Model):
     ``margin`` is how clear it was: the other distance minus the chosen one (per row)."""
 
     trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="lpips_choices")
-    variant = models.CharField(max_length=10)
+    variant = models.CharField(max_length=32)
     choice = models.JSONField()
     margin = models.JSONField()
     distances = models.JSONField(help_text="Per query/row: its LPIPS distance to each option/column.")

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from inversion.config import SEED_KINDS, InversionConfig, invert_options
 from inversion.models import IRI, InversionJob, ModelSpec, Stimulus, TargetSet
-from inversion.selectors import model_spec_representation, pending_work, stimulus_tensor
+from inversion.selectors import model_spec_representation, pending_work, target_tensor
 from inversion.services.targets import stimulus_create
 from metamer.errors import MetamerError
 from science import images as imageio
@@ -152,7 +152,7 @@ def _precision(config: InversionConfig, device: torch.device) -> tuple[torch.dty
 
 
 def _run_chunk(job, config, g, seeds, chunk, device, on_step) -> None:
-    targets = torch.stack([stimulus_tensor(t.stimulus) for t, _ in chunk]).to(device)
+    targets = torch.stack([target_tensor(t) for t, _ in chunk]).to(device)
     x0 = torch.stack([seeds[(t.index, k)] for t, k in chunk])
     dtype, precision_label = _precision(config, device)
     started = time.perf_counter()

@@ -12,6 +12,7 @@ from django.core.files.base import ContentFile
 from inversion.models import ModelSpec
 from metamer.errors import MetamerError
 from science.networks import (
+    BUILTINS,
     IMAGENET_MEAN,
     IMAGENET_STD,
     LayerRepresentation,
@@ -66,11 +67,12 @@ def model_spec_check(
     for label, values in (("mean", mean), ("std", std)):
         if values and len(values) != 3:
             raise MetamerError(f"{label} needs one value per colour channel (3), got {len(values)}", field=label)
+    builtin = BUILTINS.get(architecture) if source == ModelSpec.Source.BUILTIN else None
     return CheckedSpec(
         layer=layer,
         input_size=input_size or (32 if cifar_stem else 224),
-        mean=list(mean or IMAGENET_MEAN),
-        std=list(std or IMAGENET_STD),
+        mean=list(mean or (builtin.mean if builtin else IMAGENET_MEAN)),
+        std=list(std or (builtin.std if builtin else IMAGENET_STD)),
     )
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import random
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import torch
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -22,7 +24,8 @@ from science import images as imageio
 from science.seeding import derive_seed, seed_everything
 
 NOISE_LAWS = {"normal-0-1": (0.0, 1.0), "normal-0.5-2": (0.5, 2.0)}
-"""Noise targets: ``N(mean, std)`` per pixel, clamped to [0, 1]."""
+"""Noise targets: ``N(mean, std)`` per pixel. People see them clamped to [0, 1]; with ``raw``
+the optimisation aims at the unclamped draw, as the authors' code does."""
 
 
 def stimulus_create(*, role: str, image: torch.Tensor) -> Stimulus:
@@ -122,18 +125,23 @@ def target_set_check(
     seed: int = 0,
     noise_law: str | None = None,
     n: int | None = None,
+    raw: bool = False,
 ) -> None:
     """Say what is wrong with a target set before anything is stored: the name, the noise
     settings, or the upload (its size, that it holds images, and enough for the sample)."""
-    _check_request(name=name, archive=archive, noise_law=noise_law, n=n)
+    _check_request(name=name, archive=archive, noise_law=noise_law, n=n, raw=raw)
     if not noise_law:
         with _upload_on_disk(archive) as path:
             _members(path, sample, seed, archive.name)
 
 
-def _check_request(*, name: str, archive: UploadedFile | None, noise_law: str | None, n: int | None) -> None:
+def _check_request(
+    *, name: str, archive: UploadedFile | None, noise_law: str | None, n: int | None, raw: bool = False
+) -> None:
     """What can be checked without reading the upload's contents."""
     _check_unique_target_set(name)
+    if raw and not noise_law:
+        raise MetamerError("raw targets are noise draws: choose a noise law, or untick raw", field="raw")
     if noise_law:
         _check_noise(noise_law, n)
         return
@@ -162,13 +170,14 @@ def target_set_create(
     seed: int = 0,
     noise_law: str | None = None,
     n: int | None = None,
+    raw: bool = False,
 ) -> TargetSet:
     """A target set from an uploaded image or archive, or noise targets (admin and API), after
     the checks of ``target_set_check``: the upload goes to disk once, and the import checks its
     members and sample there before anything is stored."""
-    _check_request(name=name, archive=archive, noise_law=noise_law, n=n)
+    _check_request(name=name, archive=archive, noise_law=noise_law, n=n, raw=raw)
     if noise_law:
-        return target_set_create_noise(name=name, n=n or 0, law=noise_law, image_size=image_size, seed=seed)
+        return target_set_create_noise(name=name, n=n or 0, law=noise_law, image_size=image_size, seed=seed, raw=raw)
     with _upload_on_disk(archive) as path:
         return target_set_import(
             name=name, path=path, image_size=image_size, sample=sample, seed=seed, shown=archive.name
@@ -176,17 +185,30 @@ def target_set_create(
 
 
 @transaction.atomic
-def target_set_create_noise(*, name: str, n: int, law: str, image_size: int, seed: int) -> TargetSet:
-    """Noise targets drawn from ``N(0, 1)`` (``normal-0-1``) or ``N(0.5, 2)`` (``normal-0.5-2``)."""
+@transaction.atomic
+def target_set_create_noise(*, name: str, n: int, law: str, image_size: int, seed: int, raw: bool = False) -> TargetSet:
+    """Noise targets drawn from ``N(0, 1)`` (``normal-0-1``) or ``N(0.5, 2)`` (``normal-0.5-2``).
+    ``raw``: the optimisation aims at the unclamped draw (the paper's setting; stored beside the
+    clamped image people see); otherwise at the clamped image."""
     _check_noise(law, n)
     _check_unique_target_set(name)
     mean, std = NOISE_LAWS[law]
     generator = seed_everything(derive_seed(seed, "noise-targets"))
     target_set = TargetSet.objects.create(
-        name=name, kind=TargetSet.Kind.NOISE, source=law, image_size=image_size, resize_policy="none", sample_seed=seed
+        name=name,
+        kind=TargetSet.Kind.NOISE,
+        source=f"{law}, raw" if raw else law,
+        image_size=image_size,
+        resize_policy="none",
+        sample_seed=seed,
     )
     for index in range(n):
-        x = (mean + std * torch.randn(3, image_size, image_size, generator=generator)).clamp(0, 1)
-        stimulus = stimulus_create(role=Stimulus.Role.TARGET, image=x)
-        Target.objects.create(target_set=target_set, index=index, label=law, stimulus=stimulus)
+        x = mean + std * torch.randn(3, image_size, image_size, generator=generator)
+        stimulus = stimulus_create(role=Stimulus.Role.TARGET, image=x.clamp(0, 1))
+        target = Target(target_set=target_set, index=index, label=law, stimulus=stimulus)
+        if raw:
+            buffer = io.BytesIO()
+            np.save(buffer, x.numpy().astype(np.float32), allow_pickle=False)
+            target.raw.save(f"{stimulus.sha256[:16]}.npy", ContentFile(buffer.getvalue()), save=False)
+        target.save()
     return target_set

@@ -51,9 +51,12 @@ def test_demo_runs_end_to_end_on_packaged_images(tmp_path, monkeypatch):
     assert "log in as demo" in out.getvalue()
     assert report.summary["excluded_workers"] == ["careless-bot"]
     conditions = {
-        r["condition"].split(" ", 2)[1] + " " + r["condition"].rsplit(" / ", 1)[1] for r in report.summary["conditions"]
+        ("(early)" in r["condition"], r["condition"].rsplit(" / ", 1)[1]) for r in report.summary["conditions"]
     }
-    assert conditions == {"conv2 image targets", "conv2 noise targets", "conv5 image targets", "conv5 noise targets"}
+    assert conditions == {(e, t) for e in (True, False) for t in ("image targets", "noise targets")}
+    assert all(r["condition"].startswith("EfficientNet-Lite0") for r in report.summary["conditions"])
+    assert all(not r["lpips_circular"] for r in report.summary["conditions"])
     assert report.summary["participants"] == "simulated participants"
-    assert "people" not in report.summary["verdict"]
+    assert "simulated participants judge" in report.summary["verdict"]
+    assert "people judge" not in report.summary["verdict"]
     assert Response.objects.filter(assignment__participant__external_id="lpips-alex-lin").count() > 0

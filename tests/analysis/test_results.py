@@ -87,6 +87,9 @@ def test_orderings_and_verdict():
     assert "Does LPIPS order these models as people do? Yes" in text
     summary[2]["lpips_by_variant"]["v"] = 0.95
     assert "? No" in results.verdict(summary, results.orderings(summary, VARIANTS))
+    assert "simulated" not in text
+    simulated = results.verdict(summary, ordering, participants="simulated participants")
+    assert "checks the pipeline, not whether people see as LPIPS does" in simulated
 
 
 def test_two_conditions_get_their_difference_with_an_interval_and_no_rank_verdict():
@@ -109,3 +112,5 @@ def test_lpips_built_on_the_judged_network_does_not_judge_it():
     assert results.circular_variants("alexnet-imagenet", ["alex-lin", "vgg-lin", "alex", "vgg"]) == ["alex-lin", "alex"]
     assert results.circular_variants("vgg16-imagenet", ["alex-lin", "vgg-lin"]) == ["vgg-lin"]
     assert results.circular_variants("resnet18", ["alex-lin", "vgg-lin"]) == []
+    assert results.circular_variants("efficientnet-lite0-imagenet", ["alex-lin", "vgg-lin", "alex", "vgg"]) == []
+    assert results.circular_variants("alexnet-imagenet", ["alex-randlin-0", "vgg-randlin-0"]) == ["alex-randlin-0"]

@@ -32,3 +32,21 @@ def test_clustering_answers_reach_the_judgements_export_one_row_each(paired_iris
     assert len(checks) == survey.n_attention_checks  # only the copied row of each check
     assert checks.correct.all() and not frame.excluded.any()
     assert frame["lpips:alex-lin"].notna().all()
+
+
+def test_condition_labels_name_the_preset_and_raw_noise_targets():
+    from analysis.selectors import condition_label
+    from inversion import services as inversion_services
+    from inversion.config import InversionConfig
+    from tests.factories import InversionJobFactory, ModelSpecFactory
+
+    spec = ModelSpecFactory(name="lite0 late")
+    raw = inversion_services.target_set_create_noise(name="r", n=1, law="normal-0-1", image_size=8, seed=0, raw=True)
+    paper = InversionJobFactory(
+        model_spec=spec, target_set=raw, config=InversionConfig.from_dict({"preset": "paper"}).to_dict()
+    )
+    assert condition_label(paper) == "lite0 late / none, paper preset / raw noise targets"
+    plain = inversion_services.target_set_create_noise(name="p", n=1, law="normal-0-1", image_size=8, seed=0)
+    assert (
+        condition_label(InversionJobFactory(model_spec=spec, target_set=plain)) == "lite0 late / none / noise targets"
+    )

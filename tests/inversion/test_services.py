@@ -6,11 +6,12 @@ import pytest
 import torch
 from PIL import Image
 
-from inversion import services
+from inversion import selectors, services
 from inversion.config import InversionConfig
 from inversion.models import IRI, InversionJob, LpipsJudgement, ModelSpec, Stimulus
 from inversion.services import jobs
 from metamer.errors import MetamerError
+from science.engine import relative_distance
 from tests.factories import ModelSpecFactory
 
 pytestmark = pytest.mark.django_db
@@ -97,6 +98,40 @@ def test_noise_targets_follow_the_law_and_stay_in_range():
     assert ts.targets.count() == 2
     with pytest.raises(MetamerError, match="unknown noise law"):
         services.target_set_create_noise(name="m", n=2, law="uniform", image_size=8, seed=3)
+
+
+def test_raw_noise_targets_keep_the_unclamped_draw_for_the_optimisation():
+    raw = services.target_set_create_noise(name="raw", n=2, law="normal-0-1", image_size=8, seed=3, raw=True)
+    shown = services.target_set_create_noise(name="shown", n=2, law="normal-0-1", image_size=8, seed=3)
+    assert raw.source == "normal-0-1, raw"
+    for r, s in zip(raw.targets.order_by("index"), shown.targets.order_by("index"), strict=True):
+        aimed = selectors.target_tensor(r)
+        assert aimed.min() < 0 and aimed.max() > 1  # a raw N(0, 1) draw, not clamped
+        # People see the same clamped image either way; only what the optimisation aims at differs.
+        assert r.stimulus.sha256 == s.stimulus.sha256
+        assert torch.allclose(selectors.target_tensor(s), aimed.clamp(0, 1), atol=1 / 255)
+    with pytest.raises(MetamerError, match="raw targets are noise draws"):
+        services.target_set_check(name="x", image_size=8, raw=True)
+
+
+def test_a_job_on_raw_noise_targets_measures_its_distance_to_the_raw_draw():
+    spec = services.model_spec_register(name="alex", architecture="alexnet-imagenet", layer="3", input_size=32)
+    ts = services.target_set_create_noise(name="raw", n=1, law="normal-0-1", image_size=32, seed=0, raw=True)
+    job = services.inversion_job_create(model_spec=spec, target_set=ts, config=InversionConfig(steps=3), enqueue=False)
+    iri = services.inversion_job_run(job_id=job.pk).iris.get()
+    g = selectors.model_spec_representation(spec)
+    xr = selectors.stimulus_tensor(iri.stimulus)[None]
+    with torch.no_grad():
+        to_raw = relative_distance(g(selectors.target_tensor(iri.target)[None]), g(xr)).item()
+    assert iri.rep_distance == pytest.approx(to_raw, rel=1e-4)
+
+
+def test_builtin_specs_take_their_own_input_normalisation():
+    spec = services.model_spec_register(name="lite0", architecture="efficientnet-lite0-imagenet", input_size=64)
+    assert spec.layer == "global_pool.flatten"
+    assert spec.mean == spec.std == [0.5, 0.5, 0.5]
+    alex = services.model_spec_register(name="alex", architecture="alexnet-imagenet", layer="3", input_size=32)
+    assert alex.mean == [0.485, 0.456, 0.406]
 
 
 def _job(n_targets=3, targets="n", **config):

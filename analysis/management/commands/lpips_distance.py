@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from science.images import read_image
-from science.perceptual import VARIANTS, lpips_distance
+from science.perceptual import VARIANTS, is_variant, lpips_distance
 
 
 class Command(BaseCommand):
@@ -11,9 +11,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("image_a")
         parser.add_argument("image_b")
-        parser.add_argument("--variant", default="alex-lin", choices=list(VARIANTS))
+        parser.add_argument(
+            "--variant",
+            default="alex-lin",
+            help=f"One of {', '.join(VARIANTS)}; or alex-randlin-<seed> / vgg-randlin-<seed>, the authors' "
+            "notebook's random linear layers (for reproducing its numbers only).",
+        )
 
     def handle(self, image_a, image_b, variant, **options):
+        if not is_variant(variant):
+            raise CommandError(f"unknown LPIPS variant {variant!r}; choose one of {', '.join(VARIANTS)}")
         try:
             a, b = read_image(image_a), read_image(image_b)
         except OSError as exc:
