@@ -59,7 +59,8 @@ class StudyAdmin(admin.ModelAdmin):
             except MetamerError as exc:
                 self.message_user(request, f"{study}: {exc.message}", messages.ERROR)
                 continue
-            self.message_user(request, f"{study}: {verb} done ({result}).")
+            level = messages.WARNING if getattr(result, "failures", None) else messages.SUCCESS
+            self.message_user(request, f"{study}: {verb} done: {result}.", level)
         return None
 
     @admin.action(description="Publish to the recruiter (shows the cost first)")
@@ -69,7 +70,7 @@ class StudyAdmin(admin.ModelAdmin):
             request,
             queryset,
             "publish",
-            lambda s, ok: len(services.study_publish(study=s, base_url=base_url, confirm=ok)),
+            lambda s, ok: _surveys_published(services.study_publish(study=s, base_url=base_url, confirm=ok)),
         )
 
     @admin.action(description="Sync with the recruiter")
@@ -94,6 +95,10 @@ class StudyAdmin(admin.ModelAdmin):
         submitted = Assignment.objects.filter(survey__study=obj).exclude(status=Assignment.Status.STARTED).count()
         wanted = sum(s.workers_per_survey for s in obj.surveys.all())
         return f"{submitted}/{wanted}"
+
+
+def _surveys_published(publications: list) -> str:
+    return f"{len(publications)} survey{'' if len(publications) == 1 else 's'} on the recruiter"
 
 
 class TrialSlotInline(ReadOnlyInline):

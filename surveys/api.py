@@ -106,7 +106,8 @@ class StudyViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def review(self, request, pk=None):
         """Apply the review policy; moves money, so it needs ``{"confirm": true}``."""
-        return ApiResponse(services.study_review(study=self.get_object(), confirm=request.data.get("confirm") is True))
+        result = services.study_review(study=self.get_object(), confirm=request.data.get("confirm") is True)
+        return ApiResponse(result.to_dict())
 
     @action(detail=True, methods=["post"])
     def stop(self, request, pk=None):

@@ -258,6 +258,12 @@ class Payment(models.Model):
     amount_cents = models.PositiveIntegerField()
     reason = models.CharField(max_length=500)
     request_token = models.CharField(max_length=64, unique=True)
+    external_id = models.CharField(
+        max_length=100, blank=True, help_text="The recruiter's id for this payment (Prolific: the bulk bonus)."
+    )
+    requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the paying call was sent; with no confirmation yet, never resent blind."
+    )
     sent_at = models.DateTimeField(null=True, blank=True, help_text="Empty until the recruiter confirmed it.")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -38,7 +38,13 @@ def arrival(study: Study, params: dict[str, str]) -> Arrival:
         return Arrival(external_id=params.get("workerId", ""), data=data)
     if study.recruiter == Study.Recruiter.PROLIFIC:
         data = {k: params.get(k, "") for k in ("STUDY_ID", "SESSION_ID")}
-        return Arrival(external_id=params.get("PROLIFIC_PID", ""), data=data)
+        pid = params.get("PROLIFIC_PID", "")
+        if any("%" in value or "{" in value for value in (pid, *data.values())):
+            # Prolific left its placeholder in place: every such arrival would share one id.
+            raise MetamerError(
+                "this link still carries Prolific's placeholders instead of your ids: open the study from Prolific"
+            )
+        return Arrival(external_id=pid, data=data)
     return Arrival(external_id=params.get("pid", ""))
 
 

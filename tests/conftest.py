@@ -6,6 +6,7 @@ import torch
 from inversion.models import Stimulus
 from science import images as imageio
 from surveys import services
+from surveys.recruitment import recruiters_reset
 from tests.factories import IRIFactory, StudyFactory
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -30,6 +31,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_recruiters():
+    # Recruiters live per process and study; study ids repeat across tests.
+    recruiters_reset()
+    yield
+    recruiters_reset()
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,8 @@ logged."""
 
 from __future__ import annotations
 
+import functools
+
 from surveys.models import Study
 from surveys.recruitment.base import Recruiter, RemoteSubmission
 
@@ -15,11 +17,18 @@ def request_token(kind: str, *parts: object) -> str:
 
 
 def recruiter_for(study: Study) -> Recruiter:
-    if study.recruiter == Study.Recruiter.MTURK:
+    """The study's recruiter: one per process and study, reused by every service and Celery
+    task (one boto3 client or HTTP session, not one per call)."""
+    return _recruiter(study.pk, study.recruiter, study.mturk_production)
+
+
+@functools.lru_cache(maxsize=256)
+def _recruiter(study_id: int, kind: str, production: bool) -> Recruiter:
+    if kind == Study.Recruiter.MTURK:
         from surveys.recruitment.mturk import MTurkRecruiter
 
-        return MTurkRecruiter(production=study.mturk_production)
-    if study.recruiter == Study.Recruiter.PROLIFIC:
+        return MTurkRecruiter(production=production)
+    if kind == Study.Recruiter.PROLIFIC:
         from surveys.recruitment.prolific import ProlificRecruiter
 
         return ProlificRecruiter()
@@ -28,4 +37,9 @@ def recruiter_for(study: Study) -> Recruiter:
     return LinksRecruiter()
 
 
-__all__ = ["Recruiter", "RemoteSubmission", "recruiter_for", "request_token"]
+def recruiters_reset() -> None:
+    """Forget the process's recruiters (new credentials in the environment; tests)."""
+    _recruiter.cache_clear()
+
+
+__all__ = ["Recruiter", "RemoteSubmission", "recruiter_for", "recruiters_reset", "request_token"]

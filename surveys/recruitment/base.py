@@ -26,6 +26,20 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def refused_before_acting(exc: BaseException) -> bool:
+    """Whether a failed call certainly did nothing at the recruiter: a refusal that says what to
+    change, or throttling (the request was turned away). A 5xx or a lost answer may have acted."""
+    from metamer.errors import MetamerError
+
+    if isinstance(exc, MetamerError):
+        return True
+    if isinstance(exc, requests.HTTPError):
+        return exc.response is not None and exc.response.status_code == 429
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code") in {"Throttling", "ThrottlingException"}
+    return False
+
+
 @dataclass(frozen=True)
 class RemoteSubmission:
     """What the recruiter says about one worker's assignment: a cross-check on Metamer's own."""
@@ -35,8 +49,18 @@ class RemoteSubmission:
     status: str
 
 
+REVIEW_STATES = ("submitted", "approved", "rejected")
+"""What a recruiter can say of a submitted assignment; ``None`` when it keeps no state."""
+
+
 class Recruiter(Protocol):
     name: str
+    bonus_idempotent: bool
+    """Whether resending a bonus with its stored token can never pay twice (MTurk's
+    ``UniqueRequestToken``); otherwise an unconfirmed payment is never resent blind."""
+
+    def check(self, survey: Survey, reward_cents: int, url: str) -> None:
+        """Refuse (``MetamerError``) what the recruiter would refuse, before anything is created."""
 
     def publish(self, publication: Publication, survey: Survey, url: str) -> None:
         """Create (or find, on a retry) the recruiter's object for this survey and open it.
@@ -48,11 +72,19 @@ class Recruiter(Protocol):
     def participant_started(self, assignment: Assignment) -> None:
         """A worker started: keep them from taking part in the study again."""
 
+    def review_state(self, assignment: Assignment) -> str | None:
+        """The recruiter's own review state of an assignment (one of ``REVIEW_STATES``)."""
+
+    def bonuses_paid(self, payment: Payment) -> int | None:
+        """How many bonuses of this payment's amount (and reason, where the recruiter keeps it)
+        the worker has been paid on this assignment; ``None`` when the recruiter cannot say."""
+
     def approve(self, assignment: Assignment) -> None: ...
 
     def reject(self, assignment: Assignment, feedback: str) -> None: ...
 
-    def bonus(self, payment: Payment) -> None: ...
+    def bonus(self, payment: Payment) -> None:
+        """Pay a bonus, setting ``payment.requested_at`` (saved) just before the paying call."""
 
     def stop(self, publication: Publication) -> None: ...
 

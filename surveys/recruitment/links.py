@@ -9,6 +9,16 @@ from surveys.recruitment.base import RemoteSubmission
 
 class LinksRecruiter:
     name = "links"
+    bonus_idempotent = True
+
+    def check(self, survey: Survey, reward_cents: int, url: str) -> None:
+        """Links take anyone with the link; nothing to check."""
+
+    def review_state(self, assignment: Assignment) -> str | None:
+        return None
+
+    def bonuses_paid(self, payment: Payment) -> int | None:
+        return None
 
     def publish(self, publication: Publication, survey: Survey, url: str) -> None:
         publication.external_id = str(survey.uuid)

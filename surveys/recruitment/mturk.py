@@ -2,13 +2,15 @@
 
 The sandbox unless a study is explicitly switched to production. Every create and payment
 carries a deterministic ``UniqueRequestToken``, so a retried call never makes a second HIT or
-pays twice; botocore retries throttling and 5xx errors itself (standard mode).
+pays twice; botocore retries throttling and 5xx errors itself (standard mode). What a lost
+answer leaves unknown is read back, never guessed from an error's wording: the HIT by its
+``RequesterAnnotation`` (``ListHITs``), an assignment's review by ``GetAssignment``, a bonus by
+``ListBonusPayments``.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from xml.sax.saxutils import escape
@@ -16,6 +18,7 @@ from xml.sax.saxutils import escape
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from django.utils import timezone
 
 from metamer.errors import MetamerError
 from surveys.models import Assignment, Payment, Publication, Study, Survey
@@ -74,8 +77,14 @@ def qualification_requirements(study: Study) -> list[dict]:
 
 class MTurkRecruiter:
     name = "mturk"
+    bonus_idempotent = True
 
     def __init__(self, *, production: bool = False, client=None) -> None:
+        if client is None and boto3.Session().get_credentials() is None:
+            raise MetamerError(
+                "no AWS credentials for Mechanical Turk: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or "
+                "AWS_PROFILE) in the environment"
+            )
         self.client = client or boto3.client(
             "mturk",
             region_name="us-east-1",
@@ -96,16 +105,32 @@ class MTurkRecruiter:
                 QualificationTypeStatus="Active",
             )
             type_id = created["QualificationType"]["QualificationTypeId"]
-        except ClientError as exc:
-            if "already" not in str(exc).lower():
-                raise
+        except ClientError:
+            # Made by an earlier try whose answer was lost? Look it up by its name.
             found = self.client.list_qualification_types(Query=name, MustBeRequestable=False, MustBeOwnedByCaller=True)
-            type_id = next(q["QualificationTypeId"] for q in found["QualificationTypes"] if q["Name"] == name)
+            type_id = next((q["QualificationTypeId"] for q in found["QualificationTypes"] if q["Name"] == name), None)
+            if type_id is None:
+                raise
         study.qualification_type_id = type_id
         study.save(update_fields=["qualification_type_id"])
         return type_id
 
+    def check(self, survey: Survey, reward_cents: int, url: str) -> None:
+        external_question(url)
+        if reward_cents < 1:
+            raise MetamerError("Mechanical Turk needs a reward of at least 0.01 per assignment", field="reward_cents")
+
+    def _find_hit(self, token: str) -> str | None:
+        """The HIT an earlier try made, by the publication's token in its RequesterAnnotation."""
+        for page in self.client.get_paginator("list_hits").paginate(PaginationConfig={"PageSize": 100}):
+            for hit in page["HITs"]:
+                if hit.get("RequesterAnnotation") == token:
+                    return hit["HITId"]
+        return None
+
     def publish(self, publication: Publication, survey: Survey, url: str) -> None:
+        if publication.external_id:
+            return
         study = survey.study
         self._qualification(study)
         hit_type = self.client.create_hit_type(
@@ -128,12 +153,13 @@ class MTurkRecruiter:
                 UniqueRequestToken=publication.request_token,
             )
             publication.external_id = hit["HIT"]["HITId"]
-        except ClientError as exc:
-            # The first try went through and its answer was lost: MTurk names the HIT it made.
-            existing = re.search(r"\bI[Dd]\W+([A-Z0-9]{20,})", str(exc))
-            if "already exists" not in str(exc) or existing is None:
+        except Exception:
+            # An earlier try (or this one) may have made the HIT and lost the answer; MTurk
+            # then refuses the repeated token. The HIT carries the token: look it up.
+            found = self._find_hit(publication.request_token)
+            if found is None:
                 raise
-            publication.external_id = existing.group(1)
+            publication.external_id = found
 
     def submissions(self, publication: Publication) -> list[RemoteSubmission]:
         pages = self.client.get_paginator("list_assignments_for_hit").paginate(
@@ -159,9 +185,23 @@ class MTurkRecruiter:
     def _assignment_id(self, assignment: Assignment) -> str:
         return assignment.recruiter_data["assignmentId"]
 
+    def review_state(self, assignment: Assignment) -> str | None:
+        found = self.client.get_assignment(AssignmentId=self._assignment_id(assignment))
+        return found["Assignment"]["AssignmentStatus"].lower()
+
+    def bonuses_paid(self, payment: Payment) -> int:
+        pages = self.client.get_paginator("list_bonus_payments").paginate(
+            AssignmentId=self._assignment_id(payment.assignment), PaginationConfig={"PageSize": 100}
+        )
+        amount = dollars(payment.amount_cents)
+        return sum(
+            1
+            for page in pages
+            for bonus in page["BonusPayments"]
+            if bonus["BonusAmount"] == amount and bonus.get("Reason", "") == payment.reason
+        )
+
     def approve(self, assignment: Assignment) -> None:
-        if assignment.recruiter_status != "Submitted":
-            raise MetamerError(f"MTurk has this assignment as {assignment.recruiter_status or 'unknown'}: sync first")
         self.client.approve_assignment(AssignmentId=self._assignment_id(assignment))
 
     def reject(self, assignment: Assignment, feedback: str) -> None:
@@ -170,6 +210,8 @@ class MTurkRecruiter:
         self.client.reject_assignment(AssignmentId=self._assignment_id(assignment), RequesterFeedback=feedback)
 
     def bonus(self, payment: Payment) -> None:
+        payment.requested_at = timezone.now()
+        payment.save(update_fields=["requested_at"])
         self.client.send_bonus(
             WorkerId=payment.assignment.participant.external_id,
             BonusAmount=dollars(payment.amount_cents),

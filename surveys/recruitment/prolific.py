@@ -3,7 +3,9 @@
 
 A study is found by its internal name (the publication's request token) before one is
 created, so a repeated publish never makes a second study. Idempotent calls are retried with
-backoff on 429 and 5xx.
+backoff on 429 and 5xx. Paying a bulk bonus is not idempotent (Prolific's documentation says a
+repeated call pays again), so its id is stored before it is paid and a payment whose answer was
+lost is confirmed from the submission's ``bonus_payments``, never resent blind.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 
 import requests
+from django.utils import timezone
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -20,11 +23,14 @@ from surveys.recruitment.base import RemoteSubmission
 
 API = "https://api.prolific.com/api/v1"
 MIN_HOURLY_CENTS = 800  # Prolific's minimum pay: £6.00 / $8.00 an hour
-URL_PARAMETERS = "PROLIFIC_PID={%PROLIFIC_PID%}&STUDY_ID={%STUDY_ID%}&SESSION_ID={%SESSION_ID%}"
+URL_PARAMETERS = "PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
+"""Prolific's documented placeholders (double braces), replaced by each participant's ids."""
+REVIEW_STATES = {"AWAITING REVIEW": "submitted", "APPROVED": "approved", "REJECTED": "rejected"}
 
 
 class ProlificRecruiter:
     name = "prolific"
+    bonus_idempotent = False
 
     def __init__(self, *, token: str | None = None, session: requests.Session | None = None) -> None:
         token = token or os.environ.get("PROLIFIC_TOKEN")
@@ -37,6 +43,9 @@ class ProlificRecruiter:
 
     def _call(self, method: str, path: str, **kwargs) -> dict:
         reply = self.session.request(method, f"{API}{path}", timeout=30, **kwargs)
+        if reply.status_code == 429 or reply.status_code >= 500:
+            # Passing trouble, and Prolific may have acted: the caller reads the state back.
+            reply.raise_for_status()
         if reply.status_code >= 400:
             raise MetamerError(
                 f"Prolific refused {method} {path}: {reply.status_code} {reply.text[:300]}", code="recruiter"
@@ -47,14 +56,19 @@ class ProlificRecruiter:
         studies = self._call("GET", "/studies/")["results"]
         return next((s for s in studies if s.get("internal_name") == internal_name), None)
 
-    def publish(self, publication: Publication, survey: Survey, url: str) -> None:
-        minutes = max(1, round(survey.minutes_allotted / 3))
-        if publication.reward_cents * 60 / minutes < MIN_HOURLY_CENTS:
+    def check(self, survey: Survey, reward_cents: int, url: str) -> None:
+        minutes = _estimated_minutes(survey)
+        if reward_cents * 60 / minutes < MIN_HOURLY_CENTS:
             raise MetamerError(
-                f"{publication.reward_cents / 100:.2f} for about {minutes} minutes is under Prolific's minimum of "
-                f"{MIN_HOURLY_CENTS / 100:.2f} an hour: raise the reward",
+                f"{survey.name}: {reward_cents / 100:.2f} for about {minutes} minutes is under Prolific's minimum "
+                f"of {MIN_HOURLY_CENTS / 100:.2f} an hour: raise the reward",
                 field="reward_cents",
             )
+        if not url.startswith(("https://", "http://")):
+            raise MetamerError(f"Prolific sends participants to a web address; {url} is not one", field="base_url")
+
+    def publish(self, publication: Publication, survey: Survey, url: str) -> None:
+        minutes = _estimated_minutes(survey)
         existing = self._find(publication.request_token)
         if existing is None:
             separator = "&" if "?" in url else "?"
@@ -104,6 +118,14 @@ class ProlificRecruiter:
             raise MetamerError("this assignment has no Prolific submission id yet: sync first")
         return submission
 
+    def review_state(self, assignment: Assignment) -> str | None:
+        status = self._call("GET", f"/submissions/{self._submission(assignment)}/").get("status", "")
+        return REVIEW_STATES.get(status, status.lower() or None)
+
+    def bonuses_paid(self, payment: Payment) -> int:
+        submission = self._call("GET", f"/submissions/{self._submission(payment.assignment)}/")
+        return sum(1 for cents in submission.get("bonus_payments") or [] if round(cents) == payment.amount_cents)
+
     def approve(self, assignment: Assignment) -> None:
         self._call("POST", f"/submissions/{self._submission(assignment)}/transition/", json={"action": "APPROVE"})
 
@@ -117,20 +139,31 @@ class ProlificRecruiter:
         )
 
     def bonus(self, payment: Payment) -> None:
+        """Set up the bulk bonus once (its id stored on the payment before it is paid), then pay
+        it, recording that the paying call is being sent just before sending it."""
         assignment = payment.assignment
-        study_id = assignment.survey.publication.external_id
-        created = self._call(
-            "POST",
-            "/submissions/bonus-payments/",
-            json={
-                "study_id": study_id,
-                "csv_bonuses": f"{assignment.participant.external_id},{payment.amount_cents / 100:.2f}\n",
-            },
-        )
-        self._call("POST", f"/bulk-bonus-payments/{created['id']}/pay/")
+        if not payment.external_id:
+            created = self._call(
+                "POST",
+                "/submissions/bonus-payments/",
+                json={
+                    "study_id": assignment.survey.publication.external_id,
+                    "csv_bonuses": f"{assignment.participant.external_id},{payment.amount_cents / 100:.2f}\n",
+                },
+            )
+            payment.external_id = created["id"]
+            payment.save(update_fields=["external_id"])
+        payment.requested_at = timezone.now()
+        payment.save(update_fields=["requested_at"])
+        self._call("POST", f"/bulk-bonus-payments/{payment.external_id}/pay/")
 
     def stop(self, publication: Publication) -> None:
         self._call("POST", f"/studies/{publication.external_id}/transition/", json={"action": "STOP"})
 
     def block(self, assignment: Assignment, reason: str) -> None:
         raise MetamerError("Prolific has no API to block a participant; Metamer's own check keeps them out")
+
+
+def _estimated_minutes(survey: Survey) -> int:
+    """What Prolific shows as the expected time: a third of the time allowed, at least 1."""
+    return max(1, round(survey.minutes_allotted / 3))

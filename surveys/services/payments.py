@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
 from django.db import transaction
 from django.utils import timezone
 
 from metamer.errors import MetamerError
 from surveys.models import Assignment, Payment, Study
 from surveys.recruitment import recruiter_for, request_token
+from surveys.recruitment.base import refused_before_acting
 from surveys.selectors import assignment_reward_cents
+
+logger = logging.getLogger(__name__)
 
 
 def _passed_checks(assignment: Assignment) -> bool:
@@ -21,10 +28,62 @@ REJECTION_FEEDBACK = (
 )
 
 
-def study_review(*, study: Study, confirm: bool = False, recruiter=None) -> dict[str, int]:
+@dataclass
+class ReviewResult:
+    """What a review did: assignments approved and rejected (some found already done at the
+    recruiter, recorded as such), and the ones that failed, each with the reason."""
+
+    approved: int = 0
+    rejected: int = 0
+    already_done: int = 0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        text = f"{self.approved} approved, {self.rejected} rejected"
+        if self.already_done:
+            text += f" ({self.already_done} of them already done at the recruiter, now recorded)"
+        if self.failures:
+            listed = "; ".join(f"{f['participant']}: {f['error']}" for f in self.failures)
+            text += f"; {len(self.failures)} failed, to retry: {listed}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _settle(recruiter, assignment: Assignment, want: str, act) -> bool:
+    """Reconcile, then act: read the recruiter's review state first and take "already done"
+    as done; after a failed call, read it again, since the call may have acted before its
+    answer was lost. Records the outcome; returns whether it was found already done."""
+    state = recruiter.review_state(assignment)
+    already = state == want
+    if state not in (None, "submitted", want):
+        assignment.status = state
+        assignment.save(update_fields=["status"])
+        raise MetamerError(
+            f"{recruiter.name} has this assignment as {state} already; recorded that instead", code="conflict"
+        )
+    if not already:
+        try:
+            act()
+        except Exception:
+            try:
+                acted = recruiter.review_state(assignment) == want
+            except Exception:
+                acted = False
+            if not acted:
+                raise
+    assignment.status = want
+    assignment.save(update_fields=["status"])
+    return already
+
+
+def study_review(*, study: Study, confirm: bool = False, recruiter=None) -> ReviewResult:
     """Apply the study's review policy to every submitted assignment. The default approves and
     pays everyone who finished (check failures are only left out of the analysis); rejecting
-    failures is an opt-in. Moves money, so without ``confirm`` it refuses, stating the cost."""
+    failures is an opt-in. Moves money, so without ``confirm`` it refuses, stating the cost.
+    Each assignment is reconciled with the recruiter before acting; one failure never stops the
+    rest, and failures are listed in the result (run it again to retry them)."""
     recruiter = recruiter or recruiter_for(study)
     pending = list(
         Assignment.objects.filter(survey__study=study, status=Assignment.Status.SUBMITTED).select_related(
@@ -42,22 +101,39 @@ def study_review(*, study: Study, confirm: bool = False, recruiter=None) -> dict
             f"and rejects {len(reject)}; confirm to go ahead",
             code="confirm",
         )
-    counts = {"approved": 0, "rejected": 0}
+    result = ReviewResult()
     for assignment in pending:
-        if assignment.pk in reject:
-            recruiter.reject(assignment, REJECTION_FEEDBACK)
-            assignment.status = Assignment.Status.REJECTED
-            counts["rejected"] += 1
+        rejecting = assignment.pk in reject
+        try:
+            if rejecting:
+                already = _settle(
+                    recruiter,
+                    assignment,
+                    Assignment.Status.REJECTED,
+                    lambda a=assignment: recruiter.reject(a, REJECTION_FEEDBACK),
+                )
+            else:
+                already = _settle(
+                    recruiter, assignment, Assignment.Status.APPROVED, lambda a=assignment: recruiter.approve(a)
+                )
+        except Exception as exc:
+            message = exc.message if isinstance(exc, MetamerError) else f"{type(exc).__name__}: {exc}"
+            logger.warning("review of assignment %s failed: %s", assignment.pk, message)
+            result.failures.append(
+                {"assignment": assignment.pk, "participant": assignment.participant.external_id, "error": message}
+            )
+            continue
+        result.already_done += already
+        if rejecting:
+            result.rejected += 1
         else:
-            recruiter.approve(assignment)
-            assignment.status = Assignment.Status.APPROVED
-            counts["approved"] += 1
-        assignment.save(update_fields=["status"])
-    return counts
+            result.approved += 1
+    return result
 
 
 def assignment_approve(*, assignment: Assignment, confirm: bool = False, recruiter=None) -> Assignment:
-    """Approve one submitted assignment: the recruiter pays its reward."""
+    """Approve one submitted assignment: the recruiter pays its reward (reconciled first, so a
+    retry after a lost answer records what the recruiter already did)."""
     if assignment.status != Assignment.Status.SUBMITTED:
         raise MetamerError(
             f"only a submitted assignment can be approved; this one is {assignment.status}", code="conflict"
@@ -67,9 +143,8 @@ def assignment_approve(*, assignment: Assignment, confirm: bool = False, recruit
         raise MetamerError(
             f"approving pays {reward / 100:.2f} to {assignment.participant}; confirm to go ahead", code="confirm"
         )
-    (recruiter or recruiter_for(assignment.survey.study)).approve(assignment)
-    assignment.status = Assignment.Status.APPROVED
-    assignment.save(update_fields=["status"])
+    recruiter = recruiter or recruiter_for(assignment.survey.study)
+    _settle(recruiter, assignment, Assignment.Status.APPROVED, lambda: recruiter.approve(assignment))
     return assignment
 
 
@@ -81,9 +156,8 @@ def assignment_reject(*, assignment: Assignment, feedback: str, recruiter=None) 
         )
     if not feedback.strip():
         raise MetamerError("a rejection needs feedback telling the worker why", field="feedback")
-    (recruiter or recruiter_for(assignment.survey.study)).reject(assignment, feedback)
-    assignment.status = Assignment.Status.REJECTED
-    assignment.save(update_fields=["status"])
+    recruiter = recruiter or recruiter_for(assignment.survey.study)
+    _settle(recruiter, assignment, Assignment.Status.REJECTED, lambda: recruiter.reject(assignment, feedback))
     return assignment
 
 
@@ -106,8 +180,11 @@ def assignment_flag(*, assignment: Assignment, note: str) -> Assignment:
 def assignment_bonus(
     *, assignment: Assignment, amount_cents: int, reason: str, confirm: bool = False, recruiter=None
 ) -> Payment:
-    """Pay a bonus once. The payment is recorded with its request token before the call, so a
-    retry after a lost answer sends the same token and the recruiter pays once."""
+    """Pay a bonus once. The payment is stored with its request token before any call, and
+    reconciled with the recruiter before paying: a bonus the recruiter already shows (an
+    earlier try whose answer was lost) is recorded, not paid again. A payment sent to a
+    recruiter whose paying call is not idempotent (Prolific) and not yet confirmed is never
+    resent blind. ``sent_at`` is set exactly once."""
     if amount_cents <= 0 or not reason.strip():
         raise MetamerError("a bonus needs a positive amount and a reason the worker will see", field="amount_cents")
     if not confirm:
@@ -124,7 +201,46 @@ def assignment_bonus(
             reason=reason,
             request_token=request_token("bonus", assignment.pk, assignment.payments.count() + 1),
         )
-    recruiter.bonus(payment)
-    payment.sent_at = timezone.now()
-    payment.save(update_fields=["sent_at"])
+    if _bonus_already_paid(recruiter, payment):
+        return _bonus_sent(payment)
+    if payment.requested_at and not recruiter.bonus_idempotent:
+        raise MetamerError(
+            f"this bonus was sent to {recruiter.name} at {payment.requested_at:%Y-%m-%d %H:%M} UTC and is not "
+            f"confirmed yet ({recruiter.name} pays bonuses within minutes): try again later; it is never sent twice",
+            code="conflict",
+        )
+    try:
+        recruiter.bonus(payment)
+    except Exception as exc:
+        if _bonus_already_paid(recruiter, payment, quiet=True):
+            return _bonus_sent(payment)
+        if refused_before_acting(exc):
+            # The recruiter did not pay, so a later try may send it again.
+            Payment.objects.filter(pk=payment.pk).update(requested_at=None)
+        raise
+    return _bonus_sent(payment)
+
+
+def _bonus_already_paid(recruiter, payment: Payment, *, quiet: bool = False) -> bool:
+    """Whether the recruiter shows more bonuses like this one than Metamer has recorded as sent."""
+    try:
+        paid = recruiter.bonuses_paid(payment)
+    except Exception:
+        if quiet:
+            return False
+        raise
+    if paid is None:
+        return False
+    recorded = Payment.objects.filter(
+        assignment=payment.assignment,
+        amount_cents=payment.amount_cents,
+        reason=payment.reason,
+        sent_at__isnull=False,
+    ).count()
+    return paid > recorded
+
+
+def _bonus_sent(payment: Payment) -> Payment:
+    Payment.objects.filter(pk=payment.pk, sent_at__isnull=True).update(sent_at=timezone.now())
+    payment.refresh_from_db()
     return payment

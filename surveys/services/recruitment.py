@@ -39,10 +39,19 @@ def study_budget(*, study: Study) -> Budget:
 
 
 def study_publish(*, study: Study, base_url: str, confirm: bool = False, recruiter=None) -> list[Publication]:
-    """Put every survey of the study before the recruiter's workers. Without ``confirm`` it
-    only refuses, stating the cost. Safe to run again after a failure midway: each survey's
-    publication carries a deterministic request token, so nothing is created twice."""
+    """Put every survey of the study before the recruiter's workers. Every check (trials,
+    budget, the recruiter's own rules such as a minimum pay, credentials, a public URL) runs
+    before anything is created, here or at the recruiter; without ``confirm`` it only refuses,
+    stating the cost. Safe to run again after a failure midway: each survey's publication
+    carries a deterministic request token, so nothing is created twice."""
     recruiter = recruiter or recruiter_for(study)
+    surveys = list(study.surveys.select_related("study").order_by("pk"))
+    unpublished = [s for s in surveys if not Publication.objects.filter(survey=s).exists()]
+    for survey in surveys:
+        if not survey.trials.exists():
+            raise MetamerError(f"{survey.name} has no trials", field="surveys")
+    for survey in unpublished:
+        recruiter.check(survey, survey.reward_cents, _survey_url(base_url, survey))
     budget = study_budget(study=study)
     spent = sum(Publication.objects.filter(survey__study=study).values_list("cost_cents", flat=True))
     if study.budget_cents is not None and spent + budget.total_cents > study.budget_cents:
@@ -54,9 +63,7 @@ def study_publish(*, study: Study, base_url: str, confirm: bool = False, recruit
     if not confirm and budget.total_cents:
         raise MetamerError(f"publishing costs {budget}; confirm to go ahead", code="confirm")
     publications = []
-    for survey in study.surveys.order_by("pk"):
-        if not survey.trials.exists():
-            raise MetamerError(f"{survey.name} has no trials", field="surveys")
+    for survey in surveys:
         cost = publication_cost(survey)
         publication, _ = Publication.objects.get_or_create(
             survey=survey,
@@ -71,9 +78,8 @@ def study_publish(*, study: Study, base_url: str, confirm: bool = False, recruit
         if publication.status == Publication.Status.CREATING:
             if survey.status == Survey.Status.DRAFT:
                 survey_open(survey=survey)
-            url = f"{base_url.rstrip('/')}/s/{survey.uuid}/"
             try:
-                recruiter.publish(publication, survey, url)
+                recruiter.publish(publication, survey, _survey_url(base_url, survey))
             finally:
                 # Whatever the recruiter already made is remembered, even if a later step failed.
                 publication.save(update_fields=["external_id", "external_type_id"])
@@ -81,6 +87,10 @@ def study_publish(*, study: Study, base_url: str, confirm: bool = False, recruit
             publication.save(update_fields=["status"])
         publications.append(publication)
     return publications
+
+
+def _survey_url(base_url: str, survey: Survey) -> str:
+    return f"{base_url.rstrip('/')}/s/{survey.uuid}/"
 
 
 def study_sync(*, study: Study, recruiter=None) -> dict[str, int]:

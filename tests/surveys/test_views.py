@@ -167,3 +167,11 @@ def test_prolific_arrives_with_its_ids_and_returns_with_the_code(client, survey)
     _answer_everything(client, assignment, survey)
     done = client.get(reverse("surveys:assignment", args=[assignment.token])).content.decode()
     assert f"https://app.prolific.com/submissions/complete?cc={survey.study.completion_code}" in done
+
+
+def test_prolific_placeholders_left_in_the_link_are_refused_not_taken_as_an_id(client, survey):
+    _study_with(survey, "prolific")
+    query = "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
+    reply = client.post(reverse("surveys:landing", args=[survey.uuid]) + query)
+    assert reply.status_code == 400 and "placeholders" in reply.content.decode()
+    assert not Assignment.objects.exists()

@@ -10,6 +10,27 @@ from tests.factories import StudyFactory
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _aws_credentials(monkeypatch, settings):
+    # MTurk studies need credentials and an HTTPS address before anything else; these never
+    # reach a network.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example")
+    settings.METAMER_PUBLIC_URL = "https://metamer.example.org"
+
+
+def test_mturk_without_credentials_is_refused_before_anything_is_created(iris, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    study = StudyFactory(recruiter="mturk")
+    services.survey_assemble(study=study, name="s", jobs=[iris[0].job], n_trials=5)
+    with pytest.raises(MetamerError, match="no AWS credentials for Mechanical Turk"):
+        services.study_publish(study=study, base_url="https://m.example.org", confirm=True)
+    assert not Publication.objects.exists() and study.surveys.get().status == "draft"
+
+
 @pytest.fixture
 def links_study(iris):
     study = StudyFactory(name="pilot")

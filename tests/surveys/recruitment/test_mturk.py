@@ -11,7 +11,7 @@ from botocore.stub import ANY, Stubber
 
 from metamer.errors import MetamerError
 from surveys import services
-from surveys.models import Assignment, Payment, Publication
+from surveys.models import Payment, Publication
 from surveys.recruitment import mturk
 from tests.factories import StudyFactory
 
@@ -93,6 +93,25 @@ def _publish_stubs(stub, study, *, hit_error=None, qualification=True):
         stub.add_response("create_hit_with_hit_type", {"HIT": {"HITId": "HIT000000000000000000001"}}, expected)
 
 
+def _list_hits(stub, hits):
+    stub.add_response("list_hits", {"NumResults": len(hits), "HITs": hits}, {"MaxResults": 100})
+
+
+def _mturk_state(stub, assignment_id, status, hit_id="HIT000000000000000000001"):
+    stub.add_response(
+        "get_assignment",
+        {
+            "Assignment": {
+                "AssignmentId": assignment_id,
+                "WorkerId": "W" + assignment_id[1:],
+                "HITId": hit_id,
+                "AssignmentStatus": status,
+            }
+        },
+        {"AssignmentId": assignment_id},
+    )
+
+
 def test_external_question_is_well_formed_https_xml():
     xml = mturk.external_question("https://metamer.example.org/s/abc/?a=1&b=2")
     root = ElementTree.fromstring(xml)
@@ -129,25 +148,37 @@ def test_publish_creates_one_hit_with_qualifications(study, client):
 def test_a_failed_publish_resumes_without_a_second_hit(study, client):
     c, stub = client
     recruiter = mturk.MTurkRecruiter(client=c)
-    _publish_stubs(stub, study, hit_error=("ThrottlingException", "Rate exceeded", 400))
-    with pytest.raises(ClientError, match="Rate exceeded"):
+    _publish_stubs(stub, study, hit_error=("ServiceUnavailable", "Service unavailable", 503))
+    _list_hits(stub, [])  # the look-up after the failure finds nothing yet
+    with pytest.raises(ClientError, match="Service unavailable"):
         services.study_publish(study=study, base_url=BASE, confirm=True, recruiter=recruiter)
     publication = Publication.objects.get()
     assert publication.status == "creating"
     token = publication.request_token
-    # The second try: MTurk had in fact made the HIT; the same token makes it say so.
+    # The second try: MTurk had in fact made the HIT and refuses the repeated token; the HIT
+    # carries the token in its RequesterAnnotation, and the look-up finds it.
     _publish_stubs(
         stub,
         study,
         qualification=False,
-        hit_error=(
-            "ServiceUnavailable",
-            f"The HIT with ID HIT000000000000000000001 already exists for token {token}",
-            400,
-        ),
+        hit_error=("RequestError", "The request is a duplicate of an earlier one.", 400),
+    )
+    stub.add_response(
+        "list_hits",
+        {
+            "NextToken": "p2",
+            "NumResults": 1,
+            "HITs": [{"HITId": "HIT000000000000000000099", "RequesterAnnotation": "x"}],
+        },
+        {"MaxResults": 100},
+    )
+    stub.add_response(
+        "list_hits",
+        {"NumResults": 1, "HITs": [{"HITId": "HIT000000000000000000001", "RequesterAnnotation": token}]},
+        {"MaxResults": 100, "NextToken": "p2"},
     )
     [publication] = services.study_publish(study=study, base_url=BASE, confirm=True, recruiter=recruiter)
-    assert publication.external_id == "HIT000000000000000000001"
+    assert publication.external_id == "HIT000000000000000000001" and publication.status == "published"
     assert Publication.objects.count() == 1
 
 
@@ -220,10 +251,11 @@ def test_sync_reads_every_page_and_review_approves_everyone_by_default(study, cl
     }
     with pytest.raises(MetamerError, match=r"pays 15\.00"):
         services.study_review(study=study, recruiter=mturk.MTurkRecruiter(client=c))
-    stub.add_response("approve_assignment", {}, {"AssignmentId": "A1"})
-    stub.add_response("approve_assignment", {}, {"AssignmentId": "A2"})
-    counts = services.study_review(study=study, confirm=True, recruiter=mturk.MTurkRecruiter(client=c))
-    assert counts == {"approved": 2, "rejected": 0}
+    for assignment_id in ("A1", "A2"):
+        _mturk_state(stub, assignment_id, "Submitted")
+        stub.add_response("approve_assignment", {}, {"AssignmentId": assignment_id})
+    result = services.study_review(study=study, confirm=True, recruiter=mturk.MTurkRecruiter(client=c))
+    assert (result.approved, result.rejected, result.failures) == (2, 0, [])
     # The default policy pays the worker who failed a check too (left out of the analysis only).
     good.refresh_from_db()
     careless.refresh_from_db()
@@ -237,21 +269,22 @@ def test_rejecting_failures_is_opt_in_and_carries_feedback(study, client):
     study.save()
     _worker(study, "W1", "A1")
     _worker(study, "W2", "A2", fail_checks=True)
-    Assignment.objects.update(recruiter_status="Submitted")
+    _mturk_state(stub, "A1", "Submitted")
     stub.add_response("approve_assignment", {}, {"AssignmentId": "A1"})
+    _mturk_state(stub, "A2", "Submitted")
     stub.add_response("reject_assignment", {}, {"AssignmentId": "A2", "RequesterFeedback": services.REJECTION_FEEDBACK})
-    assert services.study_review(study=study, confirm=True, recruiter=mturk.MTurkRecruiter(client=c)) == {
-        "approved": 1,
-        "rejected": 1,
-    }
+    result = services.study_review(study=study, confirm=True, recruiter=mturk.MTurkRecruiter(client=c))
+    assert (result.approved, result.rejected) == (1, 1)
 
 
-def test_approve_only_what_mturk_has_as_submitted(study, client):
+def test_approving_what_mturk_already_approved_records_it_without_a_second_call(study, client):
     c, stub = client
     _published(study, c, stub)
     a = _worker(study, "W1", "A1")
-    with pytest.raises(MetamerError, match="sync first"):
-        mturk.MTurkRecruiter(client=c).approve(a)
+    _mturk_state(stub, "A1", "Approved")  # no approve_assignment stubbed: calling it would fail
+    services.assignment_approve(assignment=a, confirm=True, recruiter=mturk.MTurkRecruiter(client=c))
+    a.refresh_from_db()
+    assert a.status == "approved"
 
 
 def test_a_bonus_is_paid_once_even_when_retried(study, client):
@@ -265,12 +298,17 @@ def test_a_bonus_is_paid_once_even_when_retried(study, client):
         "Reason": "Thank you",
         "UniqueRequestToken": ANY,
     }
-    stub.add_client_error("send_bonus", "ServiceUnavailable", "timeout", 503, expected_params=expected)
+    no_bonus = {"NumResults": 0, "BonusPayments": []}
+    listed = {"AssignmentId": "A1", "MaxResults": 100}
     recruiter = mturk.MTurkRecruiter(client=c)
     with pytest.raises(MetamerError, match="confirm"):
         services.assignment_bonus(assignment=a, amount_cents=125, reason="Thank you", recruiter=recruiter)
+    stub.add_response("list_bonus_payments", no_bonus, listed)
+    stub.add_client_error("send_bonus", "ServiceUnavailable", "timeout", 503, expected_params=expected)
+    stub.add_response("list_bonus_payments", no_bonus, listed)  # read back: MTurk did not pay
     with pytest.raises(ClientError, match="timeout"):
         services.assignment_bonus(assignment=a, amount_cents=125, reason="Thank you", confirm=True, recruiter=recruiter)
+    stub.add_response("list_bonus_payments", no_bonus, listed)
     stub.add_response("send_bonus", {}, {**expected, "UniqueRequestToken": Payment.objects.get().request_token})
     payment = services.assignment_bonus(
         assignment=a, amount_cents=125, reason="Thank you", confirm=True, recruiter=recruiter
@@ -310,6 +348,7 @@ def test_throttled_then_successful_create_makes_exactly_one_hit(study, client):
     c, stub = client
     recruiter = mturk.MTurkRecruiter(client=c)
     _publish_stubs(stub, study, hit_error=("ThrottlingException", "Rate exceeded", 400))
+    _list_hits(stub, [])
     with pytest.raises(ClientError, match="Rate exceeded"):
         services.study_publish(study=study, base_url=BASE, confirm=True, recruiter=recruiter)
     first_token = Publication.objects.get().request_token

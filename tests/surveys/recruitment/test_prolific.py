@@ -48,7 +48,8 @@ def test_publish_creates_the_study_with_url_parameters_then_publishes(study, rec
     [publication] = services.study_publish(study=study, base_url=BASE, confirm=True, recruiter=recruiter)
     body = json.loads(created.calls[0].request.body)
     assert body["external_study_url"] == (
-        f"{BASE}/s/{survey.uuid}/?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
+        f"{BASE}/s/{survey.uuid}/"
+        "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
     )
     assert body["total_available_places"] == 3 and body["reward"] == 300 and body["estimated_completion_time"] == 10
     assert body["completion_codes"][0]["code"] == study.completion_code
@@ -113,10 +114,13 @@ def test_sync_review_bonus_and_stop(study, recruiter):
         },
     )
     assert services.study_sync(study=study, recruiter=recruiter) == {"remote": 2, "matched": 1, "unknown": 1}
+    state = responses.get(f"{API}/submissions/SUB1/", json={"status": "AWAITING REVIEW", "bonus_payments": []})
     approve = responses.post(
         f"{API}/submissions/SUB1/transition/", json={}, match=[matchers.json_params_matcher({"action": "APPROVE"})]
     )
-    assert services.study_review(study=study, confirm=True, recruiter=recruiter) == {"approved": 1, "rejected": 0}
+    result = services.study_review(study=study, confirm=True, recruiter=recruiter)
+    assert (result.approved, result.rejected, result.failures) == (1, 0, [])
+    assert state.call_count == 1
     assert approve.call_count == 1
     survey_assignment.refresh_from_db()
     bonus = responses.post(
