@@ -42,7 +42,8 @@ class StudyAdmin(SurveysStudyAdmin):
             return "–"
         results = study_results(obj)
         lines = [
-            f"{results['assignments_done']}/{results['assignments_total']} assignments done; "
+            f"{results['assignments_done']}/{results['assignments_total']} places submitted "
+            f"({results['assignments_in_progress']} in progress, {results['assignments_expired']} expired, not counted); "
             f"{results['workers']} workers, {len(results['excluded_workers'])} excluded (failed an attention check)."
         ]
         who = results.get("participants", "people")

@@ -140,6 +140,28 @@ def kappa(frame: pd.DataFrame) -> dict[str, float | None]:
     return out
 
 
+def order_effects(frame: pd.DataFrame, bins: int = 4) -> dict[str, Any]:
+    """Accuracy by where a trial came in the worker's sequence (``bins`` equal stretches) and
+    by the side or column its target was on, over included workers' scored judgements: a
+    check that trial order and screen position did not steer the answers."""
+    data = scored(frame)
+    data = data[data.shown_position.notna()] if "shown_position" in data else data.iloc[:0]
+    out: dict[str, Any] = {"by_position": [], "by_side": []}
+    if data.empty:
+        return out
+    position = data.shown_position.astype(int)
+    edges = np.linspace(position.min() - 0.5, position.max() + 0.5, min(bins, position.nunique()) + 1)
+    groups = pd.cut(position, edges, include_lowest=True)
+    for interval, part in data.groupby(groups, observed=True):
+        low, high = int(np.ceil(interval.left)), int(np.floor(interval.right))
+        out["by_position"].append(
+            {"positions": f"{low}–{high}", "accuracy": float(part.correct.mean()), "n": len(part)}
+        )
+    for (kind, side), part in data.groupby(["kind", "target_side"]):
+        out["by_side"].append({"kind": kind, "side": side, "accuracy": float(part.correct.mean()), "n": len(part)})
+    return out
+
+
 def orderings(summary: list[dict[str, Any]], variants: list[str]) -> dict[str, dict[str, Any]]:
     """Spearman correlation, per survey kind, of the condition orderings by people and by each
     LPIPS variant."""

@@ -13,8 +13,10 @@ from surveys.models import Assignment, Response, Study, TrialLpipsChoice
 
 BASE_COLUMNS = [
     "worker", "survey", "kind", "trial", "position", "row", "condition", "attention_check", "answer",
-    "correct_answer", "correct", "response_ms", "network", "simulated", "excluded",
+    "correct_answer", "correct", "response_ms", "shown_position", "shown_row", "target_side", "answer_shown",
+    "network", "simulated", "excluded",
 ]  # fmt: skip
+SIDES = {"2afc": ("left", "right"), "clustering": ("A", "B", "C")}
 
 
 def condition_label(job: InversionJob) -> str:
@@ -38,11 +40,13 @@ def study_jobs(study: Study) -> list[InversionJob]:
 
 
 def judgements(study: Study) -> pd.DataFrame:
-    """One row per human judgement (a 2AFC trial, or one row of a clustering trial), with each
-    LPIPS variant's answer and distances beside it, and whether the worker is excluded (failed
-    an attention check)."""
+    """One row per human judgement (a 2AFC trial, or one row of a clustering trial) from
+    submitted work only (in-progress and expired assignments never count), with what the
+    worker saw (their position, the side or column the target was on, the answer as clicked),
+    each LPIPS variant's answer and distances beside it, and whether the worker is excluded
+    (failed an attention check)."""
     responses = (
-        Response.objects.filter(assignment__survey__study=study)
+        Response.objects.filter(assignment__survey__study=study, assignment__status__in=Assignment.COUNTED)
         .select_related(
             "assignment__participant", "assignment__survey", "trial__job__model_spec", "trial__job__target_set"
         )
@@ -57,6 +61,7 @@ def judgements(study: Study) -> pd.DataFrame:
         clustering = isinstance(trial.correct, list)
         answers = r.answer if clustering else [r.answer]
         corrects = trial.correct if clustering else [trial.correct]
+        shown = r.presented or {}
         for row, (answer, correct_answer) in enumerate(zip(answers, corrects, strict=True)):
             if trial.is_attention_check and clustering and row != trial.check_row:
                 continue  # in a clustering check only the copied row is the check
@@ -73,6 +78,7 @@ def judgements(study: Study) -> pd.DataFrame:
                 "correct_answer": correct_answer,
                 "correct": answer == correct_answer,
                 "response_ms": r.response_ms,
+                **_what_was_shown(shown, clustering, row, correct_answer),
                 "network": trial.job.model_spec.architecture,
                 "simulated": bool(isinstance(r.viewing, dict) and r.viewing.get("bot")),
             }
@@ -86,6 +92,26 @@ def judgements(study: Study) -> pd.DataFrame:
     failed = frame[frame.attention_check & ~frame.correct.astype(bool)].worker.unique()
     frame.insert(len(BASE_COLUMNS) - 1, "excluded", frame.worker.isin(failed))
     return frame
+
+
+def _what_was_shown(shown: dict[str, Any], clustering: bool, row: int, correct_answer: int) -> dict[str, Any]:
+    """The worker's position (1-based), the row's place on screen (clustering), where the
+    correct answer was (2AFC: left/right; clustering: column A/B/C) and the answer as clicked."""
+    if not shown:
+        return {"shown_position": None, "shown_row": None, "target_side": None, "answer_shown": None}
+    if clustering:
+        return {
+            "shown_position": shown["position"],
+            "shown_row": shown["rows"].index(row),
+            "target_side": SIDES["clustering"][shown["columns"].index(correct_answer)],
+            "answer_shown": shown["answer_shown"][shown["rows"].index(row)],
+        }
+    return {
+        "shown_position": shown["position"],
+        "shown_row": -1,
+        "target_side": SIDES["2afc"][correct_answer ^ shown["flip"]],
+        "answer_shown": shown["answer_shown"],
+    }
 
 
 def participants_label(frame: pd.DataFrame) -> str:
@@ -104,9 +130,11 @@ def study_results(study: Study, *, frame: pd.DataFrame | None = None, seed: int 
     frame = judgements(study) if frame is None else frame
     variants = list(VARIANTS)
     total = sum(s.workers_per_survey for s in study.surveys.all())
-    done = Assignment.objects.filter(survey__study=study).exclude(status=Assignment.Status.STARTED).count()
+    statuses = Assignment.objects.filter(survey__study=study).values_list("status", flat=True)
     out: dict[str, Any] = {
-        "assignments_done": done,
+        "assignments_done": sum(status in Assignment.COUNTED for status in statuses),
+        "assignments_in_progress": sum(status == Assignment.Status.STARTED for status in statuses),
+        "assignments_expired": sum(status == Assignment.Status.EXPIRED for status in statuses),
         "assignments_total": total,
         "workers": int(frame.worker.nunique()),
         "excluded_workers": sorted(frame[frame.excluded].worker.unique().tolist()),
@@ -122,6 +150,7 @@ def study_results(study: Study, *, frame: pd.DataFrame | None = None, seed: int 
         "triplet_alignment": results.triplet_agreement(frame, variants),
         "noise_ceiling": results.noise_ceiling(frame),
         "fleiss_kappa": results.kappa(frame),
+        "order_effects": results.order_effects(frame),
         "orderings": ordering,
         "participants": participants,
         "verdict": results.verdict(summary, ordering, frame=frame, participants=participants),

@@ -1,16 +1,17 @@
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import models
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from inversion.admin import thumbnail
 from metamer.admin import CreatedByServiceAdmin, ReadOnlyInline, check_in_form
 from metamer.errors import MetamerError
 from surveys import services
 from surveys.models import Assignment, Participant, Payment, Publication, Response, Study, Survey, Trial, TrialSlot
-from surveys.selectors import assignment_reward_cents, survey_estimate
+from surveys.selectors import assignment_reward_cents, survey_estimate, survey_link_statuses
 
 
 class SurveyInline(ReadOnlyInline):
@@ -29,7 +30,13 @@ class StudyAdmin(admin.ModelAdmin):
     list_display = ["name", "recruiter", "surveys_count", "progress", "created_at"]
     inlines = [SurveyInline]
     readonly_fields = ["completion_code", "qualification_type_id"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ["publish", "sync", "review", "stop"]
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        # The code is made once, when the study is saved: the add form has none to show.
+        return fields if obj else [f for f in fields if f not in ("completion_code", "live_results")]
 
     def _confirmed(self, request, queryset, verb: str, run):
         """Run ``run(study, confirm)``; a spending action first shows its cost on a confirmation page."""
@@ -98,7 +105,10 @@ class StudyAdmin(admin.ModelAdmin):
 
 
 def _surveys_published(publications: list) -> str:
-    return f"{len(publications)} survey{'' if len(publications) == 1 else 's'} on the recruiter"
+    text = f"{len(publications)} survey{'' if len(publications) == 1 else 's'} on the recruiter"
+    if publications and publications[0].recruiter == "links":
+        text += "; each survey's page (Surveys → the survey) lists its links, one per place, with copy buttons"
+    return text
 
 
 class TrialSlotInline(ReadOnlyInline):
@@ -182,7 +192,7 @@ def _design(data: dict, *, with_study: bool = True) -> dict:
 class SurveyAdmin(CreatedByServiceAdmin):
     list_display = ["name", "study", "kind", "status", "n_trials", "n_attention_checks", "estimate", "preview_link"]
     list_filter = ["study", "kind", "status"]
-    readonly_fields = ["uuid", "seed", "similarity_source", "estimate", "preview_link"]
+    readonly_fields = ["uuid", "seed", "similarity_source", "estimate", "preview_link", "place_links"]
     filter_horizontal = ["jobs"]
     actions = ["open_surveys"]
 
@@ -225,8 +235,29 @@ class SurveyAdmin(CreatedByServiceAdmin):
 
     @admin.display(description="preview as a worker")
     def preview_link(self, obj):
-        url = reverse("surveys:landing", args=[obj.uuid]) + "?pid=PREVIEW"
-        return format_html('<a href="{}" target="_blank">open</a>', url)
+        url = reverse("surveys:preview", args=[obj.uuid])
+        return format_html('<a href="{}" target="_blank">open (records nothing)</a>', url)
+
+    @admin.display(description="plain links (one per place)")
+    def place_links(self, obj):
+        statuses = survey_link_statuses(obj)
+        if not statuses:
+            return "Made when the study is published with plain links."
+        base = settings.METAMER_PUBLIC_URL.rstrip("/")
+        rows = format_html_join(
+            "",
+            '<tr><td><code>{}</code></td><td>{}</td><td><button type="button" class="button" '
+            "onclick=\"navigator.clipboard.writeText('{}')\">copy</button></td></tr>",
+            (
+                (
+                    f"…{link.token[-8:]}",
+                    status,
+                    f"{base}{reverse('surveys:landing', args=[obj.uuid])}?link={link.token}",
+                )
+                for link, status in statuses
+            ),
+        )
+        return format_html("<table><tr><th>link</th><th>status</th><th></th></tr>{}</table>", rows)
 
 
 @admin.register(Trial)

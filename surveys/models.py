@@ -34,7 +34,9 @@ class Study(models.Model):
         REJECT_FAILURES = "reject-failures", "Reject workers who fail attention checks (hurts their record)"
 
     recruiter = models.CharField(max_length=10, choices=Recruiter.choices, default=Recruiter.LINKS)
-    completion_code = models.CharField(max_length=20, default=_completion_code)
+    completion_code = models.CharField(
+        max_length=20, default=_completion_code, editable=False, help_text="Made once, when the study is created."
+    )
     review_policy = models.CharField(max_length=16, choices=ReviewPolicy.choices, default=ReviewPolicy.APPROVE_ALL)
     mturk_production = models.BooleanField(
         default=False, help_text="Off: Mechanical Turk's sandbox. On: real workers and real money."
@@ -53,6 +55,9 @@ class Study(models.Model):
         default=True, help_text="Prolific: academic/non-profit fee (33.3%) rather than 42.8%."
     )
     qualification_type_id = models.CharField(max_length=64, blank=True, help_text="MTurk 'took part already' type.")
+    completion_redirect_url = models.URLField(
+        blank=True, help_text="Plain links: where a participant goes after the last question (empty: show the code)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -181,14 +186,35 @@ class Participant(models.Model):
         return self.external_id
 
 
+def _link_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class SurveyLink(models.Model):
+    """One place of a plain-links survey: a long random token, not guessable or sequential.
+    Whoever opens it first takes the place; it resumes only in the browser that started it."""
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="links")
+    token = models.CharField(max_length=43, unique=True, default=_link_token, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"link …{self.token[-6:]} of {self.survey.name}"
+
+
 class Assignment(models.Model):
-    """One participant taking one survey; its token is the capability in the worker's URLs."""
+    """One participant taking one survey; its token is the capability in the worker's URLs.
+
+    ``sequence`` is what this worker sees, fixed at the start from ``seed`` (derived from the
+    survey's seed and ``ordinal``, the arrival order): the trial order and, per trial, the
+    option sides (2AFC) or the column and row order (clustering)."""
 
     class Status(models.TextChoices):
         STARTED = "started"
         SUBMITTED = "submitted"
         APPROVED = "approved"
         REJECTED = "rejected"
+        EXPIRED = "expired", "expired (time ran out; the place was freed)"
 
     token = models.CharField(max_length=43, unique=True, default=secrets.token_urlsafe, editable=False)
     survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="assignments")
@@ -198,8 +224,16 @@ class Assignment(models.Model):
     recruiter_status = models.CharField(max_length=20, blank=True, help_text="The recruiter's record, a cross-check.")
     flagged = models.BooleanField(default=False, help_text="Marked for a closer look; no money moves.")
     review_note = models.TextField(blank=True)
+    ordinal = models.PositiveIntegerField(null=True, blank=True, help_text="Arrival order within the survey (0, 1, …).")
+    seed = models.BigIntegerField(null=True, blank=True, help_text="This worker's presentation seed.")
+    sequence = models.JSONField(default=list, blank=True, help_text="Trial order and sides, as this worker sees them.")
+    session_key = models.CharField(max_length=64, blank=True, help_text="The browser session it is bound to.")
+    link = models.OneToOneField(SurveyLink, null=True, blank=True, on_delete=models.PROTECT, related_name="assignment")
     started_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
+
+    COUNTED = (Status.SUBMITTED, Status.APPROVED, Status.REJECTED)
+    """Finished work: what results, reports, exports and payments count."""
 
     def __str__(self) -> str:
         return f"{self.participant} on {self.survey.name} ({self.status})"
@@ -216,6 +250,12 @@ class Response(models.Model):
     response_ms = models.PositiveIntegerField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=64)
     viewing = models.JSONField(default=dict, blank=True, help_text="Viewport, devicePixelRatio, drawn sizes.")
+    presented = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What the worker saw: position (1-based), and flip (2AFC: options swapped) or the column and row "
+        "order (clustering), with the answer as clicked.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -60,4 +60,4 @@ def completion(assignment: Assignment) -> dict[str, Any]:
         }
     if study.recruiter == Study.Recruiter.PROLIFIC:
         return {"kind": "prolific", "url": f"{PROLIFIC_COMPLETE}?{urlencode({'cc': study.completion_code})}"}
-    return {"kind": "links", "code": study.completion_code}
+    return {"kind": "links", "code": study.completion_code, "redirect": study.completion_redirect_url}

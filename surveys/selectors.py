@@ -7,7 +7,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from surveys.models import Assignment, Study, Survey, Trial
+from surveys.models import Assignment, Study, Survey, SurveyLink, Trial
+from surveys.presentation import arrange_grid, arrange_options
 
 
 @functools.lru_cache(maxsize=256)
@@ -23,14 +24,35 @@ def survey_answer_key(survey_id: int, survey_uuid: uuid.UUID) -> dict[int, tuple
     }
 
 
-def assignment_next_trial(assignment: Assignment) -> Trial | None:
-    """The first unanswered trial, or None when all are answered."""
-    return (
-        Trial.objects.filter(survey_id=assignment.survey_id)
-        .exclude(responses__assignment=assignment)
-        .order_by("position")
-        .first()
-    )
+def assignment_presentations(assignment: Assignment) -> list[dict[str, Any]]:
+    """This worker's sequence: trial order and, per trial, sides or column/row order. (An
+    assignment from before per-worker sequences sees the survey's order, unswapped.)"""
+    if assignment.sequence:
+        return assignment.sequence
+    kind = assignment.survey.kind
+    return [
+        {"trial": pk, "flip": 0}
+        if kind == Survey.Kind.TWO_AFC
+        else {"trial": pk, "columns": [0, 1, 2], "rows": list(range(6))}
+        for pk in Trial.objects.filter(survey_id=assignment.survey_id).order_by("position").values_list("pk", flat=True)
+    ]
+
+
+@dataclass(frozen=True)
+class NextTrial:
+    trial: Trial
+    presentation: dict[str, Any]
+    position: int
+    """1-based, in this worker's order."""
+
+
+def assignment_next_trial(assignment: Assignment) -> NextTrial | None:
+    """The worker's next unanswered trial in their own order, or None when all are answered."""
+    answered = set(assignment.responses.values_list("trial_id", flat=True))
+    for position, entry in enumerate(assignment_presentations(assignment), start=1):
+        if entry["trial"] not in answered:
+            return NextTrial(Trial.objects.get(pk=entry["trial"]), entry, position)
+    return None
 
 
 def assignment_progress(assignment: Assignment) -> tuple[int, int]:
@@ -39,8 +61,11 @@ def assignment_progress(assignment: Assignment) -> tuple[int, int]:
     return assignment.responses.count(), survey.n_trials + survey.n_attention_checks
 
 
-def trial_payload(trial: Trial) -> dict[str, Any]:
-    """What the worker's page needs to show a trial; never the correct answer."""
+def trial_payload(
+    trial: Trial, presentation: dict[str, Any] | None = None, position: int | None = None
+) -> dict[str, Any]:
+    """What the worker's page needs to show a trial, in this worker's arrangement; never the
+    correct answer."""
     slots = list(trial.slots.select_related("stimulus").order_by("role", "index"))
 
     def image(slot):
@@ -48,20 +73,42 @@ def trial_payload(trial: Trial) -> dict[str, Any]:
         return {"url": s.image.url, "sha256": s.sha256, "width": s.width, "height": s.height}
 
     if any(s.role == "query" for s in slots):
+        options = [image(s) for s in slots if s.role == "option"]
         return {
             "trial": trial.pk,
             "kind": "2afc",
-            "position": trial.position,
+            "position": position or trial.position + 1,
             "query": next(image(s) for s in slots if s.role == "query"),
-            "options": [image(s) for s in slots if s.role == "option"],
+            "options": arrange_options(presentation, options) if presentation else options,
         }
+    columns = [image(s) for s in slots if s.role == "column"]
+    rows = [image(s) for s in slots if s.role == "row"]
+    if presentation:
+        columns, rows = arrange_grid(presentation, columns, rows)
     return {
         "trial": trial.pk,
         "kind": "clustering",
-        "position": trial.position,
-        "columns": [image(s) for s in slots if s.role == "column"],
-        "rows": [image(s) for s in slots if s.role == "row"],
+        "position": position or trial.position + 1,
+        "columns": columns,
+        "rows": rows,
     }
+
+
+def survey_link_statuses(survey: Survey) -> list[tuple[SurveyLink, str]]:
+    """Each plain link of a survey with its status: unused, in progress, done or expired."""
+    out = []
+    for link in survey.links.select_related("assignment").order_by("pk"):
+        assignment = getattr(link, "assignment", None)
+        if assignment is None:
+            status = "unused"
+        elif assignment.status == Assignment.Status.STARTED:
+            status = "in progress"
+        elif assignment.status == Assignment.Status.EXPIRED:
+            status = "expired"
+        else:
+            status = "done"
+        out.append((link, status))
+    return out
 
 
 SECONDS_PER_TRIAL = {"2afc": 5, "cluster-random": 25, "cluster-hard": 30}

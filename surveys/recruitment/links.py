@@ -1,9 +1,11 @@
-"""Plain links for lab pilots and the demo: one link per participant slot, no money."""
+"""Plain links for lab pilots and the demo: one link per place, a long random token each, no
+money. Whoever opens a link first takes its place; it resumes only in the browser that started
+it, so a forwarded or guessed link never shows someone else's answers or completion code."""
 
 from __future__ import annotations
 
 from metamer.errors import MetamerError
-from surveys.models import Assignment, Payment, Publication, Survey
+from surveys.models import Assignment, Payment, Publication, Survey, SurveyLink
 from surveys.recruitment.base import RemoteSubmission
 
 
@@ -22,6 +24,8 @@ class LinksRecruiter:
 
     def publish(self, publication: Publication, survey: Survey, url: str) -> None:
         publication.external_id = str(survey.uuid)
+        missing = survey.workers_per_survey - survey.links.count()
+        SurveyLink.objects.bulk_create([SurveyLink(survey=survey) for _ in range(max(0, missing))])
 
     def submissions(self, publication: Publication) -> list[RemoteSubmission]:
         return [
@@ -49,8 +53,5 @@ class LinksRecruiter:
 
 
 def slot_links(base_url: str, survey: Survey) -> list[str]:
-    """One link per participant slot."""
-    return [
-        f"{base_url.rstrip('/')}/s/{survey.uuid}/?pid=slot-{survey.pk}-{i + 1}"
-        for i in range(survey.workers_per_survey)
-    ]
+    """One link per place (made when the survey is published)."""
+    return [f"{base_url.rstrip('/')}/s/{survey.uuid}/?link={link.token}" for link in survey.links.order_by("pk")]

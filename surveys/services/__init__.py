@@ -1,7 +1,7 @@
 """Writes for surveys, by concern: assembly (``assembly``), arrivals and answers (``answers``),
 recruitment (``recruitment``), review and payments (``payments``)."""
 
-from surveys.services.answers import assignment_start, assignment_submit, response_record
+from surveys.services.answers import assignment_start, assignment_submit, assignments_expire, response_record
 from surveys.services.assembly import (
     similarity_matrix_load,
     survey_assemble,
@@ -36,6 +36,7 @@ __all__ = [
     "assignment_reject",
     "assignment_start",
     "assignment_submit",
+    "assignments_expire",
     "participant_block",
     "participant_started",
     "response_record",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -10,24 +11,98 @@ from django.db.models import Q
 from django.utils import timezone
 
 from metamer.errors import MetamerError
-from surveys.models import Assignment, Participant, Publication, Response, Study, Survey
-from surveys.selectors import assignment_progress, survey_answer_key
+from surveys.models import Assignment, Participant, Publication, Response, Study, Survey, SurveyLink
+from surveys.presentation import assignment_sequence, shown_from_answer, worker_seed
+from surveys.selectors import assignment_presentations, assignment_progress, survey_answer_key
+
+
+def _vouched(existing: Assignment, recruiter_data: dict[str, Any], session_key: str) -> bool:
+    """Whether an arrival may resume ``existing``: the recruiter vouches for it (MTurk's
+    assignmentId with its workerId, Prolific's PID with its session), or, for plain links and
+    typed ids, it comes from the browser session that started it."""
+    recruiter = existing.survey.study.recruiter
+    if recruiter == Study.Recruiter.MTURK:
+        return bool(recruiter_data.get("assignmentId")) and (
+            recruiter_data.get("assignmentId") == existing.recruiter_data.get("assignmentId")
+        )
+    if recruiter == Study.Recruiter.PROLIFIC:
+        return bool(recruiter_data.get("SESSION_ID")) and (
+            recruiter_data.get("SESSION_ID") == existing.recruiter_data.get("SESSION_ID")
+        )
+    return bool(session_key) and session_key == existing.session_key
+
+
+def assignments_expire(*, survey: Survey) -> int:
+    """Expire started assignments past the survey's time allowance, freeing their places. Their
+    answers stay stored (never lost) and are never counted. Returns how many expired."""
+    deadline = timezone.now() - timedelta(minutes=survey.minutes_allotted)
+    return Assignment.objects.filter(survey=survey, status=Assignment.Status.STARTED, started_at__lt=deadline).update(
+        status=Assignment.Status.EXPIRED
+    )
 
 
 @transaction.atomic
-def assignment_start(*, survey: Survey, external_id: str, recruiter_data: dict[str, Any] | None = None) -> Assignment:
-    """Start (or resume) ``external_id``'s assignment. Nobody takes a second survey of a study."""
-    if not external_id:
-        raise MetamerError("a participant id is needed to start", field="external_id")
+def assignment_start(
+    *,
+    survey: Survey,
+    external_id: str = "",
+    recruiter_data: dict[str, Any] | None = None,
+    session_key: str = "",
+    link_token: str = "",
+) -> Assignment:
+    """Start ``external_id``'s assignment (or, with ``link_token``, the link's place), or
+    resume it when the arrival is vouched for (see ``_vouched``). Nobody takes a second survey
+    of a study, and no more people start than the survey has places, however many arrive at
+    once (the survey row is locked while a place is taken)."""
+    recruiter_data = recruiter_data or {}
+    survey = Survey.objects.select_for_update().select_related("study").get(pk=survey.pk)
     if survey.status != Survey.Status.OPEN:
         raise MetamerError("this survey is not open", code="conflict")
+    link = None
+    if link_token:
+        link = SurveyLink.objects.filter(survey=survey, token=link_token).first()
+        if link is None:
+            raise MetamerError("this link is not one of this survey's: check that it was copied whole", code="link")
+        external_id = f"link-{link.pk}"
+    if not external_id:
+        raise MetamerError("a participant id is needed to start", field="external_id")
+    assignments_expire(survey=survey)
     participant, _ = Participant.objects.get_or_create(study=survey.study, external_id=external_id)
-    existing = Assignment.objects.filter(participant=participant).first()
+    existing = Assignment.objects.filter(participant=participant).select_related("survey__study").first()
     if existing is not None:
         if existing.survey_id != survey.pk:
             raise MetamerError("you have already taken part in this study", code="conflict")
+        if not _vouched(existing, recruiter_data, session_key):
+            raise MetamerError(
+                "this place is already taken on another device or browser; continue where you started, or ask the "
+                "researcher for a link of your own",
+                code="taken",
+            )
+        if existing.status == Assignment.Status.EXPIRED:
+            raise MetamerError(
+                "your time for this survey ran out and the place was given to someone else", code="expired"
+            )
         return existing
-    assignment = Assignment.objects.create(survey=survey, participant=participant, recruiter_data=recruiter_data or {})
+    taken = survey.assignments.exclude(status=Assignment.Status.EXPIRED).count()
+    if taken >= survey.workers_per_survey:
+        raise MetamerError("all places in this survey are taken; thank you for your interest", code="full")
+    ordinal = survey.assignments.count()
+    trials = [
+        (pk, "2afc" if survey.kind == Survey.Kind.TWO_AFC else "clustering")
+        for pk in survey.trials.order_by("position").values_list("pk", flat=True)
+    ]
+    assignment = Assignment.objects.create(
+        survey=survey,
+        participant=participant,
+        recruiter_data=recruiter_data,
+        ordinal=ordinal,
+        seed=worker_seed(survey.seed, ordinal),
+        sequence=assignment_sequence(
+            trials, survey_seed=survey.seed, ordinal=ordinal, places=survey.workers_per_survey
+        ),
+        session_key=session_key,
+        link=link,
+    )
     published = Publication.objects.filter(survey=survey, status=Publication.Status.PUBLISHED).exists()
     if survey.study.recruiter == Study.Recruiter.MTURK and published:
         from surveys.tasks import mark_participant_started  # tasks import services: resolved at call time
@@ -45,15 +120,20 @@ def response_record(
     response_ms: int | None = None,
     viewing: dict[str, Any] | None = None,
 ) -> tuple[Response, bool]:
-    """Save one answer now. A retry with the same key (or the same answer) returns the stored
-    response; a different answer to an answered trial is refused. Returns (response, created)."""
+    """Save one answer now, in the trial's own terms (the worker's page maps what was clicked
+    with ``presentation.answer_from_shown``); what the worker saw is recorded beside it. A retry
+    with the same key (or the same answer) returns the stored response; a different answer to
+    an answered trial is refused. Returns (response, created)."""
     if not idempotency_key or len(idempotency_key) > 64:
         raise MetamerError("an idempotency key of 1 to 64 characters is needed", field="idempotency_key")
     key = survey_answer_key(assignment.survey_id, assignment.survey.uuid).get(trial_id)
     if key is None:
         raise MetamerError("no such trial in this survey", field="trial")
+    if assignment.status == Assignment.Status.EXPIRED:
+        raise MetamerError("your time for this survey ran out; no more answers are taken", code="conflict")
     if assignment.status == Assignment.Status.STARTED:
         score = _score(*key, answer)
+        presented = _presented(assignment, trial_id, answer)
         try:
             # Insert first: the unique constraints catch a repeat, so a first answer (the common
             # case) costs no lookup. In autocommit the insert is its own transaction; inside a
@@ -68,6 +148,7 @@ def response_record(
                     response_ms=response_ms,
                     idempotency_key=idempotency_key,
                     viewing=viewing or {},
+                    presented=presented,
                 )
         except IntegrityError:
             pass  # this trial was answered, or this key used: see below
@@ -85,6 +166,14 @@ def response_record(
     if previous is None:
         raise MetamerError("this assignment has been submitted; no more answers are taken", code="conflict")
     return _same_or_conflict(previous, trial_id, answer)
+
+
+def _presented(assignment: Assignment, trial_id: int, answer: Any) -> dict[str, Any]:
+    """Position (1-based), sides or column/row order, and the answer as clicked."""
+    for position, entry in enumerate(assignment_presentations(assignment), start=1):
+        if entry["trial"] == trial_id:
+            return {**entry, "position": position, "answer_shown": shown_from_answer(entry, answer)}
+    return {}
 
 
 def _score(correct: Any, check_row: int | None, answer: Any) -> float:

@@ -50,3 +50,29 @@ def test_condition_labels_name_the_preset_and_raw_noise_targets():
     assert (
         condition_label(InversionJobFactory(model_spec=spec, target_set=plain)) == "lite0 late / none / noise targets"
     )
+
+
+def test_judgements_count_submitted_work_only_and_say_what_each_worker_saw(survey):
+    from analysis.selectors import study_results
+
+    finished = services.assignment_start(survey=survey, external_id="done")
+    for trial in survey.trials.all():
+        services.response_record(
+            assignment=finished, trial_id=trial.pk, answer=trial.correct, idempotency_key=str(trial.pk)
+        )
+    unfinished = services.assignment_start(survey=survey, external_id="half")
+    first = survey.trials.first()
+    services.response_record(assignment=unfinished, trial_id=first.pk, answer=first.correct, idempotency_key="k")
+    frame = judgements(survey.study)
+    assert set(frame.worker) == {"done"}
+    assert sorted(frame.shown_position) == list(range(1, survey.trials.count() + 1))
+    assert set(frame.target_side) <= {"left", "right"}
+    flips = {e["trial"]: e["flip"] for e in finished.sequence}
+    for row in frame.itertuples():
+        assert row.answer_shown == row.answer ^ flips[row.trial]
+        assert row.target_side == ("left", "right")[row.correct_answer ^ flips[row.trial]]
+    results = study_results(survey.study)
+    assert (results["assignments_done"], results["assignments_in_progress"]) == (1, 1)
+    by_side = {b["side"]: b for b in results["order_effects"]["by_side"]}
+    assert sum(b["n"] for b in by_side.values()) == len(frame[~frame.attention_check])
+    assert all(b["accuracy"] == 1.0 for b in results["order_effects"]["by_position"])

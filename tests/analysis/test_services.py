@@ -56,12 +56,18 @@ def test_live_results_in_the_admin_and_the_api(two_conditions, admin_client):
         survey=survey_services.survey_assemble(study=study, name="s", jobs=two_conditions, n_trials=None, seed=1)
     )
     a = survey_services.assignment_start(survey=survey, external_id="w1")
-    first = survey.trials.order_by("position").first()
-    survey_services.response_record(assignment=a, trial_id=first.pk, answer=first.correct, idempotency_key="k")
+    trials = list(survey.trials.order_by("position"))
+    survey_services.response_record(assignment=a, trial_id=trials[0].pk, answer=trials[0].correct, idempotency_key="k")
+    # Unfinished work is shown apart and never counted.
     page = admin_client.get(f"/admin/surveys/study/{study.pk}/change/").content.decode()
-    assert "0/3 assignments done; 1 workers, 0 excluded" in page
+    assert "0/3 places submitted (1 in progress, 0 expired, not counted); 0 workers" in page
+    assert admin_client.get(f"/api/studies/{study.pk}/results/").json()["workers"] == 0
+    for t in trials[1:]:
+        survey_services.response_record(assignment=a, trial_id=t.pk, answer=t.correct, idempotency_key=f"k{t.pk}")
+    page = admin_client.get(f"/admin/surveys/study/{study.pk}/change/").content.decode()
+    assert "1/3 places submitted (0 in progress, 0 expired, not counted); 1 workers, 0 excluded" in page
     results = admin_client.get(f"/api/studies/{study.pk}/results/").json()
-    assert results["workers"] == 1 and len(results["conditions"]) == 1
+    assert results["workers"] == 1 and len(results["conditions"]) == 2  # both conditions answered now
     rows = admin_client.get(f"/api/studies/{study.pk}/judgements/").json()
     assert rows[0]["worker"] == "w1" and rows[0]["correct"] is True
     reply = admin_client.post(

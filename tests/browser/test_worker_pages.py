@@ -47,6 +47,17 @@ def _trial_on(page) -> Trial:
     return Trial.objects.get(pk=int(page.locator("#trial-form").get_attribute("data-trial")))
 
 
+def _correct_as_shown(page) -> int | list[int]:
+    """What a careful worker clicks on the trial ``page`` shows: its correct answer in that
+    worker's own arrangement."""
+    trial = _trial_on(page)
+    token = page.url.split("/a/")[1].split("/")[0]
+    entry = next(e for e in Assignment.objects.get(token=token).sequence if e["trial"] == trial.pk)
+    if "flip" in entry:
+        return trial.correct ^ entry["flip"]
+    return [entry["columns"].index(trial.correct[row]) for row in entry["rows"]]
+
+
 def _wait_for_next(page, answered_before: int) -> None:
     page.wait_for_function(
         "n => !document.querySelector('#trial-form') || "
@@ -77,10 +88,11 @@ def test_two_afc_on_mturk_preview_accept_answer_reload_submit(page, live_server,
         if answered == total // 2:
             page.reload()  # halfway: a reload resumes at the first unanswered trial
             assert _trial_on(page) == trial
+        shown = _correct_as_shown(page)
         if answered % 2:
-            page.keyboard.press("1" if trial.correct == 0 else "2")
+            page.keyboard.press("1" if shown == 0 else "2")
         else:
-            page.get_by_role("button", name=f"Option {trial.correct + 1}").click()
+            page.get_by_role("button", name=f"Option {shown + 1}").click()
         _wait_for_next(page, answered)
     page.screenshot(path=SCREENSHOTS / "mturk-done.png", full_page=True)
     assert (
@@ -118,7 +130,7 @@ def test_clustering_with_mouse_and_keys_across_a_reload(page, live_server, paire
         if answered == 1:
             page.reload()
             assert _trial_on(page) == trial
-        for row, column in enumerate(trial.correct):
+        for row, column in enumerate(_correct_as_shown(page)):
             if row % 2:
                 page.keyboard.press(str(column + 1))  # the highlighted row is the first one unanswered
             else:
@@ -130,3 +142,33 @@ def test_clustering_with_mouse_and_keys_across_a_reload(page, live_server, paire
     responses = Response.objects.filter(assignment__participant__external_id="lab-7")
     assert responses.count() == total
     assert all(r.score == 1.0 for r in responses)
+
+
+def test_two_workers_on_plain_links_see_their_own_order_and_both_finish(page, live_server, iris):
+    study = StudyFactory()
+    survey = services.survey_assemble(
+        study=study, name="2afc", jobs=[iris[0].job], n_trials=6, n_attention_checks=1, workers_per_survey=2
+    )
+    services.study_publish(study=study, base_url=live_server.url)
+    links = [f"{live_server.url}/s/{survey.uuid}/?link={link.token}" for link in survey.links.order_by("pk")]
+    first_trials = []
+    for n, link in enumerate(links):
+        # A fresh browser context per worker: their own cookies, as two people would have.
+        worker = page.context.browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        worker.goto(link)
+        if n == 0:
+            worker.locator("details summary").click()  # the example question: drawn shapes, not survey images
+            worker.screenshot(path=SCREENSHOTS / "links-landing-desktop.png", full_page=True)
+        worker.get_by_role("button", name="I agree, start").click()
+        worker.wait_for_selector("#trial-form")
+        first_trials.append(_trial_on(worker).pk)
+        worker.screenshot(path=SCREENSHOTS / f"links-worker-{n + 1}-desktop.png", full_page=True)
+        total = Trial.objects.filter(survey=survey).count()
+        for answered in range(total):
+            worker.get_by_role("button", name=f"Option {_correct_as_shown(worker) + 1}").click()
+            _wait_for_next(worker, answered)
+        assert worker.get_by_text(study.completion_code).is_visible()
+        worker.context.close()
+    assert first_trials[0] != first_trials[1]
+    assert list(Assignment.objects.values_list("status", flat=True)) == [Assignment.Status.SUBMITTED] * 2
+    assert all(r.correct for r in Response.objects.all())

@@ -76,3 +76,20 @@ def test_the_budget_and_the_estimate_share_the_fee_rules(survey):
     survey.save()
     assert survey_estimate(survey)["fee_cents"] == 1284  # 42.8% corporate
     assert services.study_budget(study=survey.study).fee_cents == 1284  # needs no Prolific token
+
+
+def test_a_study_gets_one_completion_code_made_when_it_is_saved(admin_client):
+    from surveys.models import Study
+
+    add = admin_client.get("/admin/surveys/study/add/").content.decode()
+    assert "Completion code" not in add
+    admin_client.post(
+        "/admin/surveys/study/add/",
+        {"name": "pilot", "recruiter": "links", "review_policy": "approve-all", "min_approval_rate": 95,
+         "min_approved_hits": 100, "locales": "[]", "surveys-TOTAL_FORMS": 0, "surveys-INITIAL_FORMS": 0},
+    )  # fmt: skip
+    study = Study.objects.get(name="pilot")
+    change = admin_client.get(f"/admin/surveys/study/{study.pk}/change/").content.decode()
+    assert study.completion_code in change
+    study.refresh_from_db()
+    assert Study.objects.get(pk=study.pk).completion_code == study.completion_code

@@ -128,13 +128,13 @@ def test_answering_the_last_trial_submits_and_then_answers_stop(survey):
 
 
 def test_a_participant_resumes_but_never_takes_a_second_survey_of_the_study(survey, iris):
-    a = services.assignment_start(survey=survey, external_id="w1")
-    assert services.assignment_start(survey=survey, external_id="w1").pk == a.pk
+    a = services.assignment_start(survey=survey, external_id="w1", session_key="browser-1")
+    assert services.assignment_start(survey=survey, external_id="w1", session_key="browser-1").pk == a.pk
     other = services.survey_open(
         survey=services.survey_assemble(study=survey.study, name="t", jobs=[iris[0].job], n_trials=5, seed=1)
     )
     with pytest.raises(MetamerError, match="already taken part"):
-        services.assignment_start(survey=other, external_id="w1")
+        services.assignment_start(survey=other, external_id="w1", session_key="browser-1")
 
 
 def test_a_draft_survey_takes_nobody(iris):
@@ -277,3 +277,35 @@ def test_trial_choices_reuse_stored_judgements_and_compute_the_rest(two_conditio
         query = read_image(slots[("query", 0)].image)
         expected = [lpips_distance(query, read_image(o.image), "vgg").item() for o in options]
         assert choices["vgg"].distances[0] == pytest.approx(expected, rel=1e-4, abs=1e-6)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_arrivals_take_exactly_three_places(iris):
+    """Parallel requests against PostgreSQL (the Makefile's second pass); SQLite's writes are
+    serialised by its IMMEDIATE transactions anyway."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent arrivals are checked on PostgreSQL (make test-services)")
+    survey = services.survey_open(
+        survey=services.survey_assemble(
+            study=StudyFactory(), name="s", jobs=[iris[0].job], n_trials=3, workers_per_survey=3
+        )
+    )
+
+    def arrive(n: int) -> str:
+        try:
+            services.assignment_start(survey=survey, external_id=f"w{n}")
+            return "in"
+        except MetamerError as exc:
+            return exc.code
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(arrive, range(20)))
+    assert outcomes.count("in") == 3 and outcomes.count("full") == 17
+    assert survey.assignments.count() == 3
+    assert sorted(survey.assignments.values_list("ordinal", flat=True)) == [0, 1, 2]

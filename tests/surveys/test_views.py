@@ -3,14 +3,14 @@ import json
 import pytest
 from django.urls import reverse
 
-from surveys.models import Assignment, Response
+from surveys.models import Assignment, Response, Trial
 
 pytestmark = pytest.mark.django_db
 
 
 def _start(client, survey, pid="w1"):
     reply = client.post(reverse("surveys:landing", args=[survey.uuid]), {"pid": pid})
-    assert reply.status_code == 302
+    assert reply.status_code == 302, reply.content.decode()[:500]
     return Assignment.objects.get(participant__external_id=pid)
 
 
@@ -77,7 +77,9 @@ def test_json_answers_retry_safely_and_conflicts_are_409(client, survey):
 
 def test_reload_resumes_at_the_first_unanswered_trial(client, survey):
     assignment = _start(client, survey)
-    trials = list(survey.trials.order_by("position"))
+    # This worker's own order, not the survey's.
+    trials = [Trial.objects.get(pk=entry["trial"]) for entry in assignment.sequence]
+    assert [t.pk for t in trials] != list(survey.trials.order_by("position").values_list("pk", flat=True))
     url = reverse("surveys:answer", args=[assignment.token])
     for t in trials[:3]:
         client.post(
@@ -115,12 +117,16 @@ def test_clustering_page_and_form_post(client, paired_iris):
     page = client.get(reverse("surveys:assignment", args=[assignment.token])).content.decode()
     assert page.count('type="radio"') == 18
     assert 'alt="Column A"' in page and 'draggable="true"' in page
-    trial = survey.trials.order_by("position").first()
-    form = {"trial": trial.pk, "idempotency_key": "k", **{f"row-{i}": str(c) for i, c in enumerate(trial.correct)}}
+    shown = assignment.sequence[0]
+    trial = Trial.objects.get(pk=shown["trial"])
+    # What the worker clicks: for each row as shown, the column as shown that holds its target.
+    clicked = [shown["columns"].index(trial.correct[row]) for row in shown["rows"]]
+    form = {"trial": trial.pk, "idempotency_key": "k", **{f"row-{i}": str(c) for i, c in enumerate(clicked)}}
     assert client.post(reverse("surveys:answer", args=[assignment.token]), form).status_code == 302
     saved = Response.objects.get()
-    assert saved.answer == trial.correct
+    assert saved.answer == trial.correct  # stored in the trial's own terms
     assert saved.score == 1.0
+    assert saved.presented == {**shown, "position": 1, "answer_shown": clicked}
 
 
 def _study_with(survey, recruiter):
@@ -175,3 +181,98 @@ def test_prolific_placeholders_left_in_the_link_are_refused_not_taken_as_an_id(c
     reply = client.post(reverse("surveys:landing", args=[survey.uuid]) + query)
     assert reply.status_code == 400 and "placeholders" in reply.content.decode()
     assert not Assignment.objects.exists()
+
+
+def _counts():
+    from surveys.models import Participant
+
+    return Participant.objects.count(), Assignment.objects.count(), Response.objects.count()
+
+
+def test_a_preview_runs_the_real_pages_on_a_draft_and_records_nothing(admin_client, iris):
+    from analysis.selectors import study_results
+    from surveys import services
+    from tests.factories import StudyFactory
+
+    study = StudyFactory()
+    draft = services.survey_assemble(study=study, name="d", jobs=[iris[0].job], n_trials=4, n_attention_checks=1)
+    before, results_before = _counts(), study_results(study)
+    url = reverse("surveys:preview", args=[draft.uuid])
+    for i in range(draft.trials.count()):
+        page = admin_client.get(f"{url}?i={i}")
+        assert page.status_code == 200 and "Answers are not recorded" in page.content.decode()
+        assert admin_client.post(f"{url}?i={i}", {"answer": "0"}).status_code == 302
+    assert "Nothing was recorded" in admin_client.get(f"{url}?i=99").content.decode()
+    assert _counts() == before and study_results(study) == results_before
+    assert admin_client.get(reverse("surveys:landing", args=[draft.uuid]) + "?pid=PREVIEW").status_code == 200
+    assert _counts() == before
+
+
+def test_preview_is_for_staff_only(client, survey):
+    reply = client.get(reverse("surveys:preview", args=[survey.uuid]))
+    assert reply.status_code == 302 and "/admin/login/" in reply["Location"]
+
+
+def test_someone_elses_id_from_another_browser_is_refused_and_reveals_nothing(client, survey):
+    from django.test import Client
+
+    mine = _start(client, survey, pid="slot-1-1")
+    for t in survey.trials.all():
+        services_answer(mine, t)
+    stranger = Client()
+    reply = stranger.post(reverse("surveys:landing", args=[survey.uuid]), {"pid": "slot-1-1"})
+    text = reply.content.decode()
+    assert reply.status_code == 403 and "already taken on another device" in text
+    assert survey.study.completion_code not in text and mine.token not in text
+    # The same browser resumes.
+    assert client.post(reverse("surveys:landing", args=[survey.uuid]), {"pid": "slot-1-1"}).status_code == 302
+
+
+def services_answer(assignment, trial):
+    from surveys import services
+
+    services.response_record(
+        assignment=assignment, trial_id=trial.pk, answer=trial.correct, idempotency_key=f"{trial.pk}"
+    )
+
+
+def test_places_are_capped_and_an_abandoned_place_expires_and_is_reused(client, survey):
+    from datetime import timedelta
+
+    from django.test import Client
+    from django.utils import timezone
+
+    survey.workers_per_survey = 2
+    survey.save()
+    _start(Client(), survey, pid="a")
+    late = _start(Client(), survey, pid="b")
+    full = Client().post(reverse("surveys:landing", args=[survey.uuid]), {"pid": "c"})
+    assert full.status_code == 409 and "all places in this survey are taken" in full.content.decode()
+    Assignment.objects.filter(pk=late.pk).update(
+        started_at=timezone.now() - timedelta(minutes=survey.minutes_allotted + 1)
+    )
+    _start(Client(), survey, pid="c")  # b's place, freed
+    late.refresh_from_db()
+    assert late.status == Assignment.Status.EXPIRED
+    gone = client.get(reverse("surveys:assignment", args=[late.token]))
+    assert gone.status_code == 410 and "ran out" in gone.content.decode()
+    assert Assignment.objects.exclude(status=Assignment.Status.EXPIRED).count() == 2
+
+
+def test_a_plain_link_is_a_long_token_that_takes_one_place(client, iris):
+    from django.test import Client
+
+    from surveys import services
+    from tests.factories import StudyFactory
+
+    study = StudyFactory()
+    survey = services.survey_assemble(study=study, name="s", jobs=[iris[0].job], n_trials=3, workers_per_survey=2)
+    services.study_publish(study=study, base_url="http://lab.local")
+    link = survey.links.first()
+    landing = reverse("surveys:landing", args=[survey.uuid])
+    page = client.get(f"{landing}?link={link.token}").content.decode()
+    assert "Your participant id" not in page
+    started = client.post(f"{landing}?link={link.token}")
+    assert started.status_code == 302
+    assert Client().post(f"{landing}?link={link.token}").status_code == 403  # forwarded: refused
+    assert Client().post(f"{landing}?link={link.token[:-1]}x").status_code == 404

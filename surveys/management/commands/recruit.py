@@ -54,4 +54,7 @@ class Command(BaseCommand):
             return f"paid {payment.amount_cents / 100:.2f} to {worker}"
         if action == "stop":
             return f"stopped {services.study_stop(study=study)} publications"
-        return "\n".join(link for survey in study.surveys.order_by("pk") for link in slot_links(base_url, survey))
+        links = [link for survey in study.surveys.order_by("pk") for link in slot_links(base_url, survey)]
+        if not links:
+            raise CommandError(f"{study} has no links yet: publish it first (plain links are free): recruit publish")
+        return "\n".join(links)

@@ -42,10 +42,10 @@ def test_plain_links_cost_nothing_and_give_one_link_per_slot(links_study):
     [publication] = services.study_publish(study=links_study, base_url="http://lab.local")  # no confirmation: free
     survey = links_study.surveys.get()
     assert publication.status == "published" and survey.status == "open"
-    assert slot_links("http://lab.local", survey) == [
-        f"http://lab.local/s/{survey.uuid}/?pid=slot-{survey.pk}-1",
-        f"http://lab.local/s/{survey.uuid}/?pid=slot-{survey.pk}-2",
-    ]
+    links = slot_links("http://lab.local", survey)
+    tokens = [link.split("?link=")[1] for link in links]
+    assert len(links) == 2 and all(link.startswith(f"http://lab.local/s/{survey.uuid}/?link=") for link in links)
+    assert len(set(tokens)) == 2 and all(len(t) >= 32 for t in tokens)  # long, random, not sequential
     with pytest.raises(MetamerError, match="move no money"):
         LinksRecruiter().bonus(None)
 
@@ -61,8 +61,11 @@ def test_recruit_command_asks_for_yes_before_spending(iris, capsys):
 
 
 def test_recruit_links(links_study, capsys):
+    with pytest.raises(CommandError, match="publish it first"):
+        call_command("recruit", "links", "pilot", "--base-url", "http://lab.local")
+    services.study_publish(study=links_study, base_url="http://lab.local")
     call_command("recruit", "links", "pilot", "--base-url", "http://lab.local")
-    assert capsys.readouterr().out.count("?pid=slot-") == 2
+    assert capsys.readouterr().out.count("?link=") == 2
 
 
 def test_admin_publish_shows_the_cost_before_money_moves(admin_client, iris):
