@@ -86,9 +86,9 @@ def study_review(*, study: Study, confirm: bool = False, recruiter=None) -> Revi
     rest, and failures are listed in the result (run it again to retry them)."""
     recruiter = recruiter or recruiter_for(study)
     pending = list(
-        Assignment.objects.filter(survey__study=study, status=Assignment.Status.SUBMITTED).select_related(
-            "participant", "survey__study"
-        )
+        Assignment.objects.filter(survey__study=study, status=Assignment.Status.SUBMITTED)
+        .select_related("participant", "survey__study")
+        .order_by("pk")
     )
     reject = {
         a.pk for a in pending if study.review_policy == Study.ReviewPolicy.REJECT_FAILURES and not _passed_checks(a)
