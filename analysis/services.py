@@ -81,6 +81,23 @@ def _example_grid(jobs: list[InversionJob], per_job: int = 4) -> str:
     return _figure_png(fig)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe_csv(frame: pd.DataFrame) -> bytes:
+    """CSV whose text cells a spreadsheet will not run as formulas: a text cell starting with
+    ``= + - @``, a tab or a carriage return gets a leading apostrophe (OWASP's advice). Numbers
+    are left alone (a negative number is not text)."""
+
+    def neutralise(value):
+        return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+    safe = frame.copy()
+    for column in safe.columns:
+        safe[column] = safe[column].map(neutralise)
+    return safe.to_csv(index=False).encode()
+
+
 def report_build(*, study: Study) -> Report:
     """The study's results as a self-contained HTML report (tables and plots), a tidy CSV of
     every judgement and a CSV of per-condition summaries."""
@@ -122,11 +139,9 @@ def report_build(*, study: Study) -> Report:
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     report = Report(study=study, summary=json.loads(json.dumps(summary, default=str)))
     report.html.save(f"study-{study.pk}-{stamp}.html", ContentFile(html.encode()), save=False)
-    report.csv.save(
-        f"study-{study.pk}-{stamp}-judgements.csv", ContentFile(frame.to_csv(index=False).encode()), save=False
-    )
+    report.csv.save(f"study-{study.pk}-{stamp}-judgements.csv", ContentFile(spreadsheet_safe_csv(frame)), save=False)
     report.summary_csv.save(
-        f"study-{study.pk}-{stamp}-summary.csv", ContentFile(per_condition.to_csv(index=False).encode()), save=False
+        f"study-{study.pk}-{stamp}-summary.csv", ContentFile(spreadsheet_safe_csv(per_condition)), save=False
     )
     report.save()
     return report

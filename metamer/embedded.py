@@ -28,8 +28,14 @@ def prepare() -> None:
     unless they exist; safe for processes that start side by side."""
     if os.environ.get("METAMER_MODE", "embedded") == "production":
         return
+    # Everything this process writes (the SQLite file and its -wal/-shm, which hold sessions
+    # and API tokens; uploads; reports) is the owner's alone.
+    os.umask(0o077)
     root = var_dir()
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    root.chmod(0o700)
+    for database in root.glob("*.sqlite3*"):
+        database.chmod(0o600)
     for sub in ("static", "cache"):
         (root / sub).mkdir(exist_ok=True)
     Path(os.environ.get("MEDIA_ROOT", root / "media")).mkdir(parents=True, exist_ok=True)

@@ -36,6 +36,7 @@ PRODUCTION = os.environ.get("METAMER_MODE", "embedded") == "production"
 CONN_MAX_AGE = int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
 VAR_DIR = var_dir()
 DEBUG = env_bool("DJANGO_DEBUG", False)
+DEFAULT_EXCEPTION_REPORTER_FILTER = "metamer.debug.SecretsHidingFilter"
 
 
 def _embedded_secret_key() -> str:

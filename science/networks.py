@@ -129,7 +129,15 @@ def _load_state_dict(checkpoint: Path) -> dict[str, Tensor]:
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
         raise NetworkError("the checkpoint is not a plain state dict of tensors")
+    for key, value in state.items():
+        # A tensor may claim far more elements than its stored bytes (an expanded view):
+        # refuse it before anything is built to its claimed size.
+        if value.numel() * value.element_size() > value.untyped_storage().nbytes():
+            raise NetworkError(f"the checkpoint's {key} claims more values than it stores; save plain tensors")
     return state
+
+
+MAX_CLASSES = 100_000
 
 
 def _head_size(architecture: str, state: dict[str, Tensor] | None) -> dict[str, int]:
@@ -139,7 +147,14 @@ def _head_size(architecture: str, state: dict[str, Tensor] | None) -> dict[str, 
     probe = models.get_model(architecture, weights=None)
     linears = [name for name, m in probe.named_modules() if isinstance(m, nn.Linear)]
     weight = state.get(f"{linears[-1]}.weight") if linears else None
-    return {"num_classes": int(weight.shape[0])} if weight is not None else {}
+    if weight is None:
+        return {}
+    if weight.dim() != 2 or not 0 < weight.shape[0] <= MAX_CLASSES:
+        raise NetworkError(
+            f"the checkpoint's classifier head {linears[-1]}.weight has shape {tuple(weight.shape)}; "
+            f"expected (classes, features) with 1 to {MAX_CLASSES:,} classes"
+        )
+    return {"num_classes": int(weight.shape[0])}
 
 
 def _tracer_kwargs() -> dict[str, list]:

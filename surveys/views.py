@@ -6,8 +6,6 @@ CSRF-exempt: recruiters frame these pages on their own sites, where cookies are 
 
 from __future__ import annotations
 
-import json
-
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from metamer.errors import MetamerError
-from surveys import recruiters, services
+from surveys import recruiters, services, validation
 from surveys.models import Assignment, Survey, Trial
 from surveys.presentation import answer_from_shown, assignment_sequence
 from surveys.selectors import assignment_next_trial, assignment_presentations, assignment_progress, trial_payload
@@ -134,21 +132,17 @@ def assignment_answer(request: HttpRequest, token: str) -> HttpResponse:
     assignment = get_object_or_404(Assignment.objects.select_related("survey"), token=token)
     is_json = request.content_type == "application/json"
     try:
-        data = json.loads(request.body) if is_json else request.POST.dict()
-        trial_id = int(data.get("trial", 0))
-        shown = {e["trial"]: e for e in assignment_presentations(assignment)}.get(trial_id)
-        answer = _answer(data)
+        data = validation.answer_body(request.body, is_json=is_json, form=request.POST.dict() if not is_json else {})
+        shown = {e["trial"]: e for e in assignment_presentations(assignment)}.get(data["trial"])
         response, created = services.response_record(
             assignment=assignment,
-            trial_id=trial_id,
+            trial_id=data["trial"],
             # The page sends what was clicked; the service stores it in the trial's own terms.
-            answer=answer_from_shown(shown, answer) if shown else answer,
-            idempotency_key=str(data.get("idempotency_key", "")),
-            response_ms=_int_or_none(data.get("response_ms")),
-            viewing=data.get("viewing") if is_json else _json_or_empty(data.get("viewing")),
+            answer=answer_from_shown(shown, data["answer"]) if shown else data["answer"],
+            idempotency_key=data["idempotency_key"],
+            response_ms=data["response_ms"],
+            viewing=data["viewing"],
         )
-    except (ValueError, json.JSONDecodeError):
-        return JsonResponse({"detail": "the request body is not valid"}, status=400)
     except MetamerError as exc:
         return JsonResponse(exc.as_dict(), status=409 if exc.code == "conflict" else 400)
     if not is_json:
@@ -156,30 +150,8 @@ def assignment_answer(request: HttpRequest, token: str) -> HttpResponse:
     return JsonResponse({"saved": True, "created": created, "response": response.pk})
 
 
-def _answer(data: dict):
-    """JSON carries the answer; form posts carry text (``answer``, or ``row-N`` for clustering).
-    The service validates whatever comes out."""
-    if "answer" not in data and "row-0" in data:
-        return [_answer({"answer": data.get(f"row-{i}")}) for i in range(sum(k.startswith("row-") for k in data))]
-    value = data.get("answer")
-    if isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            return value
-    return value
-
-
 def _int_or_none(value) -> int | None:
     try:
         return max(0, int(float(value)))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-
-
-def _json_or_empty(value: str | None) -> dict:
-    try:
-        parsed = json.loads(value or "{}")
-    except json.JSONDecodeError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}

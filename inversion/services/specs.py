@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from django.conf import settings
 from django.core.files.base import ContentFile
 
@@ -68,12 +69,41 @@ def model_spec_check(
         if values and len(values) != 3:
             raise MetamerError(f"{label} needs one value per colour channel (3), got {len(values)}", field=label)
     builtin = BUILTINS.get(architecture) if source == ModelSpec.Source.BUILTIN else None
+    size = input_size or (32 if cifar_stem else 224)
+    _check_runs(net, layer, size, mean or IMAGENET_MEAN, std or IMAGENET_STD)
     return CheckedSpec(
         layer=layer,
         input_size=input_size or (32 if cifar_stem else 224),
         mean=list(mean or (builtin.mean if builtin else IMAGENET_MEAN)),
         std=list(std or (builtin.std if builtin else IMAGENET_STD)),
     )
+
+
+MAX_REPRESENTATION = 50_000_000
+
+
+def _check_runs(net, layer: str, size: int, mean, std) -> None:
+    """Run the representation once on a dummy image, so a network that fails, or answers
+    with something other than a tensor of a sane size, is refused at registration, not at job
+    time."""
+    try:
+        g = LayerRepresentation(net, layer, mean, std, optimize=False)
+        with torch.no_grad():
+            out = g(torch.full((1, 3, size, size), 0.5))
+    except Exception as exc:
+        raise MetamerError(
+            f"the network fails on a {size}×{size} image at layer {layer!r}: {type(exc).__name__}: {exc}"[:500],
+            field="layer",
+        ) from None
+    if not isinstance(out, torch.Tensor) or not out.is_floating_point():
+        raise MetamerError(
+            f"layer {layer!r} gives {type(out).__name__}, not a tensor of numbers: choose a layer that outputs one",
+            field="layer",
+        )
+    if out.numel() > MAX_REPRESENTATION or not torch.isfinite(out).all():
+        raise MetamerError(
+            f"layer {layer!r} gives {out.numel():,} values or non-finite ones: choose another", field="layer"
+        )
 
 
 def model_spec_register(

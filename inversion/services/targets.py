@@ -69,8 +69,8 @@ def _members(path: Path, sample: int | None, seed: int, shown: str) -> list[str]
     """The image members to import: all, or a random sample of ``sample`` drawn with ``seed``."""
     try:
         members = archives.image_members(path)
-    except archives.ImageError:
-        raise MetamerError(f"{shown}: not a folder, .zip or .tar archive of images", field="path") from None
+    except archives.ImageError as exc:
+        raise MetamerError(f"{shown}: {exc}", field="path") from None
     if not members:
         raise MetamerError(f"{shown}: no image files found", field="path")
     if sample is not None:
@@ -93,7 +93,8 @@ def target_set_import(
     try:
         loaded = list(archives.load_members(path, members))
     except archives.ImageError as exc:
-        raise MetamerError(f"{shown}: {exc}", field="path") from None
+        message = str(exc) if str(exc).startswith(f"{Path(shown).name}:") else f"{shown}: {exc}"
+        raise MetamerError(message, field="path") from None
     return target_set_create_from_images(
         name=name, images=loaded, image_size=image_size, source=shown, sample_seed=seed if sample else None
     )

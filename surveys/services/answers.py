@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
@@ -14,6 +15,9 @@ from metamer.errors import MetamerError
 from surveys.models import Assignment, Participant, Publication, Response, Study, Survey, SurveyLink
 from surveys.presentation import assignment_sequence, shown_from_answer, worker_seed
 from surveys.selectors import assignment_presentations, assignment_progress, survey_answer_key
+from surveys.validation import MAX_ID_LENGTH, clean_text
+
+logger = logging.getLogger(__name__)
 
 
 def _vouched(existing: Assignment, recruiter_data: dict[str, Any], session_key: str) -> bool:
@@ -54,7 +58,12 @@ def assignment_start(
     resume it when the arrival is vouched for (see ``_vouched``). Nobody takes a second survey
     of a study, and no more people start than the survey has places, however many arrive at
     once (the survey row is locked while a place is taken)."""
-    recruiter_data = recruiter_data or {}
+    recruiter_data = {
+        key: clean_text(value, field=key, max_length=MAX_ID_LENGTH, required=False)
+        for key, value in (recruiter_data or {}).items()
+    }
+    external_id = clean_text(external_id, field="external_id", max_length=MAX_ID_LENGTH, required=False)
+    session_key = clean_text(session_key, field="session_key", max_length=64, required=False)
     survey = Survey.objects.select_for_update().select_related("study").get(pk=survey.pk)
     if survey.status != Survey.Status.OPEN:
         raise MetamerError("this survey is not open", code="conflict")
@@ -107,8 +116,18 @@ def assignment_start(
     if survey.study.recruiter == Study.Recruiter.MTURK and published:
         from surveys.tasks import mark_participant_started  # tasks import services: resolved at call time
 
-        transaction.on_commit(lambda: mark_participant_started.delay(assignment.pk))
+        transaction.on_commit(lambda: _enqueue_started(mark_participant_started, assignment.pk))
     return assignment
+
+
+def _enqueue_started(task, assignment_id: int) -> None:
+    """Tell the recruiter a worker started, in the background. The arrival is stored already:
+    a broker that cannot be reached must not turn it into an error page (the periodic sync and
+    Metamer's own one-study-per-person check cover what the recruiter is not told)."""
+    try:
+        task.delay(assignment_id)
+    except Exception:
+        logger.exception("could not queue the recruiter's started call for assignment %s", assignment_id)
 
 
 def response_record(
@@ -126,6 +145,7 @@ def response_record(
     an answered trial is refused. Returns (response, created)."""
     if not idempotency_key or len(idempotency_key) > 64:
         raise MetamerError("an idempotency key of 1 to 64 characters is needed", field="idempotency_key")
+    clean_text(idempotency_key, field="idempotency_key", max_length=64)
     key = survey_answer_key(assignment.survey_id, assignment.survey.uuid).get(trial_id)
     if key is None:
         raise MetamerError("no such trial in this survey", field="trial")
@@ -165,7 +185,14 @@ def response_record(
     previous = next((r for r in matches if r.trial_id == trial_id), matches[0] if matches else None)
     if previous is None:
         raise MetamerError("this assignment has been submitted; no more answers are taken", code="conflict")
-    return _same_or_conflict(previous, trial_id, answer)
+    stored = _same_or_conflict(previous, trial_id, answer)
+    if assignment.status == Assignment.Status.STARTED:
+        # The first reply to the last answer may have been lost before the submission was
+        # stored (a crash): the retry finishes the job.
+        answered, total = assignment_progress(assignment)
+        if answered == total:
+            assignment_submit(assignment=assignment)
+    return stored
 
 
 def _presented(assignment: Assignment, trial_id: int, answer: Any) -> dict[str, Any]:

@@ -1,0 +1,237 @@
+"""A catalogue of hostile and broken inputs per surface. Each must get a 4xx with a message
+that says what to fix, and leave no row or file behind. Runs on SQLite and (in the Makefile's
+second pass) on PostgreSQL, whose column checks differ."""
+
+import io
+import json
+import struct
+import tarfile
+import zipfile
+import zlib
+
+import pytest
+import torch
+from django.urls import reverse
+
+from inversion.models import ModelSpec, Stimulus, TargetSet
+from metamer.errors import MetamerError
+from surveys import services
+from surveys.models import Assignment, Participant, Response
+
+pytestmark = pytest.mark.django_db
+
+ANSWER_BODIES = {
+    "a list": b"[1, 2]",
+    "a string": b'"hello"',
+    "null": b"null",
+    "not JSON": b"{trial: 1",
+    "trial null": {"trial": None, "answer": 0, "idempotency_key": "k"},
+    "trial a list": {"trial": [1], "answer": 0, "idempotency_key": "k"},
+    "trial 1e400": b'{"trial": 1e400, "answer": 0, "idempotency_key": "k"}',
+    "trial negative": {"trial": -5, "answer": 0, "idempotency_key": "k"},
+    "response_ms 1e30": {"answer": 0, "idempotency_key": "k", "response_ms": 1e30},
+    "response_ms Infinity": b'{"trial": TRIAL, "answer": 0, "idempotency_key": "k", "response_ms": Infinity}',
+    "response_ms 2^40": {"answer": 0, "idempotency_key": "k", "response_ms": 2**40},
+    "response_ms text": {"answer": 0, "idempotency_key": "k", "response_ms": "soon"},
+    "NUL in the key": {"answer": 0, "idempotency_key": "k\x00"},
+    "key too long": {"answer": 0, "idempotency_key": "k" * 65},
+    "no key": {"answer": 0},
+    "viewing 9 MB": {"answer": 0, "idempotency_key": "k", "viewing": {"x": "v" * 9_000_000}},
+    "viewing with NUL": {"answer": 0, "idempotency_key": "k", "viewing": {"x": "\x00"}},
+    "viewing a list": {"answer": 0, "idempotency_key": "k", "viewing": [1]},
+    "answer out of range": {"answer": 7, "idempotency_key": "k"},
+    "answer a dict": {"answer": {"a": 1}, "idempotency_key": "k"},
+    "answer a huge list": {"answer": list(range(1000)), "idempotency_key": "k"},
+}
+
+
+@pytest.mark.parametrize("case", list(ANSWER_BODIES))
+def test_the_answer_endpoint_refuses_with_a_4xx_and_stores_nothing(client, survey, case):
+    assignment = services.assignment_start(survey=survey, external_id="w1")
+    trial = assignment.sequence[0]["trial"]
+    body = ANSWER_BODIES[case]
+    if isinstance(body, dict):
+        body = json.dumps({"trial": trial, **body}).encode()
+    body = body.replace(b"TRIAL", str(trial).encode())
+    reply = client.post(reverse("surveys:answer", args=[assignment.token]), body, content_type="application/json")
+    assert 400 <= reply.status_code < 500, (case, reply.status_code)
+    assert reply.json()["detail"]
+    assert Response.objects.count() == 0
+
+
+PARTICIPANT_IDS = {
+    "NUL": "w\x00",
+    "5,000 characters": "w" * 5000,
+    "a line break": "w\n1",
+}
+
+
+@pytest.mark.parametrize("case", list(PARTICIPANT_IDS))
+def test_arrivals_with_broken_ids_are_refused_and_store_nothing(client, survey, case):
+    reply = client.post(reverse("surveys:landing", args=[survey.uuid]), {"pid": PARTICIPANT_IDS[case]})
+    assert 400 <= reply.status_code < 500 and "participant" in reply.content.decode().lower()
+    assert Participant.objects.count() == Assignment.objects.count() == 0
+
+
+def test_a_participant_id_like_a_formula_is_defused_in_the_export(survey):
+    from analysis.services import report_build
+
+    assignment = services.assignment_start(survey=survey, external_id='=HYPERLINK("http://x")')
+    for t in survey.trials.all():
+        services.response_record(assignment=assignment, trial_id=t.pk, answer=t.correct, idempotency_key=str(t.pk))
+    report = report_build(study=survey.study)
+    lines = report.csv.read().decode().splitlines()
+    assert all(line.startswith("\"'=HYPERLINK") for line in lines[1:])
+
+
+def _png_header(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _bad_crc_zip() -> bytes:
+    data = bytearray(_zip({"a/1.png": _png()}))
+    at = data.index(b"IEND")  # corrupt the stored (uncompressed) member's bytes
+    data[at] ^= 0xFF
+    return bytes(data)
+
+
+def _encrypted_zip() -> bytes:
+    data = bytearray(_zip({"a/1.png": _png()}))
+    # Set the "encrypted" flag bit in the local and the central header.
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = data.index(signature) + offset
+        data[at] |= 0x1
+    return bytes(data)
+
+
+def _tar(symlink: bool = False, truncate: bool = False) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tf:
+        png = _png()
+        info = tarfile.TarInfo("a/1.png")
+        info.size = len(png)
+        tf.addfile(info, io.BytesIO(png))
+        if symlink:
+            link = tarfile.TarInfo("a/2.png")
+            link.type = tarfile.SYMTYPE
+            link.linkname = "/etc/passwd"
+            tf.addfile(link)
+    data = buffer.getvalue()
+    return data[:700] if truncate else data
+
+
+def _zip_claiming_a_huge_member() -> bytes:
+    data = bytearray(_zip({"a/1.png": _png()}))
+    at = data.index(b"PK\x01\x02") + 24  # the central directory's uncompressed size
+    data[at : at + 4] = struct.pack("<I", 2**31)
+    return bytes(data)
+
+
+UPLOADS = {
+    "not an image": ("notes.png", b"just text"),
+    "a 30,000 × 30,000 PNG (decompression bomb)": ("bomb.png", _png_header(30_000, 30_000)),
+    "an empty zip": ("empty.zip", _zip({})),
+    "a zip of text": ("text.zip", _zip({"a.txt": b"hi"})),
+    "a zip with a bad CRC": ("crc.zip", _bad_crc_zip()),
+    "an encrypted zip": ("locked.zip", _encrypted_zip()),
+    "a zip claiming a 2 GiB member": ("claims.zip", _zip_claiming_a_huge_member()),
+    "a tar with a symlink": ("link.tar", _tar(symlink=True)),
+    "a truncated tar": ("cut.tar", _tar(truncate=True)),
+    "a path-traversal name": ("../../etc/passwd", b"x"),
+}
+
+
+@pytest.mark.parametrize("case", list(UPLOADS))
+def test_bad_uploads_are_refused_naming_the_file_and_store_nothing(admin_client, settings, case):
+    name, data = UPLOADS[case]
+    upload = io.BytesIO(data)
+    upload.name = name
+    reply = admin_client.post("/api/target-sets/", {"name": "t", "image_size": 16, "archive": upload})
+    assert 400 <= reply.status_code < 500, (case, reply.status_code)
+    detail = json.dumps(reply.json())
+    assert name.rsplit("/", 1)[-1] in detail or "archive" in detail
+    assert "/tmp" not in detail and "object at 0x" not in detail
+    assert TargetSet.objects.count() == Stimulus.objects.count() == 0
+    media = settings.MEDIA_ROOT
+    assert not media.exists() or not any(p.is_file() for p in media.rglob("*"))
+
+
+def _checkpoint(tmp_path, state) -> str:
+    path = tmp_path / "weights.pt"
+    torch.save(state, path)
+    return path
+
+
+@pytest.mark.parametrize("case", ["a scalar head", "a head claiming 10^9 classes", "not a state dict"])
+def test_bad_checkpoints_are_refused_before_anything_is_built(tmp_path, case):
+    import torchvision
+
+    from inversion import services as inversion_services
+
+    state = torchvision.models.resnet18(num_classes=10).state_dict()
+    if case == "a scalar head":
+        state["fc.weight"] = torch.tensor(1.0)
+    elif case == "a head claiming 10^9 classes":
+        state["fc.weight"] = torch.zeros(1, 512).expand(10**9, 512)
+    else:
+        state = {"weights": [1, 2, 3]}
+    with pytest.raises(MetamerError) as refused:
+        inversion_services.model_spec_register(
+            name="m", source="torchvision", architecture="resnet18", checkpoint=_checkpoint(tmp_path, state)
+        )
+    assert refused.value.message
+    assert not ModelSpec.objects.exists()
+
+
+def test_private_media_needs_staff_and_stimuli_do_not(client, admin_client, settings):
+    (settings.MEDIA_ROOT / "reports").mkdir(parents=True)
+    (settings.MEDIA_ROOT / "reports" / "study-1.html").write_text("results")
+    (settings.MEDIA_ROOT / "stimuli").mkdir()
+    (settings.MEDIA_ROOT / "stimuli" / "x.png").write_bytes(b"png")
+    assert client.get("/media/reports/study-1.html").status_code == 302  # to the login page
+    assert client.get("/media/stimuli/x.png").status_code == 200
+    assert admin_client.get("/media/reports/study-1.html").status_code == 200
+
+
+def test_the_debug_page_hides_credentials_in_urls(settings):
+    from django.views.debug import get_default_exception_reporter_filter
+
+    settings.CELERY_BROKER_URL = "redis://:hunter2@redis:6379/0"
+    shown = get_default_exception_reporter_filter().get_safe_settings()
+    assert "hunter2" not in json.dumps(shown, default=str)
+
+
+def test_a_retried_last_answer_submits_an_assignment_a_crash_left_started(survey):
+    assignment = services.assignment_start(survey=survey, external_id="w1")
+    trials = list(survey.trials.all())
+    for t in trials:
+        services.response_record(assignment=assignment, trial_id=t.pk, answer=t.correct, idempotency_key=str(t.pk))
+    # The server died after storing the last answer and before submitting.
+    Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.STARTED, submitted_at=None)
+    assignment.refresh_from_db()
+    last = trials[-1]
+    _, created = services.response_record(
+        assignment=assignment, trial_id=last.pk, answer=last.correct, idempotency_key=str(last.pk)
+    )
+    assignment.refresh_from_db()
+    assert not created and assignment.status == Assignment.Status.SUBMITTED
