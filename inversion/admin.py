@@ -250,7 +250,7 @@ class InversionJobAdmin(CreatedByServiceAdmin):
     list_display = ["id", "model_spec", "target_set", "status", "progress", "converged", "device", "created_at"]
     list_filter = ["status", "model_spec"]
     inlines = [IRIInline]
-    actions = ["cancel"]
+    actions = ["cancel", "resume"]
 
     def get_inlines(self, request, obj):
         return self.inlines if obj else []
@@ -263,7 +263,8 @@ class InversionJobAdmin(CreatedByServiceAdmin):
     def progress(self, obj):
         p = job_progress(obj)
         eta = f", ETA {p['eta_seconds']:.0f} s" if p["eta_seconds"] else ""
-        return f"{p['done']}/{p['total']} ({p['percent']:.0f}%{eta})"
+        stalled = "; stalled: its worker went silent, resume it" if p["stalled"] else ""
+        return f"{p['done']}/{p['total']} ({p['percent']:.0f}%{eta}){stalled}"
 
     def get_queryset(self, request):
         # One query for the list's "converged" column instead of two per job.
@@ -318,6 +319,16 @@ class InversionJobAdmin(CreatedByServiceAdmin):
                 services.inversion_job_cancel(job=job)
             except MetamerError as exc:
                 self.message_user(request, exc.message, messages.WARNING)
+
+    @admin.action(description="Resume the selected failed or stalled jobs where they stopped")
+    def resume(self, request, queryset):
+        for job in queryset:
+            try:
+                services.inversion_job_resume(job=job)
+            except MetamerError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+            else:
+                self.message_user(request, f"job {job.pk}: queued again; {job.done} of {job.total} IRIs kept")
 
 
 @admin.register(IRI)

@@ -197,6 +197,12 @@ class InversionJobViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet
         job = services.inversion_job_cancel(job=self.get_object())
         return Response(self.get_serializer(job).data, status=status.HTTP_200_OK)
 
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        """Queue a failed or stalled job again; it resumes where it stopped."""
+        job = services.inversion_job_resume(job=self.get_object())
+        return Response(self.get_serializer(job).data, status=status.HTTP_200_OK)
+
 
 class IRIViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = IRI.objects.select_related("stimulus", "seed", "target__stimulus").order_by("pk")

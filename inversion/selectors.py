@@ -57,6 +57,15 @@ def survey_ready_iris(
     return iris if include_unconverged else iris.filter(converged=True)
 
 
+def job_stalled(job: InversionJob) -> bool:
+    """A running job whose worker has been silent longer than the lease (killed, or its
+    machine lost): ``inversion_job_resume`` puts it back in the queue."""
+    if job.status != InversionJob.Status.RUNNING:
+        return False
+    last = job.heartbeat_at or job.started_at
+    return last is None or (timezone.now() - last).total_seconds() > settings.METAMER_JOB_LEASE_SECONDS
+
+
 def job_progress(job: InversionJob) -> dict[str, float | int | None]:
     """Done/total IRIs, percent and an ETA in seconds from the pace so far (None until known)."""
     percent = 100 * job.done / job.total if job.total else 0.0
@@ -66,7 +75,13 @@ def job_progress(job: InversionJob) -> dict[str, float | int | None]:
         eta = round(elapsed / job.done * (job.total - job.done), 1)
     elif job.status == InversionJob.Status.DONE:
         eta = 0.0
-    return {"done": job.done, "total": job.total, "percent": round(percent, 1), "eta_seconds": eta}
+    return {
+        "done": job.done,
+        "total": job.total,
+        "percent": round(percent, 1),
+        "eta_seconds": eta,
+        "stalled": job_stalled(job),
+    }
 
 
 def job_convergence(job: InversionJob) -> dict[str, float | int | str | None]:

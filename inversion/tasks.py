@@ -1,8 +1,17 @@
+import logging
+
 from celery import shared_task
 
 from inversion import services
 
+logger = logging.getLogger(__name__)
+
 
 @shared_task(acks_late=True)
 def run_inversion_job(job_id: int) -> None:
-    services.inversion_job_run(job_id=job_id)
+    try:
+        services.inversion_job_run(job_id=job_id)
+    except Exception:
+        # The job records the failure (FAILED, with its reason, resumable); the request or
+        # worker that ran it carries on.
+        logger.exception("inversion job %s failed", job_id)

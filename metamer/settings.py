@@ -36,6 +36,8 @@ PRODUCTION = os.environ.get("METAMER_MODE", "embedded") == "production"
 CONN_MAX_AGE = int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
 VAR_DIR = var_dir()
 DEBUG = env_bool("DJANGO_DEBUG", False)
+METAMER_JOB_LEASE_SECONDS = int(os.environ.get("METAMER_JOB_LEASE_SECONDS", "300"))
+"""A running job whose worker has been silent this long is stalled, and may be resumed."""
 DEFAULT_EXCEPTION_REPORTER_FILTER = "metamer.debug.SecretsHidingFilter"
 
 

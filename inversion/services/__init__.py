@@ -5,6 +5,7 @@ from inversion.services.jobs import (
     inversion_job_cancel,
     inversion_job_check,
     inversion_job_create,
+    inversion_job_resume,
     inversion_job_run,
 )
 from inversion.services.judgements import lpips_judgements_compute
@@ -24,6 +25,7 @@ __all__ = [
     "inversion_job_cancel",
     "inversion_job_check",
     "inversion_job_create",
+    "inversion_job_resume",
     "inversion_job_run",
     "lpips_judgements_compute",
     "model_spec_check",

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from inversion.config import SEED_KINDS, InversionConfig, invert_options
 from inversion.models import IRI, InversionJob, ModelSpec, Stimulus, TargetSet
-from inversion.selectors import model_spec_representation, pending_work, target_tensor
+from inversion.selectors import job_stalled, model_spec_representation, pending_work, target_tensor
 from inversion.services.targets import stimulus_create
 from metamer.errors import MetamerError
 from science import images as imageio
@@ -54,13 +54,15 @@ def inversion_job_create(
 _ALLOWED_MOVES = {
     InversionJob.Status.QUEUED: {InversionJob.Status.RUNNING, InversionJob.Status.CANCELLED},
     # RUNNING → RUNNING: a worker killed midway left it running; the next one resumes it.
+    # RUNNING → QUEUED: a stalled job put back in the queue (``inversion_job_resume``).
     InversionJob.Status.RUNNING: {
         InversionJob.Status.RUNNING,
+        InversionJob.Status.QUEUED,
         InversionJob.Status.DONE,
         InversionJob.Status.FAILED,
         InversionJob.Status.CANCELLED,
     },
-    InversionJob.Status.FAILED: {InversionJob.Status.RUNNING},
+    InversionJob.Status.FAILED: {InversionJob.Status.RUNNING, InversionJob.Status.QUEUED},
     InversionJob.Status.DONE: set(),
     InversionJob.Status.CANCELLED: set(),
 }
@@ -80,6 +82,32 @@ def inversion_job_cancel(*, job: InversionJob) -> InversionJob:
     return job
 
 
+HEARTBEAT_SECONDS = 30
+
+
+def inversion_job_resume(*, job: InversionJob, enqueue: bool = True) -> InversionJob:
+    """Put a failed job, a queued one nobody picked up, or a running one whose worker went
+    silent (a killed worker, a lost machine), back in the queue. It resumes where it stopped: IRIs already stored are kept and
+    none is made twice. A job whose worker is alive is refused."""
+    if job.status == InversionJob.Status.RUNNING and not job_stalled(job):
+        raise MetamerError(
+            f"job {job.pk} is running and its worker was heard from in the last "
+            f"{settings.METAMER_JOB_LEASE_SECONDS} s; it is not stalled",
+            code="conflict",
+        )
+    if job.status != InversionJob.Status.QUEUED:  # a queued job (never picked up) just goes again
+        _move(job, InversionJob.Status.QUEUED, error="")
+    if enqueue:
+        from inversion.tasks import run_inversion_job  # tasks import services: resolved at call time
+
+        transaction.on_commit(lambda: run_inversion_job.delay(job.pk))
+    return job
+
+
+def _heartbeat(job: InversionJob) -> None:
+    InversionJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
+
+
 def _device() -> torch.device:
     if settings.METAMER_DEVICE:
         return torch.device(settings.METAMER_DEVICE)
@@ -95,12 +123,19 @@ def inversion_job_run(*, job_id: int, on_progress: Callable[[int, int], None] | 
         return job
     config = InversionConfig.from_dict(job.config)
     device = _device()
-    _move(job, InversionJob.Status.RUNNING, started_at=job.started_at or timezone.now(), device=str(device))
+    _move(
+        job,
+        InversionJob.Status.RUNNING,
+        started_at=job.started_at or timezone.now(),
+        heartbeat_at=timezone.now(),
+        device=str(device),
+    )
     try:
         g = model_spec_representation(job.model_spec).to(device)
         seeds = _seed_images(job, config, device)
         work = pending_work(job)
         units = (config.steps + 1) * len(work)
+        beat = [time.monotonic()]
         for start in range(0, len(work), config.batch_size):
             job.refresh_from_db(fields=["status"])
             if job.status == InversionJob.Status.CANCELLED:
@@ -110,10 +145,14 @@ def inversion_job_run(*, job_id: int, on_progress: Callable[[int, int], None] | 
             def on_step(
                 step: int, _loss: torch.Tensor, base: int = start * (config.steps + 1), n: int = len(chunk)
             ) -> None:
+                if time.monotonic() - beat[0] > HEARTBEAT_SECONDS:
+                    beat[0] = time.monotonic()
+                    _heartbeat(job)
                 if on_progress is not None:
                     on_progress(base + (step + 1) * n, units)
 
             _run_chunk(job, config, g, seeds, chunk, device, on_step)
+            _heartbeat(job)
     except Exception as exc:
         _move(job, InversionJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=timezone.now())
         raise

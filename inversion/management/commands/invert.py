@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from inversion import services
 from inversion.config import PRESETS, InversionConfig
-from inversion.models import ModelSpec, TargetSet
+from inversion.models import InversionJob, ModelSpec, TargetSet
 from inversion.selectors import job_convergence
 from metamer.errors import MetamerError
 
@@ -21,8 +21,14 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("model_spec", help="model spec name")
-        parser.add_argument("target_set", help="target set name")
+        parser.add_argument("model_spec", nargs="?", help="model spec name")
+        parser.add_argument("target_set", nargs="?", help="target set name")
+        parser.add_argument(
+            "--resume",
+            type=int,
+            metavar="JOB",
+            help="resume a failed or stalled job (its worker died) where it stopped, instead of starting one",
+        )
         parser.add_argument(
             "--enqueue", action="store_true", help="queue it for a Celery worker instead of running here"
         )
@@ -42,7 +48,11 @@ class Command(BaseCommand):
                 kind = {"int": int, "float": float}.get(str(f.type), str)
                 parser.add_argument(option, type=kind, default=None, help=f"default {default}")
 
-    def handle(self, *args, model_spec, target_set, enqueue, **options):
+    def handle(self, *args, model_spec, target_set, enqueue, resume, **options):
+        if resume is not None:
+            return self._resume(resume, enqueue)
+        if not model_spec or not target_set:
+            raise CommandError("name a model spec and a target set (or --resume JOB)")
         given = {f.name: options[f.name] for f in fields(InversionConfig) if options[f.name] is not None}
         try:
             config = InversionConfig.from_dict(given)
@@ -55,15 +65,33 @@ class Command(BaseCommand):
         try:
             job = services.inversion_job_create(model_spec=spec, target_set=targets, config=config, enqueue=enqueue)
             if not enqueue:
-                with tqdm(total=1, desc=f"job {job.pk}", unit="step·img") as bar:
-
-                    def progress(done: int, total: int) -> None:
-                        bar.total = total
-                        bar.update(done - bar.n)
-
-                    job = services.inversion_job_run(job_id=job.pk, on_progress=progress)
+                job = self._run(job)
         except MetamerError as exc:
             raise CommandError(exc.message) from None
+        self._report(job)
+
+    def _resume(self, job_id: int, enqueue: bool) -> None:
+        job = InversionJob.objects.filter(pk=job_id).first()
+        if job is None:
+            raise CommandError(f"no job {job_id}")
+        try:
+            job = services.inversion_job_resume(job=job, enqueue=enqueue)
+            if not enqueue:
+                job = self._run(job)
+        except MetamerError as exc:
+            raise CommandError(exc.message) from None
+        self._report(job)
+
+    def _run(self, job: InversionJob) -> InversionJob:
+        with tqdm(total=1, desc=f"job {job.pk}", unit="step·img") as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            return services.inversion_job_run(job_id=job.pk, on_progress=progress)
+
+    def _report(self, job: InversionJob) -> None:
         convergence = job_convergence(job)
         if convergence["advice"]:
             self.stdout.write(self.style.WARNING(str(convergence["advice"])))
