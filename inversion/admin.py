@@ -4,7 +4,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import Count, Q
 from django.utils.html import format_html
 
@@ -12,8 +12,7 @@ from inversion import services
 from inversion.config import PRESETS, InversionConfig
 from inversion.models import IRI, InversionJob, LpipsJudgement, ModelSpec, Stimulus, Target, TargetSet
 from inversion.selectors import job_convergence, job_progress
-from metamer.admin import CreatedByServiceAdmin, ReadOnlyInline, check_in_form
-from metamer.errors import MetamerError
+from metamer.admin import CreatedByServiceAdmin, ReadOnlyInline, act_on_each, check_in_form
 
 
 def thumbnail(stimulus: Stimulus | None, size: int = 64) -> str:
@@ -314,21 +313,17 @@ class InversionJobAdmin(CreatedByServiceAdmin):
 
     @admin.action(description="Cancel the selected jobs")
     def cancel(self, request, queryset):
-        for job in queryset:
-            try:
-                services.inversion_job_cancel(job=job)
-            except MetamerError as exc:
-                self.message_user(request, exc.message, messages.WARNING)
+        act_on_each(self, request, queryset, lambda job: services.inversion_job_cancel(job=job))
 
     @admin.action(description="Resume the selected failed or stalled jobs where they stopped")
     def resume(self, request, queryset):
-        for job in queryset:
-            try:
-                services.inversion_job_resume(job=job)
-            except MetamerError as exc:
-                self.message_user(request, exc.message, messages.WARNING)
-            else:
-                self.message_user(request, f"job {job.pk}: queued again; {job.done} of {job.total} IRIs kept")
+        act_on_each(
+            self,
+            request,
+            queryset,
+            lambda job: services.inversion_job_resume(job=job),
+            done=lambda job: f"job {job.pk}: queued again; {job.done} of {job.total} IRIs kept",
+        )
 
 
 @admin.register(IRI)

@@ -1,12 +1,12 @@
 """Admin pieces shared by the apps."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Model
-from django.http import HttpResponseRedirect
+from django.http import HttpRequest, HttpResponseRedirect
 
 from metamer.errors import MetamerError
 
@@ -67,3 +67,22 @@ def check_in_form(form: forms.Form, check: Callable[..., Any], **kwargs: Any) ->
         return check(**kwargs)
     except MetamerError as exc:
         raise forms.ValidationError({exc.field: exc.message} if exc.field in form.fields else exc.message) from None
+
+
+def act_on_each(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: Iterable[Any],
+    act: Callable[[Any], Any],
+    done: Callable[[Any], str] | None = None,
+) -> None:
+    """An admin action's loop: ``act`` on each selected object; a refusal (``MetamerError``)
+    becomes a warning naming the object, and the others go on."""
+    for obj in queryset:
+        try:
+            act(obj)
+        except MetamerError as exc:
+            modeladmin.message_user(request, f"{obj}: {exc.message}", messages.WARNING)
+        else:
+            if done is not None:
+                modeladmin.message_user(request, done(obj))

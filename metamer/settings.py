@@ -166,6 +166,10 @@ AWS_S3_REGION_NAME = os.environ.get("AWS_S3_REGION_NAME")
 AWS_S3_FILE_OVERWRITE = False
 AWS_DEFAULT_ACL = None
 SERVE_MEDIA = not AWS_STORAGE_BUCKET_NAME and not PRODUCTION
+METAMER_MEDIA_ORIGIN = os.environ.get(
+    "METAMER_MEDIA_ORIGIN", f"https://{AWS_STORAGE_BUCKET_NAME}.s3.amazonaws.com" if AWS_STORAGE_BUCKET_NAME else ""
+)
+"""Where workers' browsers load stimuli from, when not this site (the CSP allows it)."""
 # Embedded mode serves static files straight from the app folders (no collectstatic step).
 WHITENOISE_USE_FINDERS = not PRODUCTION
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from inversion.admin import thumbnail
-from metamer.admin import CreatedByServiceAdmin, ReadOnlyInline, check_in_form
+from metamer.admin import CreatedByServiceAdmin, ReadOnlyInline, act_on_each, check_in_form
 from metamer.errors import MetamerError
 from surveys import services
 from surveys.models import Assignment, Participant, Payment, Publication, Response, Study, Survey, Trial, TrialSlot
@@ -227,11 +227,7 @@ class SurveyAdmin(CreatedByServiceAdmin):
 
     @admin.action(description="Open the selected surveys to workers")
     def open_surveys(self, request, queryset):
-        for survey in queryset:
-            try:
-                services.survey_open(survey=survey)
-            except MetamerError as exc:
-                self.message_user(request, f"{survey}: {exc.message}", messages.WARNING)
+        act_on_each(self, request, queryset, lambda survey: services.survey_open(survey=survey))
 
     @admin.display(description="preview as a worker")
     def preview_link(self, obj):

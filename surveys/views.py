@@ -6,6 +6,9 @@ CSRF-exempt: recruiters frame these pages on their own sites, where cookies are 
 
 from __future__ import annotations
 
+import functools
+
+from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,9 +23,34 @@ from surveys.models import Assignment, Survey, Trial
 from surveys.presentation import answer_from_shown, assignment_sequence
 from surveys.selectors import assignment_next_trial, assignment_presentations, assignment_progress, trial_payload
 
+MTURK_FRAMES = "https://www.mturk.com https://workersandbox.mturk.com"
+
+
+def worker_page(view):
+    """Security headers for the worker's pages: a content security policy that allows this
+    site's own scripts and styles, images from the media origin, answers posted here or back
+    to MTurk, and framing by MTurk only (its HITs show these pages in an iframe)."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        media = settings.METAMER_MEDIA_ORIGIN
+        response["Content-Security-Policy"] = (
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            f"img-src 'self' data: {media}; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+            f"form-action 'self' {MTURK_FRAMES}; frame-ancestors 'self' {MTURK_FRAMES}"
+        )
+        response["Referrer-Policy"] = "same-origin"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    return wrapped
+
+
 REFUSAL_STATUS = {"full": 409, "taken": 403, "expired": 410, "link": 404, "conflict": 409}
 
 
+@worker_page
 @xframe_options_exempt
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
@@ -57,6 +85,7 @@ def survey_landing(request: HttpRequest, survey_uuid: str) -> HttpResponse:
     return render(request, "surveys/landing.html", context)
 
 
+@worker_page
 @xframe_options_exempt
 @require_GET
 def assignment_page(request: HttpRequest, token: str) -> HttpResponse:
@@ -90,6 +119,7 @@ def assignment_trial_json(request: HttpRequest, token: str) -> JsonResponse:
     return JsonResponse({"answered": answered, "total": total, "trial": payload})
 
 
+@worker_page
 @staff_member_required
 @require_http_methods(["GET", "POST"])
 def survey_preview(request: HttpRequest, survey_uuid: str) -> HttpResponse:

@@ -276,3 +276,11 @@ def test_a_plain_link_is_a_long_token_that_takes_one_place(client, iris):
     assert started.status_code == 302
     assert Client().post(f"{landing}?link={link.token}").status_code == 403  # forwarded: refused
     assert Client().post(f"{landing}?link={link.token[:-1]}x").status_code == 404
+
+
+def test_worker_pages_carry_a_csp_that_lets_only_mturk_frame_them(client, survey):
+    page = client.get(reverse("surveys:landing", args=[survey.uuid]))
+    policy = page["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "frame-ancestors 'self' https://www.mturk.com" in policy
+    assert "<script>" not in page.content.decode()  # no inline script for the policy to forbid
+    assert page["X-Content-Type-Options"] == "nosniff"
