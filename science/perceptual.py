@@ -47,8 +47,8 @@ class UnknownVariant(ValueError):
 def _check_variant(variant: str) -> tuple[str, bool]:
     if variant in VARIANTS:
         return VARIANTS[variant]
-    if RANDOM_LINEAR.match(variant):
-        return RANDOM_LINEAR.match(variant).group(1), True
+    if random_linear := RANDOM_LINEAR.match(variant):
+        return random_linear.group(1), True
     raise UnknownVariant(
         f"unknown LPIPS variant {variant!r}; choose one of {', '.join(VARIANTS)} "
         "(or alex-randlin-<seed> / vgg-randlin-<seed> to reproduce the authors' notebook)"

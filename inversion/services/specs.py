@@ -69,14 +69,15 @@ def model_spec_check(
         if values and len(values) != 3:
             raise MetamerError(f"{label} needs one value per colour channel (3), got {len(values)}", field=label)
     builtin = BUILTINS.get(architecture) if source == ModelSpec.Source.BUILTIN else None
-    size = input_size or (32 if cifar_stem else 224)
-    _check_runs(net, layer, size, mean or IMAGENET_MEAN, std or IMAGENET_STD)
-    return CheckedSpec(
+    checked = CheckedSpec(
         layer=layer,
         input_size=input_size or (32 if cifar_stem else 224),
         mean=list(mean or (builtin.mean if builtin else IMAGENET_MEAN)),
         std=list(std or (builtin.std if builtin else IMAGENET_STD)),
     )
+    # Run with the normalisation the spec will store, so what is checked is what jobs will use.
+    _check_runs(net, layer, checked.input_size, checked.mean, checked.std)
+    return checked
 
 
 MAX_REPRESENTATION = 50_000_000

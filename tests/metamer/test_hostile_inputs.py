@@ -148,28 +148,29 @@ def _zip_claiming_a_huge_member() -> bytes:
 
 
 UPLOADS = {
-    "not an image": ("notes.png", b"just text"),
-    "a 30,000 × 30,000 PNG (decompression bomb)": ("bomb.png", _png_header(30_000, 30_000)),
-    "an empty zip": ("empty.zip", _zip({})),
-    "a zip of text": ("text.zip", _zip({"a.txt": b"hi"})),
-    "a zip with a bad CRC": ("crc.zip", _bad_crc_zip()),
-    "an encrypted zip": ("locked.zip", _encrypted_zip()),
-    "a zip claiming a 2 GiB member": ("claims.zip", _zip_claiming_a_huge_member()),
-    "a tar with a symlink": ("link.tar", _tar(symlink=True)),
-    "a truncated tar": ("cut.tar", _tar(truncate=True)),
-    "a path-traversal name": ("../../etc/passwd", b"x"),
+    "not an image": ("notes.png", b"just text", "not a readable image"),
+    "a 30,000 × 30,000 PNG (decompression bomb)": ("bomb.png", _png_header(30_000, 30_000), "pixels"),
+    "an empty zip": ("empty.zip", _zip({}), "no image files"),
+    "a zip of text": ("text.zip", _zip({"a.txt": b"hi"}), "no image files"),
+    "a zip with a bad CRC": ("crc.zip", _bad_crc_zip(), "Bad CRC"),
+    "an encrypted zip": ("locked.zip", _encrypted_zip(), "encrypted"),
+    "a zip claiming a 2 GiB member": ("claims.zip", _zip_claiming_a_huge_member(), "larger than 20 MiB"),
+    "a tar with a symlink": ("link.tar", _tar(symlink=True), "links or special files"),
+    "a truncated tar": ("cut.tar", _tar(truncate=True), "not a complete .tar"),
+    "a path-traversal name": ("../../etc/passwd", b"x", "not a folder, .zip or .tar"),
 }
 
 
 @pytest.mark.parametrize("case", list(UPLOADS))
 def test_bad_uploads_are_refused_naming_the_file_and_store_nothing(admin_client, settings, case):
-    name, data = UPLOADS[case]
+    name, data, reason = UPLOADS[case]
     upload = io.BytesIO(data)
     upload.name = name
     reply = admin_client.post("/api/target-sets/", {"name": "t", "image_size": 16, "archive": upload})
     assert 400 <= reply.status_code < 500, (case, reply.status_code)
-    detail = json.dumps(reply.json())
-    assert name.rsplit("/", 1)[-1] in detail or "archive" in detail
+    detail = reply.json()["detail"]
+    # The uploaded file's own name, then the specific reason: never a temporary path or a repr.
+    assert detail.startswith(f"{name.rsplit('/', 1)[-1]}: ") and reason in detail, detail
     assert "/tmp" not in detail and "object at 0x" not in detail
     assert TargetSet.objects.count() == Stimulus.objects.count() == 0
     media = settings.MEDIA_ROOT
