@@ -53,9 +53,9 @@ def fresh_postgres_database(url: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def prepare(env: dict[str, str], n_trials: int) -> tuple[str, list[int]]:
-    """Migrate and build an open survey (tiny noise targets, 1-step IRIs); returns its uuid and
-    its trial ids in order."""
+def prepare(env: dict[str, str], n_trials: int, n_workers: int) -> tuple[str, list[int]]:
+    """Migrate and build an open survey with a place for every worker (tiny noise targets,
+    1-step IRIs); returns its uuid and its trial ids in order."""
     script = f"""
 import django; django.setup()
 from inversion import services as inv
@@ -66,7 +66,10 @@ spec = inv.model_spec_register(name="bench", architecture="alexnet-imagenet", la
 targets = inv.target_set_create_noise(name="bench", n={n_trials}, law="normal-0-1", image_size=32, seed=0)
 job = inv.inversion_job_create(model_spec=spec, target_set=targets, config=InversionConfig(steps=1), enqueue=False)
 job = inv.inversion_job_run(job_id=job.pk)
-survey = sv.survey_assemble(study=StudyFactory(), name="bench", jobs=[job], n_trials=None, include_unconverged=True)
+survey = sv.survey_assemble(
+    study=StudyFactory(), name="bench", jobs=[job], n_trials=None, include_unconverged=True,
+    workers_per_survey={n_workers},
+)
 sv.survey_open(survey=survey)
 print(survey.uuid, *survey.trials.order_by("position").values_list("pk", flat=True))
 """
@@ -79,7 +82,10 @@ print(survey.uuid, *survey.trials.order_by("position").values_list("pk", flat=Tr
 def consent(base: str, survey: str, name: str) -> tuple[requests.Session, str]:
     """A participant's session and assignment page, after the consent form."""
     session = requests.Session()
-    return session, session.post(f"{base}/s/{survey}/", data={"pid": name}, timeout=30).url
+    reply = session.post(f"{base}/s/{survey}/", data={"pid": name}, timeout=30)
+    if reply.status_code != 200 or "/a/" not in reply.url:
+        raise SystemExit(f"{name} could not start: {reply.status_code} {reply.text[:200]}")
+    return session, reply.url
 
 
 def worker(session, page, trials, start, latencies, acks, errors):
@@ -148,7 +154,7 @@ def main() -> None:
         env["DATABASE_URL"] = args.database_url
         if args.database_url.startswith(("postgres://", "postgresql://")):
             fresh_postgres_database(args.database_url)
-    survey, trials = prepare(env, n_trials)
+    survey, trials = prepare(env, n_trials, args.workers)
     port = free_port()
     server = subprocess.Popen(
         [

@@ -156,6 +156,7 @@ class IRI(models.Model):
     best_step = models.PositiveIntegerField(help_text="Step of the kept (lowest-loss) iterate.")
     wall_time = models.FloatField(help_text="Seconds spent on this IRI's batch, shared evenly.")
     device = models.CharField(max_length=40)
+    worker = models.CharField(max_length=100, blank=True, help_text="Host and process that made it.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -41,12 +41,19 @@ def model_spec_representation(spec: ModelSpec) -> LayerRepresentation:
     return LayerRepresentation(net, spec.layer, spec.mean, spec.std, fake_relu=spec.fake_relu)
 
 
-def pending_work(job: InversionJob) -> list[tuple[Target, int]]:
-    """(target, seed index) pairs of a job that have no stored IRI yet."""
-    seeds_per_target = job.config.get("seeds_per_target", 1)
+def job_chunks(job: InversionJob) -> list[tuple[int, list[tuple[Target, int]]]]:
+    """The job's work, numbered: its (target, seed index) pairs in order, cut into chunks of
+    ``batch_size``. The cut is fixed for the job's life, so a chunk's number names the same IRIs
+    in every task, worker and resume; each chunk comes with its pairs that have no IRI yet, and
+    chunks with nothing left are left out."""
+    config = job.config
+    seeds_per_target, batch = config.get("seeds_per_target", 1), config.get("batch_size", 32)
     stored = set(IRI.objects.filter(job=job).values_list("target_id", "seed_index"))
     targets = Target.objects.filter(target_set=job.target_set).select_related("stimulus").order_by("index")
-    return [(t, k) for t in targets for k in range(seeds_per_target) if (t.pk, k) not in stored]
+    work = [(t, k) for t in targets for k in range(seeds_per_target)]
+    chunks = ((n, work[start : start + batch]) for n, start in enumerate(range(0, len(work), batch)))
+    pending = ((n, [(t, k) for t, k in chunk if (t.pk, k) not in stored]) for n, chunk in chunks)
+    return [(n, chunk) for n, chunk in pending if chunk]
 
 
 def survey_ready_iris(

@@ -9,9 +9,15 @@ logger = logging.getLogger(__name__)
 
 @shared_task(acks_late=True)
 def run_inversion_job(job_id: int) -> None:
+    """Fan the job out as one task per chunk."""
+    services.inversion_job_dispatch(job_id=job_id)
+
+
+@shared_task(acks_late=True)
+def run_inversion_chunk(job_id: int, chunk: int) -> None:
     try:
-        services.inversion_job_run(job_id=job_id)
+        services.inversion_job_chunk_run(job_id=job_id, chunk=chunk)
     except Exception:
         # The job records the failure (FAILED, with its reason, resumable); the request or
         # worker that ran it carries on.
-        logger.exception("inversion job %s failed", job_id)
+        logger.exception("inversion job %s failed in chunk %s", job_id, chunk)

@@ -191,7 +191,7 @@ METAMER_PUBLIC_URL = os.environ.get("METAMER_PUBLIC_URL", "http://127.0.0.1:8000
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "metamer.auth.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
@@ -213,6 +213,8 @@ SPECTACULAR_SETTINGS = {
 METAMER_CACHE_DIR = Path(os.environ.get("METAMER_CACHE_DIR", VAR_DIR / "cache"))
 METAMER_MAX_UPLOAD_BYTES = int(os.environ.get("METAMER_MAX_UPLOAD_BYTES", str(500 * 2**20)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 2**20
+# API tokens (`manage.py drf_create_token -r USER`) stop working after this many days.
+METAMER_API_TOKEN_DAYS = int(os.environ.get("METAMER_API_TOKEN_DAYS", "90"))
 METAMER_DEVICE = os.environ.get("METAMER_DEVICE", "")  # "" = CUDA when present, else CPU
 
 LOGGING = {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test suite against PostgreSQL, with a real Celery worker consuming the gpu queue from Redis.
+# The test suite against PostgreSQL, with two real Celery workers consuming the gpu queue from Redis.
 # Started and stopped here; skipped, with the reason, when either service is unreachable.
 set -euo pipefail
 
@@ -31,21 +31,25 @@ export MEDIA_ROOT="$work/media" METAMER_VAR_DIR="$work/var" METAMER_CACHE_DIR="$
 # No persistent connections anywhere, so pytest can drop its test database at the end.
 export DATABASE_URL="$PG_URL/metamer" METAMER_TEST_DB_NAME=$TEST_DB DATABASE_CONN_MAX_AGE=0
 python -m metamer.embedded
-# The worker reads and writes the test database that pytest creates.
-DATABASE_URL="$PG_URL/$TEST_DB" CELERY_BROKER_URL="$REDIS_URL" \
-  celery -A metamer worker -Q gpu,celery --pool solo --concurrency 1 --loglevel WARNING --without-heartbeat \
-  --without-gossip --without-mingle >"$work/worker.log" 2>&1 &
-worker=$!
+# Two workers (an inversion job fans out across both) read and write the test database that
+# pytest creates.
+workers=()
+for name in one two; do
+  DATABASE_URL="$PG_URL/$TEST_DB" CELERY_BROKER_URL="$REDIS_URL" \
+    celery -A metamer worker -n "$name@%h" -Q gpu,celery --pool solo --concurrency 1 --loglevel WARNING \
+    --without-heartbeat --without-gossip --without-mingle >>"$work/worker.log" 2>&1 &
+  workers+=($!)
+done
 cleanup() {
-  kill "$worker" 2>/dev/null || true
-  wait "$worker" 2>/dev/null || true
+  kill "${workers[@]}" 2>/dev/null || true
+  wait "${workers[@]}" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 status=0
 CELERY_BROKER_URL="$REDIS_URL" CELERY_TASK_ALWAYS_EAGER=1 METAMER_TEST_WORKER=1 \
-  python -m pytest -q --create-db -p no:xdist || status=$?
+  python -m pytest -q --create-db -p no:xdist "$@" || status=$?
 if [ $status -ne 0 ]; then
   echo "--- Celery worker log ---"; cat "$work/worker.log"
 fi

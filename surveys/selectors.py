@@ -7,7 +7,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from surveys.models import Assignment, Study, Survey, SurveyLink, Trial
+from django.db import connection
+from django.db.models.expressions import RawSQL
+
+from surveys.models import Assignment, Response, Study, Survey, SurveyLink, Trial
 from surveys.presentation import arrange_grid, arrange_options
 
 
@@ -55,10 +58,39 @@ def assignment_next_trial(assignment: Assignment) -> NextTrial | None:
     return None
 
 
+def assignment_total(assignment: Assignment) -> int:
+    """Trials plus attention checks: fixed at assembly."""
+    return assignment.survey.n_trials + assignment.survey.n_attention_checks
+
+
 def assignment_progress(assignment: Assignment) -> tuple[int, int]:
-    """(answered, total) trials. The total is fixed at assembly (trials plus checks)."""
-    survey = assignment.survey
-    return assignment.responses.count(), survey.n_trials + survey.n_attention_checks
+    """(answered, total) trials."""
+    return assignment.responses.count(), assignment_total(assignment)
+
+
+def _answers_so_far() -> RawSQL:
+    # Raw, because compiling an ORM subquery costs more than running it, on every answer.
+    quote = connection.ops.quote_name
+    responses, assignments = quote(Response._meta.db_table), quote(Assignment._meta.db_table)
+    return RawSQL(f"SELECT COUNT(*) FROM {responses} WHERE {quote('assignment_id')} = {assignments}.{quote('id')}", ())
+
+
+_FOR_ANSWER = (
+    Assignment.objects.select_related("survey")
+    .only(
+        "token", "status", "sequence", "survey__uuid", "survey__kind", "survey__n_trials", "survey__n_attention_checks"
+    )
+    .annotate(n_answered=_answers_so_far())
+)
+
+
+def assignment_for_answer(token: str) -> Assignment | None:
+    """The assignment an answer is for, with what saving it reads and no more (this runs on every
+    answer), and ``n_answered``, its answers so far, in the same query."""
+    try:
+        return _FOR_ANSWER.get(token=token)
+    except Assignment.DoesNotExist:
+        return None
 
 
 def trial_payload(
@@ -173,3 +205,4 @@ def survey_estimate(survey: Survey) -> dict[str, Any]:
         "minutes_allotted": survey.minutes_allotted,
         "hourly_rate_cents": round(cost.reward_cents / minutes * 60) if minutes and cost.reward_cents else None,
     }
+

@@ -34,6 +34,20 @@ def clean_text(value: Any, *, field: str, max_length: int, required: bool = True
     return text
 
 
+def check_body_length(content_length: str | None) -> None:
+    """Refuse an oversize answer from its declared length, before the body is read."""
+    try:
+        length = int(content_length or 0)
+    except ValueError:
+        raise MetamerError("the Content-Length header is not a number", field="body") from None
+    if length > MAX_BODY_BYTES:
+        raise MetamerError(
+            f"the answer is {length:,} bytes; an answer is at most {MAX_BODY_BYTES // 1024} kB: reload the page",
+            field="body",
+            code="too_large",
+        )
+
+
 def answer_body(raw: bytes, *, is_json: bool, form: dict[str, str]) -> dict[str, Any]:
     """``{trial, answer, idempotency_key, response_ms, viewing}`` from a JSON or form post."""
     if len(raw) > MAX_BODY_BYTES:

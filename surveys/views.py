@@ -10,7 +10,7 @@ import functools
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.clickjacking import xframe_options_exempt
@@ -21,7 +21,13 @@ from metamer.errors import MetamerError
 from surveys import recruiters, services, validation
 from surveys.models import Assignment, Survey, Trial
 from surveys.presentation import answer_from_shown, assignment_sequence
-from surveys.selectors import assignment_next_trial, assignment_presentations, assignment_progress, trial_payload
+from surveys.selectors import (
+    assignment_for_answer,
+    assignment_next_trial,
+    assignment_presentations,
+    assignment_progress,
+    trial_payload,
+)
 
 MTURK_FRAMES = "https://www.mturk.com https://workersandbox.mturk.com"
 
@@ -67,9 +73,11 @@ def survey_landing(request: HttpRequest, survey_uuid: str) -> HttpResponse:
     except MetamerError as exc:
         return render(request, "surveys/landing.html", {**context, "error": exc.message}, status=400)
     context.update(preview=who.preview, pid=who.external_id)
+    if not who.preview and request.session.session_key is None:
+        # The browser holds its session before it starts, so a start whose reply was lost
+        # resumes on retry instead of being refused as someone else's place.
+        request.session.save()
     if request.method == "POST" and not who.preview:
-        if request.session.session_key is None:
-            request.session.save()
         try:
             assignment = services.assignment_start(
                 survey=survey,
@@ -96,6 +104,7 @@ def assignment_page(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "surveys/expired.html", context, status=410)
     upcoming = assignment_next_trial(assignment)
     if upcoming is None:
+        services.assignment_finish(assignment=assignment)
         return render(request, "surveys/done.html", {**context, "completion": recruiters.completion(assignment)})
     payload = trial_payload(upcoming.trial, upcoming.presentation, upcoming.position)
     return render(
@@ -114,6 +123,8 @@ def assignment_page(request: HttpRequest, token: str) -> HttpResponse:
 def assignment_trial_json(request: HttpRequest, token: str) -> JsonResponse:
     assignment = get_object_or_404(Assignment.objects.select_related("survey"), token=token)
     upcoming = assignment_next_trial(assignment)
+    if upcoming is None:
+        services.assignment_finish(assignment=assignment)
     answered, total = assignment_progress(assignment)
     payload = trial_payload(upcoming.trial, upcoming.presentation, upcoming.position) if upcoming else None
     return JsonResponse({"answered": answered, "total": total, "trial": payload})
@@ -155,13 +166,19 @@ def survey_preview(request: HttpRequest, survey_uuid: str) -> HttpResponse:
     )
 
 
+ANSWER_REFUSAL_STATUS = {"conflict": 409, "too_large": 413}
+
+
 @csrf_exempt
 @require_POST
 def assignment_answer(request: HttpRequest, token: str) -> HttpResponse:
     """Save one answer (JSON or form post). JSON callers get JSON; forms are redirected back."""
-    assignment = get_object_or_404(Assignment.objects.select_related("survey"), token=token)
+    assignment = assignment_for_answer(token)
+    if assignment is None:
+        raise Http404("no such assignment")
     is_json = request.content_type == "application/json"
     try:
+        validation.check_body_length(request.META.get("CONTENT_LENGTH"))
         data = validation.answer_body(request.body, is_json=is_json, form=request.POST.dict() if not is_json else {})
         shown = {e["trial"]: e for e in assignment_presentations(assignment)}.get(data["trial"])
         response, created = services.response_record(
@@ -174,7 +191,7 @@ def assignment_answer(request: HttpRequest, token: str) -> HttpResponse:
             viewing=data["viewing"],
         )
     except MetamerError as exc:
-        return JsonResponse(exc.as_dict(), status=409 if exc.code == "conflict" else 400)
+        return JsonResponse(exc.as_dict(), status=ANSWER_REFUSAL_STATUS.get(exc.code, 400))
     if not is_json:
         return redirect("surveys:assignment", token=token)
     return JsonResponse({"saved": True, "created": created, "response": response.pk})

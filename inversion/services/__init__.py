@@ -4,7 +4,9 @@
 from inversion.services.jobs import (
     inversion_job_cancel,
     inversion_job_check,
+    inversion_job_chunk_run,
     inversion_job_create,
+    inversion_job_dispatch,
     inversion_job_resume,
     inversion_job_run,
 )
@@ -24,7 +26,9 @@ __all__ = [
     "NOISE_LAWS",
     "inversion_job_cancel",
     "inversion_job_check",
+    "inversion_job_chunk_run",
     "inversion_job_create",
+    "inversion_job_dispatch",
     "inversion_job_resume",
     "inversion_job_run",
     "lpips_judgements_compute",

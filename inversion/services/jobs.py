@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable
 
 import torch
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from inversion.config import SEED_KINDS, InversionConfig, invert_options
 from inversion.models import IRI, InversionJob, ModelSpec, Stimulus, TargetSet
-from inversion.selectors import job_stalled, model_spec_representation, pending_work, target_tensor
+from inversion.selectors import job_chunks, job_stalled, model_spec_representation, target_tensor
 from inversion.services.targets import stimulus_create
 from metamer.errors import MetamerError
 from science import images as imageio
@@ -89,6 +93,7 @@ def inversion_job_resume(*, job: InversionJob, enqueue: bool = True) -> Inversio
     """Put a failed job, a queued one nobody picked up, or a running one whose worker went
     silent (a killed worker, a lost machine), back in the queue. It resumes where it stopped: IRIs already stored are kept and
     none is made twice. A job whose worker is alive is refused."""
+    job.refresh_from_db()  # decide on the job as it is now, not as the caller last read it
     if job.status == InversionJob.Status.RUNNING and not job_stalled(job):
         raise MetamerError(
             f"job {job.pk} is running and its worker was heard from in the last "
@@ -114,37 +119,54 @@ def _device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def inversion_job_run(*, job_id: int, on_progress: Callable[[int, int], None] | None = None) -> InversionJob:
-    """Run (or resume) a job in chunks of ``batch_size`` IRIs, each stored in one transaction,
-    so a worker killed midway leaves a job the next run finishes without duplicates.
-    ``on_progress(done, total)`` counts optimisation steps times images."""
-    job = InversionJob.objects.select_related("model_spec", "target_set").get(pk=job_id)
-    if job.status in (InversionJob.Status.DONE, InversionJob.Status.CANCELLED):
-        return job
-    config = InversionConfig.from_dict(job.config)
-    device = _device()
-    _move(
-        job,
-        InversionJob.Status.RUNNING,
-        started_at=job.started_at or timezone.now(),
-        heartbeat_at=timezone.now(),
+def _claim(job_id: int, device: torch.device, *, retry_failed: bool) -> InversionJob | None:
+    """Mark the job running on this worker, in one conditional update so that concurrent chunk
+    tasks never overwrite a cancellation or another chunk's failure; None when the job is not
+    runnable."""
+    now = timezone.now()
+    runnable = [InversionJob.Status.QUEUED, InversionJob.Status.RUNNING]
+    if retry_failed:
+        runnable.append(InversionJob.Status.FAILED)
+    claimed = InversionJob.objects.filter(pk=job_id, status__in=runnable).update(
+        status=InversionJob.Status.RUNNING,
+        started_at=Coalesce(F("started_at"), Value(now)),
+        heartbeat_at=now,
         device=str(device),
+        error="",
+        finished_at=None,
     )
+    return InversionJob.objects.select_related("model_spec", "target_set").get(pk=job_id) if claimed else None
+
+
+def _fail(job: InversionJob, exc: Exception) -> None:
+    InversionJob.objects.filter(pk=job.pk, status=InversionJob.Status.RUNNING).update(
+        status=InversionJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=timezone.now()
+    )
+
+
+def inversion_job_run(*, job_id: int, on_progress: Callable[[int, int], None] | None = None) -> InversionJob:
+    """Run (or resume, or retry when it failed) a whole job here, chunk after chunk (the CLI,
+    the demo). Each chunk is stored in one transaction, so a worker killed midway leaves a job
+    the next run finishes without duplicates. ``on_progress(done, total)`` counts optimisation
+    steps times images."""
+    device = _device()
+    job = _claim(job_id, device, retry_failed=True)
+    if job is None:
+        return InversionJob.objects.get(pk=job_id)
+    config = InversionConfig.from_dict(job.config)
     try:
         g = model_spec_representation(job.model_spec).to(device)
         seeds = _seed_images(job, config, device)
-        work = pending_work(job)
-        units = (config.steps + 1) * len(work)
+        chunks = job_chunks(job)
+        units = (config.steps + 1) * sum(len(chunk) for _, chunk in chunks)
+        base = 0
         beat = [time.monotonic()]
-        for start in range(0, len(work), config.batch_size):
+        for _, chunk in chunks:
             job.refresh_from_db(fields=["status"])
             if job.status == InversionJob.Status.CANCELLED:
                 return job
-            chunk = work[start : start + config.batch_size]
 
-            def on_step(
-                step: int, _loss: torch.Tensor, base: int = start * (config.steps + 1), n: int = len(chunk)
-            ) -> None:
+            def on_step(step: int, _loss: torch.Tensor, base: int = base, n: int = len(chunk)) -> None:
                 if time.monotonic() - beat[0] > HEARTBEAT_SECONDS:
                     beat[0] = time.monotonic()
                     _heartbeat(job)
@@ -153,11 +175,67 @@ def inversion_job_run(*, job_id: int, on_progress: Callable[[int, int], None] | 
 
             _run_chunk(job, config, g, seeds, chunk, device, on_step)
             _heartbeat(job)
+            base += (config.steps + 1) * len(chunk)
     except Exception as exc:
-        _move(job, InversionJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=timezone.now())
+        _fail(job, exc)
         raise
-    _move(job, InversionJob.Status.DONE, finished_at=timezone.now())
+    _finish_if_complete(job)
+    job.refresh_from_db()
     return job
+
+
+def inversion_job_dispatch(*, job_id: int) -> list[int]:
+    """Fan a job out: one ``gpu``-queue task per chunk with work left, taken by as many Celery
+    workers as are running (each IRI is stored exactly once whoever runs its chunk, however
+    often). Returns the chunk numbers sent."""
+    from inversion.tasks import run_inversion_chunk  # tasks import services: resolved at call time
+
+    job = InversionJob.objects.select_related("target_set").get(pk=job_id)
+    if job.status not in (InversionJob.Status.QUEUED, InversionJob.Status.RUNNING):
+        return []
+    numbers = [number for number, _ in job_chunks(job)]
+    if not numbers:
+        _finish_if_complete(job)
+    for number in numbers:
+        run_inversion_chunk.delay(job.pk, number)
+    return numbers
+
+
+def inversion_job_chunk_run(*, job_id: int, chunk: int) -> InversionJob:
+    """Run one chunk of a job (a fanned-out task): the chunk's IRIs not stored yet, then the job
+    is DONE once every chunk is. A cancelled or failed job runs nothing."""
+    device = _device()
+    job = _claim(job_id, device, retry_failed=False)
+    if job is None:
+        return InversionJob.objects.get(pk=job_id)
+    pending = dict(job_chunks(job)).get(chunk, [])
+    if pending:
+        config = InversionConfig.from_dict(job.config)
+        beat = [time.monotonic()]
+
+        def on_step(_step: int, _loss: torch.Tensor) -> None:
+            if time.monotonic() - beat[0] > HEARTBEAT_SECONDS:
+                beat[0] = time.monotonic()
+                _heartbeat(job)
+
+        try:
+            g = model_spec_representation(job.model_spec).to(device)
+            _run_chunk(job, config, g, _seed_images(job, config, device), pending, device, on_step)
+        except Exception as exc:
+            _fail(job, exc)
+            raise
+    _finish_if_complete(job)
+    job.refresh_from_db()
+    return job
+
+
+def _finish_if_complete(job: InversionJob) -> None:
+    with transaction.atomic():
+        locked = InversionJob.objects.select_for_update().get(pk=job.pk)
+        locked.done = IRI.objects.filter(job=job).count()
+        if locked.status == InversionJob.Status.RUNNING and locked.done >= locked.total:
+            locked.status, locked.finished_at = InversionJob.Status.DONE, timezone.now()
+        locked.save(update_fields=["done", "status", "finished_at"])
 
 
 def _seed_images(
@@ -206,32 +284,44 @@ def _run_chunk(job, config, g, seeds, chunk, device, on_step) -> None:
         cache_dir=settings.METAMER_CACHE_DIR,
     )
     result = invert(g, targets, x0, **options, on_step=on_step)
-    stored = imageio.quantize(result.images)
+    stored_images = imageio.quantize(result.images)
     with torch.no_grad():
         # The distance of what is stored (8-bit PNG), which is what people will see.
-        rep_distance = relative_distance(g(targets), g(stored)).cpu()
+        rep_distance = relative_distance(g(targets), g(stored_images)).cpu()
     per_image = (time.perf_counter() - started) / len(chunk)
-    seed_stimuli: dict[tuple[int, int], Stimulus] = {}
-    with transaction.atomic():
-        for i, (target, k) in enumerate(chunk):
-            seed_key = (target.index if config.seed_per_target else 0, k)
-            if seed_key not in seed_stimuli:
-                existing = IRI.objects.filter(job=job, seed_index=k).select_related("seed").first()
-                shared = existing.seed if existing and not config.seed_per_target else None
-                seed_stimuli[seed_key] = shared or stimulus_create(role=Stimulus.Role.SEED, image=x0[i])
-            distance = float(rep_distance[i])
-            IRI.objects.create(
-                job=job,
-                target=target,
-                seed_index=k,
-                seed=seed_stimuli[seed_key],
-                stimulus=stimulus_create(role=Stimulus.Role.IRI, image=stored[i]),
-                rep_distance=distance,
-                converged=distance <= config.convergence_threshold,
-                steps=config.steps,
-                best_step=int(result.best_step[i]),
-                wall_time=per_image,
-                device=precision_label,
-            )
-        job.done = IRI.objects.filter(job=job).count()
-        job.save(update_fields=["done"])
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    try:
+        with transaction.atomic():
+            # One writer per job at a time: a chunk run twice (a redelivered task, a resume
+            # beside a live worker) finds its IRIs already there and stores none again.
+            InversionJob.objects.select_for_update().get(pk=job.pk)
+            stored = set(IRI.objects.filter(job=job).values_list("target_id", "seed_index"))
+            seed_stimuli: dict[tuple[int, int], Stimulus] = {}
+            for i, (target, k) in enumerate(chunk):
+                if (target.pk, k) in stored:
+                    continue
+                seed_key = (target.index if config.seed_per_target else 0, k)
+                if seed_key not in seed_stimuli:
+                    existing = IRI.objects.filter(job=job, seed_index=k).select_related("seed").first()
+                    shared = existing.seed if existing and not config.seed_per_target else None
+                    seed_stimuli[seed_key] = shared or stimulus_create(role=Stimulus.Role.SEED, image=x0[i])
+                distance = float(rep_distance[i])
+                IRI.objects.create(
+                    job=job,
+                    target=target,
+                    seed_index=k,
+                    seed=seed_stimuli[seed_key],
+                    stimulus=stimulus_create(role=Stimulus.Role.IRI, image=stored_images[i]),
+                    rep_distance=distance,
+                    converged=distance <= config.convergence_threshold,
+                    steps=config.steps,
+                    best_step=int(result.best_step[i]),
+                    wall_time=per_image,
+                    device=precision_label,
+                    worker=worker,
+                )
+            InversionJob.objects.filter(pk=job.pk).update(done=IRI.objects.filter(job=job).count())
+    except IntegrityError:
+        # SQLite takes no row lock: a concurrent writer stored these IRIs first (the unique
+        # constraint refused ours), and nothing of this chunk was kept.
+        return

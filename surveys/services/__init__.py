@@ -1,7 +1,13 @@
 """Writes for surveys, by concern: assembly (``assembly``), arrivals and answers (``answers``),
 recruitment (``recruitment``), review and payments (``payments``)."""
 
-from surveys.services.answers import assignment_start, assignment_submit, assignments_expire, response_record
+from surveys.services.answers import (
+    assignment_finish,
+    assignment_start,
+    assignment_submit,
+    assignments_expire,
+    response_record,
+)
 from surveys.services.assembly import (
     similarity_matrix_load,
     survey_assemble,
@@ -32,6 +38,7 @@ __all__ = [
     "Budget",
     "assignment_approve",
     "assignment_bonus",
+    "assignment_finish",
     "assignment_flag",
     "assignment_reject",
     "assignment_start",

@@ -14,7 +14,7 @@ from django.utils import timezone
 from metamer.errors import MetamerError
 from surveys.models import Assignment, Participant, Publication, Response, Study, Survey, SurveyLink
 from surveys.presentation import assignment_sequence, shown_from_answer, worker_seed
-from surveys.selectors import assignment_presentations, assignment_progress, survey_answer_key
+from surveys.selectors import assignment_presentations, assignment_progress, assignment_total, survey_answer_key
 from surveys.validation import MAX_ID_LENGTH, clean_text
 
 logger = logging.getLogger(__name__)
@@ -173,9 +173,12 @@ def response_record(
         except IntegrityError:
             pass  # this trial was answered, or this key used: see below
         else:
-            answered, total = assignment_progress(assignment)
-            if answered == total:
-                assignment_submit(assignment=assignment)
+            # An assignment read with its answer count (``selectors.assignment_for_answer``, as on
+            # every answer from a page) skips the count unless this answer can be the last; two
+            # answers racing past that check are submitted when the page next asks what is left.
+            before = getattr(assignment, "n_answered", None)
+            if before is None or before + 1 >= assignment_total(assignment):
+                assignment_finish(assignment=assignment)
             return response, True
     # A repeat (a retry gets the stored answer, even after the last answer submitted the
     # assignment; a changed answer is refused), or an answer after submission.
@@ -186,13 +189,21 @@ def response_record(
     if previous is None:
         raise MetamerError("this assignment has been submitted; no more answers are taken", code="conflict")
     stored = _same_or_conflict(previous, trial_id, answer)
-    if assignment.status == Assignment.Status.STARTED:
-        # The first reply to the last answer may have been lost before the submission was
-        # stored (a crash): the retry finishes the job.
-        answered, total = assignment_progress(assignment)
-        if answered == total:
-            assignment_submit(assignment=assignment)
+    # The first reply to the last answer may have been lost before the submission was stored
+    # (a crash): the retry finishes the job.
+    assignment_finish(assignment=assignment)
     return stored
+
+
+def assignment_finish(*, assignment: Assignment) -> bool:
+    """Submit a started assignment whose every trial has an answer; True when it is submitted."""
+    if assignment.status != Assignment.Status.STARTED:
+        return assignment.status in Assignment.COUNTED
+    answered, total = assignment_progress(assignment)
+    if answered < total:
+        return False
+    assignment_submit(assignment=assignment)
+    return True
 
 
 def _presented(assignment: Assignment, trial_id: int, answer: Any) -> dict[str, Any]:

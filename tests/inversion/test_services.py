@@ -336,3 +336,50 @@ def test_fake_relu_is_recorded_on_the_spec_and_checked_at_registration():
         services.model_spec_register(name="b", architecture="alexnet-imagenet", layer="10", fake_relu=True)
     assert refused.value.field == "fake_relu"
     assert ModelSpec.objects.count() == 1
+
+
+def test_a_job_fanned_out_in_chunks_stores_each_iri_once_however_often_a_chunk_runs(monkeypatch):
+    job = _job(n_targets=5)  # chunks 0, 1, 2 of two, two and one IRIs
+    sent = []
+    monkeypatch.setattr("inversion.tasks.run_inversion_chunk.delay", lambda job_id, chunk: sent.append(chunk))
+    assert services.inversion_job_dispatch(job_id=job.pk) == [0, 1, 2] == sent
+    for chunk in (2, 0, 0, 1, 2):  # out of order, and redelivered
+        services.inversion_job_chunk_run(job_id=job.pk, chunk=chunk)
+    job.refresh_from_db()
+    assert job.status == InversionJob.Status.DONE and job.done == job.total == 5
+    assert IRI.objects.filter(job=job).count() == 5
+    assert services.inversion_job_dispatch(job_id=job.pk) == []  # nothing left to send
+
+
+def test_a_chunk_stored_by_another_worker_while_this_one_ran_is_not_stored_again(monkeypatch):
+    job = _job(n_targets=2)
+    services.inversion_job_chunk_run(job_id=job.pk, chunk=0)
+    stored = list(IRI.objects.filter(job=job).values_list("pk", flat=True))
+    # This worker read the chunk as pending before the other worker's IRIs were committed.
+    work = [(target, 0) for target in job.target_set.targets.order_by("index")]
+    monkeypatch.setattr(jobs, "job_chunks", lambda _job: [(0, work)])
+    InversionJob.objects.filter(pk=job.pk).update(status=InversionJob.Status.RUNNING)
+    services.inversion_job_chunk_run(job_id=job.pk, chunk=0)
+    assert list(IRI.objects.filter(job=job).values_list("pk", flat=True)) == stored
+
+
+def test_a_failing_chunk_fails_the_job_the_other_chunks_then_wait_and_a_resume_finishes_it(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    job = _job(n_targets=4)
+    original = jobs._run_chunk
+    monkeypatch.setattr(jobs, "_run_chunk", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("CUDA out of memory")))
+    with pytest.raises(RuntimeError):
+        services.inversion_job_chunk_run(job_id=job.pk, chunk=0)
+    monkeypatch.setattr(jobs, "_run_chunk", original)
+    assert services.inversion_job_chunk_run(job_id=job.pk, chunk=1).status == InversionJob.Status.FAILED
+    assert not IRI.objects.filter(job=job).exists()
+    cancelled = _job(n_targets=2, targets="c")
+    services.inversion_job_cancel(job=cancelled)
+    assert services.inversion_job_chunk_run(job_id=cancelled.pk, chunk=0).status == InversionJob.Status.CANCELLED
+    assert not IRI.objects.filter(job=cancelled).exists()
+    with django_capture_on_commit_callbacks(execute=True):  # the embedded defaults run the tasks in-process
+        services.inversion_job_resume(job=job)
+    job.refresh_from_db()
+    assert job.status == InversionJob.Status.DONE and job.error == ""
+    assert IRI.objects.filter(job=job).count() == 4

@@ -1,5 +1,8 @@
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -19,6 +22,19 @@ def api():
 
 def test_api_needs_a_token(client):
     assert APIClient().get("/api/model-specs/").status_code == 401
+
+
+def test_an_expired_token_is_refused_saying_how_to_make_a_new_one(settings):
+    settings.METAMER_API_TOKEN_DAYS = 30
+    user = get_user_model().objects.create_user("old", password="pw-unused-123", is_staff=True)
+    token = Token.objects.create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert client.get("/api/model-specs/").status_code == 200
+    Token.objects.filter(pk=token.pk).update(created=timezone.now() - timedelta(days=31))
+    reply = client.get("/api/model-specs/")
+    assert reply.status_code == 401
+    assert "drf_create_token -r old" in reply.json()["detail"]
 
 
 def test_schema_is_served(api):

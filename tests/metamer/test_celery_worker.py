@@ -1,4 +1,4 @@
-"""The production path: a real Celery worker consuming the ``gpu`` queue from Redis."""
+"""The production path: two real Celery workers consuming the ``gpu`` queue from Redis."""
 
 import os
 import time
@@ -15,21 +15,21 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 @pytest.fixture(autouse=True)
 def _needs_worker(settings):
     if not os.environ.get("METAMER_TEST_WORKER"):
-        pytest.skip("no Celery worker on Redis beside this run (the Makefile's PostgreSQL pass starts one)")
+        pytest.skip("no Celery workers on Redis beside this run (the Makefile's PostgreSQL pass starts two)")
     # The worker reads and writes the media folder the Makefile gave it.
     settings.MEDIA_ROOT = os.environ["MEDIA_ROOT"]
 
 
-def test_a_job_enqueued_on_commit_is_run_by_the_worker():
+def _run_on_the_workers(n_targets: int, config: InversionConfig) -> InversionJob:
     from metamer.celery import app
 
-    # Only this test sends tasks to the broker; the rest of the suite runs them in-process.
+    # Only these tests send tasks to the broker; the rest of the suite runs them in-process.
     app.conf.task_always_eager = False
     try:
         spec = services.model_spec_register(name="alex", architecture="alexnet-imagenet", layer="3", input_size=32)
-        ts = services.target_set_create_noise(name="n", n=2, law="normal-0-1", image_size=32, seed=0)
-        job = services.inversion_job_create(model_spec=spec, target_set=ts, config=InversionConfig(steps=3))
-        deadline = time.monotonic() + 120
+        ts = services.target_set_create_noise(name="n", n=n_targets, law="normal-0-1", image_size=32, seed=0)
+        job = services.inversion_job_create(model_spec=spec, target_set=ts, config=config)
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             job.refresh_from_db()
             if job.status in (InversionJob.Status.DONE, InversionJob.Status.FAILED):
@@ -37,5 +37,18 @@ def test_a_job_enqueued_on_commit_is_run_by_the_worker():
             time.sleep(0.5)
     finally:
         app.conf.task_always_eager = True
+    return job
+
+
+def test_a_job_enqueued_on_commit_is_run_by_the_workers():
+    job = _run_on_the_workers(2, InversionConfig(steps=3))
     assert job.status == InversionJob.Status.DONE, job.error
     assert job.iris.count() == 2
+
+
+def test_a_job_fans_out_in_chunks_across_two_workers_with_each_iri_stored_once():
+    job = _run_on_the_workers(8, InversionConfig(steps=150, batch_size=1))
+    assert job.status == InversionJob.Status.DONE, job.error
+    pairs = list(job.iris.values_list("target_id", "seed_index"))
+    assert len(pairs) == len(set(pairs)) == job.done == job.total == 8
+    assert len(set(job.iris.values_list("worker", flat=True))) == 2  # both workers made IRIs

@@ -236,3 +236,113 @@ def test_a_retried_last_answer_submits_an_assignment_a_crash_left_started(survey
     )
     assignment.refresh_from_db()
     assert not created and assignment.status == Assignment.Status.SUBMITTED
+
+
+ANSWER_POSTS = {
+    "an 11 MB body": ("application/json", b'{"pad": "' + b"x" * 11 * 2**20 + b'"}'),
+    "JSON sent as text/plain": ("text/plain", b'{"trial": TRIAL, "answer": 0, "idempotency_key": "k"}'),
+    "JSON sent as XML": ("application/xml", b"<answer trial='TRIAL'>0</answer>"),
+    "a form with no fields": ("application/x-www-form-urlencoded", b""),
+    "a form with a non-number trial": ("application/x-www-form-urlencoded", b"trial=abc&answer=0&idempotency_key=k"),
+}
+
+
+@pytest.mark.parametrize("case", list(ANSWER_POSTS))
+def test_answers_of_the_wrong_size_or_type_are_refused_saying_why(client, survey, case):
+    assignment = services.assignment_start(survey=survey, external_id="w1")
+    content_type, body = ANSWER_POSTS[case]
+    body = body.replace(b"TRIAL", str(assignment.sequence[0]["trial"]).encode())
+    reply = client.post(reverse("surveys:answer", args=[assignment.token]), body, content_type=content_type)
+    assert 400 <= reply.status_code < 500, (case, reply.status_code)
+    assert reply.json()["detail"]
+    assert Response.objects.count() == 0
+
+
+def _api_client(*, staff: bool, csrf: bool = False):
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    user = get_user_model().objects.create_user(f"u{staff}", password="pw-unused-123", is_staff=staff)
+    client = APIClient(enforce_csrf_checks=csrf)
+    if csrf:
+        client.force_login(user)  # a browser session, and no CSRF token
+    else:
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+API_WRITES = {
+    "a model spec": ("/api/model-specs/", {"name": "m", "architecture": "alexnet-imagenet", "layer": "3"}),
+    "a noise target set": ("/api/target-sets/", {"name": "t", "image_size": 16, "noise": 2, "noise_law": "uniform"}),
+}
+
+
+@pytest.mark.parametrize("who", ["no token", "a non-staff token", "a staff session without CSRF", "a bad token"])
+@pytest.mark.parametrize("what", list(API_WRITES))
+def test_api_writes_without_the_right_credentials_are_refused_and_store_nothing(who, what):
+    from rest_framework.test import APIClient
+
+    if who == "no token":
+        client = APIClient()
+    elif who == "a bad token":
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
+    else:
+        client = _api_client(staff=who != "a non-staff token", csrf=who == "a staff session without CSRF")
+    url, body = API_WRITES[what]
+    reply = client.post(url, body, format="json")
+    assert reply.status_code in (401, 403), (who, what, reply.status_code)
+    assert reply.json()["detail"]
+    assert ModelSpec.objects.count() == TargetSet.objects.count() == 0
+
+
+def test_api_reads_with_a_non_staff_token_are_refused():
+    client = _api_client(staff=False)
+    for url in ("/api/model-specs/", "/api/studies/", "/api/responses/", "/api/reports/"):
+        assert client.get(url).status_code == 403, url
+
+
+@pytest.mark.parametrize("content_type", ["application/xml", "text/plain"])
+def test_api_bodies_of_an_unknown_type_are_refused(admin_client, content_type):
+    reply = admin_client.post("/api/model-specs/", "<spec name='m'/>", content_type=content_type)
+    assert reply.status_code == 415 and "Unsupported media type" in reply.json()["detail"]
+    assert ModelSpec.objects.count() == 0
+
+
+ADMIN_FORMS = {
+    "a model spec with an unknown architecture": (
+        "/admin/inversion/modelspec/add/",
+        {"name": "m", "source": "builtin", "architecture": "resnet9000", "layer": "", "input_size": 64},
+        ModelSpec,
+    ),
+    "a model spec with an unknown layer": (
+        "/admin/inversion/modelspec/add/",
+        {"name": "m", "source": "builtin", "architecture": "alexnet-imagenet", "layer": "fc99", "input_size": 64},
+        ModelSpec,
+    ),
+    "a target set with nothing to import": (
+        "/admin/inversion/targetset/add/",
+        {"name": "t", "image_size": 16},
+        TargetSet,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(ADMIN_FORMS))
+def test_admin_forms_refuse_bad_input_on_the_form_and_store_nothing(admin_client, case):
+    url, data, model = ADMIN_FORMS[case]
+    reply = admin_client.post(url, data)
+    assert reply.status_code == 200 and reply.context["adminform"].form.errors, (case, reply.status_code)
+    assert model.objects.count() == 0
+
+
+def test_admin_posts_without_a_csrf_token_are_refused(admin_user):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(admin_user)
+    url, data, model = ADMIN_FORMS["a model spec with an unknown layer"]
+    reply = browser.post(url, {**data, "layer": "3"})
+    assert reply.status_code == 403
+    assert model.objects.count() == 0

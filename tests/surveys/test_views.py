@@ -228,6 +228,18 @@ def test_someone_elses_id_from_another_browser_is_refused_and_reveals_nothing(cl
     assert client.post(reverse("surveys:landing", args=[survey.uuid]), {"pid": "slot-1-1"}).status_code == 302
 
 
+def test_a_start_whose_reply_was_lost_resumes_from_the_browser_that_read_the_consent_page(client, survey):
+    landing = reverse("surveys:landing", args=[survey.uuid])
+    client.get(landing, {"pid": "w1"})
+    session = client.cookies["sessionid"].value  # the consent page gives the browser its session
+    first = client.post(landing, {"pid": "w1"})
+    client.cookies.clear()  # the start's reply never arrived: the browser has only what the consent page set
+    client.cookies["sessionid"] = session
+    again = client.post(landing, {"pid": "w1"})
+    assert first.status_code == again.status_code == 302 and again.url == first.url
+    assert Assignment.objects.count() == 1
+
+
 def services_answer(assignment, trial):
     from surveys import services
 
@@ -284,3 +296,40 @@ def test_worker_pages_carry_a_csp_that_lets_only_mturk_frame_them(client, survey
     assert "script-src 'self';" in policy and "frame-ancestors 'self' https://www.mturk.com" in policy
     assert "<script>" not in page.content.decode()  # no inline script for the policy to forbid
     assert page["X-Content-Type-Options"] == "nosniff"
+
+
+def test_an_answer_costs_two_queries_and_the_last_one_submits(client, survey):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    assignment = _start(client, survey)
+    url = reverse("surveys:answer", args=[assignment.token])
+    *middle, last = [entry["trial"] for entry in assignment.sequence]
+
+    def post(trial):
+        body = json.dumps({"trial": trial, "answer": 0, "idempotency_key": f"k{trial}"})
+        return client.post(url, body, content_type="application/json")
+
+    post(middle[0])  # the first answer warms this process's answer key of the survey
+    with CaptureQueriesContext(connection) as queries:
+        assert post(middle[1]).status_code == 200
+    # The assignment with its answer count, and the insert (the test's transaction adds savepoints).
+    sql = [q["sql"].split()[0] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert sql == ["SELECT", "INSERT"]
+    for trial in middle[2:]:
+        post(trial)
+    assignment.refresh_from_db()
+    assert assignment.status == Assignment.Status.STARTED
+    assert post(last).status_code == 200
+    assignment.refresh_from_db()
+    assert assignment.status == Assignment.Status.SUBMITTED
+
+
+def test_an_assignment_left_open_with_every_answer_is_submitted_when_the_page_asks_what_is_left(client, survey):
+    assignment = _start(client, survey)
+    _answer_everything(client, assignment, survey)
+    # Two last answers raced past the "can this be the last?" check, or a crash came between.
+    Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.STARTED, submitted_at=None)
+    state = client.get(reverse("surveys:trial-json", args=[assignment.token])).json()
+    assignment.refresh_from_db()
+    assert state["trial"] is None and assignment.status == Assignment.Status.SUBMITTED
