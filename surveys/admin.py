@@ -10,7 +10,18 @@ from inversion.admin import thumbnail
 from metamer.admin import CreatedByServiceAdmin, ReadOnlyInline, act_on_each, check_in_form
 from metamer.errors import MetamerError
 from surveys import services
-from surveys.models import Assignment, Participant, Payment, Publication, Response, Study, Survey, Trial, TrialSlot
+from surveys.models import (
+    Assignment,
+    Participant,
+    Payment,
+    Publication,
+    Response,
+    SimilarityData,
+    Study,
+    Survey,
+    Trial,
+    TrialSlot,
+)
 from surveys.selectors import assignment_reward_cents, survey_estimate, survey_link_statuses
 
 
@@ -396,3 +407,79 @@ class PublicationAdmin(admin.ModelAdmin):
 class PaymentAdmin(admin.ModelAdmin):
     list_display = ["assignment", "amount_cents", "reason", "sent_at"]
     readonly_fields = [f.name for f in Payment._meta.fields]
+
+
+class SimilarityImportForm(forms.ModelForm):
+    file = forms.FileField(
+        help_text="Matrices: a .csv (one n×n matrix), .npy (n×n or people×n×n) or .mat (rsatoolbox's layout). "
+        "Triplets: a .csv with a header row i,j,k,choice (1: i is closer to j) or i,j,k,chosen, and "
+        "optionally worker. Indices and rows follow the image set's order."
+    )
+    variable = forms.CharField(required=False, help_text="The .mat variable, when the file holds several matrices.")
+    similarities = forms.BooleanField(
+        required=False, help_text="The matrices hold similarities (larger = more alike), not dissimilarities."
+    )
+
+    class Meta:
+        model = SimilarityData
+        fields = ["name", "image_set", "kind", "source"]
+
+
+@admin.register(SimilarityData)
+class SimilarityDataAdmin(CreatedByServiceAdmin):
+    list_display = ["name", "image_set", "kind", "n_items", "n_people", "n_judgements", "split_half", "ceiling"]
+    list_filter = ["kind"]
+    readonly_fields = ["split_half", "ceiling", "least_reliable_images"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = SimilarityImportForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["name", "image_set", "kind", "file", "variable", "similarities", "source"]
+        return ["name", "image_set", "kind", "source", "n_items", "n_people", "n_judgements", *self.readonly_fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["image_set", "kind", "n_items", "n_people", "n_judgements", *self.readonly_fields]
+
+    def create(self, request, data):
+        upload = data["file"]
+        common = {"name": data["name"], "image_set": data["image_set"], "source": data["source"]}
+        if data["kind"] == SimilarityData.Kind.TRIPLETS:
+            triplets, choices, workers = services.triplet_file_read(file=upload, filename=upload.name)
+            return services.similarity_data_import(
+                **common, triplets=triplets, choices=choices, workers=workers, filename=upload.name
+            )
+        matrices = services.similarity_file_read(file=upload, filename=upload.name, variable=data["variable"])
+        return services.similarity_data_import(
+            **common, matrices=matrices, similarities=data["similarities"], filename=upload.name
+        )
+
+    @admin.display(description="split-half r (Spearman–Brown)")
+    def split_half(self, obj):
+        r = obj.reliability
+        if not r:
+            return "— (one matrix)" if obj.kind == SimilarityData.Kind.MATRICES else "—"
+        return f"{r['split_half_r']:.2f} ({r['spearman_brown']:.2f}); 95% of splits {r['r_low']:.2f}–{r['r_high']:.2f}"
+
+    @admin.display(description="noise ceiling (Spearman)")
+    def ceiling(self, obj):
+        r = obj.reliability
+        return f"{r['noise_ceiling_low']:.2f}–{r['noise_ceiling_high']:.2f}" if r else "—"
+
+    @admin.display(description="least reliable images")
+    def least_reliable_images(self, obj):
+        per_item = obj.reliability.get("item_reliability") if obj.reliability else None
+        if not per_item:
+            return "—"
+        targets = {t.index: t for t in obj.image_set.targets.select_related("stimulus")}
+        worst = sorted(range(len(per_item)), key=lambda i: per_item[i])[:6]
+        return format_html_join(
+            " ",
+            '<span style="display:inline-block;text-align:center;margin-right:6px">{}<br>#{} r={}</span>',
+            ((thumbnail(targets[i].stimulus, 56), i, f"{per_item[i]:.2f}") for i in worst if i in targets),
+        )

@@ -1,5 +1,6 @@
 """Writes for surveys, by concern: assembly (``assembly``), arrivals and answers (``answers``),
-recruitment (``recruitment``), review and payments (``payments``)."""
+recruitment (``recruitment``), review and payments (``payments``), human similarity data
+(``similarity``)."""
 
 from surveys.services.answers import (
     assignment_finish,
@@ -32,6 +33,12 @@ from surveys.services.recruitment import (
     study_stop,
     study_sync,
 )
+from surveys.services.similarity import (
+    kriegeskorte92_import,
+    similarity_data_import,
+    similarity_file_read,
+    triplet_file_read,
+)
 
 __all__ = [
     "REJECTION_FEEDBACK",
@@ -44,9 +51,12 @@ __all__ = [
     "assignment_start",
     "assignment_submit",
     "assignments_expire",
+    "kriegeskorte92_import",
     "participant_block",
     "participant_started",
     "response_record",
+    "similarity_data_import",
+    "similarity_file_read",
     "similarity_matrix_load",
     "study_budget",
     "study_publish",
@@ -57,4 +67,5 @@ __all__ = [
     "survey_assemble_check",
     "survey_open",
     "trial_lpips_choices_compute",
+    "triplet_file_read",
 ]

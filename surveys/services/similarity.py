@@ -1,0 +1,235 @@
+"""Human similarity data: imports of published matrices and triplet lists over an image set,
+checked before anything is stored, with their reliability across people."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+from django.core.files.base import ContentFile
+from django.db import transaction
+from PIL import Image
+
+from inversion.models import TargetSet
+from inversion.services import target_set_create_from_images
+from metamer.errors import MetamerError
+from science import similarity as sim
+from surveys.models import SimilarityData
+
+MAX_MATRIX_FILE_BYTES = 200 * 2**20
+KRIEGESKORTE92_SOURCE = (
+    "Kriegeskorte et al. 2008, Neuron (images); Mur et al. 2013, Front. Psychol. (16 people's similarity "
+    "judgements); from rsatoolbox demos/92imageData"
+)
+
+
+def _loadmat(file: IO[bytes] | Path, name: str) -> dict:
+    from scipy.io import loadmat
+
+    try:
+        return loadmat(file, squeeze_me=True, struct_as_record=False)
+    except (ValueError, OSError, NotImplementedError, TypeError) as exc:
+        raise MetamerError(f"{name}: not a MATLAB file scipy can read ({exc})", field="file") from None
+
+
+def _mat_matrices(file: IO[bytes], name: str, variable: str) -> np.ndarray:
+    """Matrices from a MATLAB file: rsatoolbox's layout (a struct array whose elements carry
+    ``RDM``), or a numeric n×n or people×n×n array; ``variable`` picks one when several fit."""
+    contents = {k: v for k, v in _loadmat(file, name).items() if not k.startswith("__")}
+    found = {}
+    for key, value in contents.items():
+        items = np.atleast_1d(value)
+        if items.dtype == object and all(hasattr(e, "RDM") for e in items.flat):
+            found[key] = np.stack([np.asarray(e.RDM, dtype=np.float64) for e in items.flat])
+        elif np.issubdtype(items.dtype, np.number) and items.ndim in (2, 3):
+            found[key] = items.astype(np.float64)
+    if variable:
+        if variable not in found:
+            raise MetamerError(
+                f"{name}: no matrix variable {variable!r}; matrix variables: {', '.join(found) or 'none'}",
+                field="variable",
+            )
+        return found[variable]
+    if len(found) != 1:
+        listed = ", ".join(f"{k} ({type(v).__name__})" for k, v in contents.items()) or "nothing"
+        raise MetamerError(
+            f"{name}: {'no' if not found else 'several'} dissimilarity matrices found (variables: {listed}); "
+            "give a struct array with an RDM field (rsatoolbox's layout), an n×n or people×n×n array, "
+            "and name the variable when there are several",
+            field="file",
+        )
+    return next(iter(found.values()))
+
+
+def similarity_file_read(*, file: IO[bytes], filename: str, variable: str = "") -> np.ndarray:
+    """People × n × n matrices from a CSV (one n×n matrix, comma-separated), an NPY (n×n or
+    people×n×n) or a MATLAB file; not yet checked (see ``similarity_data_import``)."""
+    size = file.seek(0, io.SEEK_END)
+    file.seek(0)
+    if size > MAX_MATRIX_FILE_BYTES:
+        raise MetamerError(f"{filename}: larger than {MAX_MATRIX_FILE_BYTES // 2**20} MiB", field="file")
+    suffix = Path(filename).suffix.lower()
+    try:
+        if suffix == ".npy":
+            matrices = np.load(file, allow_pickle=False)
+        elif suffix == ".csv":
+            matrices = np.loadtxt(io.TextIOWrapper(file, encoding="utf-8"), delimiter=",", ndmin=2)
+        elif suffix == ".mat":
+            matrices = _mat_matrices(file, filename, variable)
+        else:
+            raise MetamerError(f"{filename}: give a .csv, .npy or .mat file", field="file")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MetamerError(f"{filename}: not a numeric matrix ({exc})", field="file") from None
+    matrices = np.asarray(matrices, dtype=np.float64)
+    return matrices[None] if matrices.ndim == 2 else matrices
+
+
+def triplet_file_read(*, file: IO[bytes], filename: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Triplets from a CSV with a header row ``i,j,k,choice`` (choice 1: i is closer to j; 0:
+    closer to k) or ``i,j,k,chosen`` (the index of the image chosen, j or k), and an optional
+    ``worker`` column; indices count from 0 in the image set's order."""
+    if file.seek(0, io.SEEK_END) > MAX_MATRIX_FILE_BYTES:
+        raise MetamerError(f"{filename}: larger than {MAX_MATRIX_FILE_BYTES // 2**20} MiB", field="file")
+    file.seek(0)
+    try:
+        rows = list(csv.DictReader(io.StringIO(file.read().decode("utf-8"))))
+    except UnicodeDecodeError:
+        raise MetamerError(f"{filename}: not a text CSV file", field="file") from None
+    header = set(rows[0]) if rows else set()
+    column = "choice" if "choice" in header else "chosen"
+    if not {"i", "j", "k", column} <= header:
+        raise MetamerError(
+            f"{filename}: a CSV with a header row i,j,k,choice or i,j,k,chosen (and optionally worker)", field="file"
+        )
+    try:
+        t = np.array([[int(r["i"]), int(r["j"]), int(r["k"])] for r in rows], dtype=np.int64)
+        given = np.array([int(r[column]) for r in rows], dtype=np.int64)
+    except (TypeError, ValueError):
+        raise MetamerError(f"{filename}: i, j, k and {column} must be whole numbers", field="file") from None
+    if column == "chosen":
+        if not ((given == t[:, 1]) | (given == t[:, 2])).all():
+            row = int(np.argmax((given != t[:, 1]) & (given != t[:, 2])))
+            raise MetamerError(f"{filename}: row {row + 2}: chosen must be j or k", field="file")
+        given = (given == t[:, 1]).astype(np.int64)
+    return t, given, [r.get("worker") or "" for r in rows]
+
+
+def _checked_matrices(matrices: np.ndarray, *, n_items: int, similarities: bool) -> np.ndarray:
+    stack = np.asarray(matrices, dtype=np.float64)
+    stack = stack[None] if stack.ndim == 2 else stack
+    if stack.ndim != 3 or len(stack) == 0:
+        raise ValueError("give one n×n matrix or a people×n×n stack")
+    return np.stack(
+        [
+            sim.check_dissimilarity(
+                sim.similarity_to_dissimilarity(m) if similarities else m,
+                n_items=n_items,
+                name=f"matrix {p + 1}" if len(stack) > 1 else "the matrix",
+            )
+            for p, m in enumerate(stack)
+        ]
+    )
+
+
+def _summary(matrices: np.ndarray) -> dict:
+    if len(matrices) < 2:
+        return {}
+    reliability = sim.split_half_reliability(matrices)
+    ceiling = sim.noise_ceiling(matrices)
+    return {
+        **reliability,
+        "noise_ceiling_low": ceiling["low"],
+        "noise_ceiling_high": ceiling["high"],
+        "item_reliability": [round(float(v), 4) for v in sim.item_reliability(matrices, splits=20)],
+    }
+
+
+def _npz(**arrays: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def similarity_data_import(
+    *,
+    name: str,
+    image_set: TargetSet,
+    matrices: np.ndarray | None = None,
+    triplets: np.ndarray | None = None,
+    choices: np.ndarray | None = None,
+    workers: list[str] | None = None,
+    similarities: bool = False,
+    source: str = "",
+    filename: str = "",
+) -> SimilarityData:
+    """Store people's judgements over ``image_set``: ``matrices`` (people × n × n, or n × n;
+    dissimilarities, or similarities with ``similarities=True``), or ``triplets`` (m × 3) with
+    ``choices`` (1: i is closer to j) and optional ``workers``. Every matrix and triplet is
+    checked first; a failure names the file (``filename``) and what to fix, and stores nothing."""
+    prefix = f"{filename}: " if filename else ""
+    if SimilarityData.objects.filter(name=name).exists():
+        raise MetamerError(f"human similarity data named {name!r} exist already; choose another name", field="name")
+    n_items = image_set.targets.count()
+    if (matrices is None) == (triplets is None):
+        raise MetamerError("give either matrices or triplets", field="file")
+    try:
+        if matrices is not None:
+            stack = _checked_matrices(matrices, n_items=n_items, similarities=similarities)
+            kind, arrays = SimilarityData.Kind.MATRICES, {"matrices": stack}
+            n_people, n_judgements, summary = len(stack), len(stack) * len(sim.upper(stack[0])), _summary(stack)
+        else:
+            t, c = np.asarray(triplets, dtype=np.int64), np.asarray(choices, dtype=np.int64)
+            sim.check_triplets(t, c, n_items=n_items)
+            who = np.asarray(workers if workers is not None else [""] * len(t), dtype=str)
+            kind, arrays = SimilarityData.Kind.TRIPLETS, {"triplets": t, "choices": c, "workers": who}
+            n_people, n_judgements, summary = max(len(set(who.tolist()) - {""}), 1), len(t), {}
+    except ValueError as exc:
+        raise MetamerError(f"{prefix}{exc}", field="file") from None
+    with transaction.atomic():
+        data = SimilarityData(
+            name=name,
+            image_set=image_set,
+            kind=kind,
+            source=source,
+            n_items=n_items,
+            n_people=n_people,
+            n_judgements=n_judgements,
+            reliability=summary,
+        )
+        data.data.save(f"{name}.npz", ContentFile(_npz(**arrays)), save=False)
+        data.save()
+    return data
+
+
+def kriegeskorte92_import(*, path: Path, name: str = "kriegeskorte92") -> SimilarityData:
+    """The 92 object images (Kriegeskorte et al. 2008) as an image set, labelled by category,
+    and 16 people's similarity-judgement matrices (Mur et al. 2013) over them, from the folder
+    of rsatoolbox's ``demos/92imageData`` files."""
+    stimuli_file, behaviour_file = path / "Kriegeskorte_Neuron2008_supplementalData.mat", path / "92_behavRDMs.mat"
+    for needed in (stimuli_file, behaviour_file):
+        if not needed.is_file():
+            raise MetamerError(f"{needed.name} is not in {path}: give the kriegeskorte92 folder", field="path")
+    stimuli = _loadmat(stimuli_file, stimuli_file.name).get("stimuli_92objs")
+    if stimuli is None or len(stimuli) != 92:
+        raise MetamerError(f"{stimuli_file.name}: no stimuli_92objs with 92 images", field="path")
+    with behaviour_file.open("rb") as f:
+        matrices = similarity_file_read(file=f, filename=behaviour_file.name, variable="rdms_behav_92")
+    try:  # checked before any image is stored
+        _checked_matrices(matrices, n_items=len(stimuli), similarities=False)
+    except ValueError as exc:
+        raise MetamerError(f"{behaviour_file.name}: {exc}", field="path") from None
+    images = [(str(s.category), Image.fromarray(np.asarray(s.image, dtype=np.uint8))) for s in stimuli]
+    with transaction.atomic():
+        image_set = target_set_create_from_images(
+            name=name, images=images, image_size=images[0][1].width, source=KRIEGESKORTE92_SOURCE
+        )
+        return similarity_data_import(
+            name=name,
+            image_set=image_set,
+            matrices=matrices,
+            source=KRIEGESKORTE92_SOURCE,
+            filename=behaviour_file.name,
+        )
