@@ -18,10 +18,13 @@ class ReportAdmin(admin.ModelAdmin):
     def downloads(self, obj):
         return format_html(
             '<a class="button" href="{}">HTML report</a> <a class="button" href="{}">judgements CSV</a> '
-            '<a class="button" href="{}">summary CSV</a>',
+            '<a class="button" href="{}">summary CSV</a>{}',
             obj.html.url,
             obj.csv.url,
             obj.summary_csv.url,
+            format_html(' <a class="button" href="{}">triplets CSV</a>', obj.triplets_csv.url)
+            if obj.triplets_csv
+            else "",
         )
 
 
@@ -79,8 +82,9 @@ class StudyAdmin(SurveysStudyAdmin):
         if report is None:
             return "–"
         return format_html(
-            '<a href="{}">HTML</a> · <a href="{}">judgements CSV</a> · <a href="{}">summary CSV</a>',
+            '<a href="{}">HTML</a> · <a href="{}">judgements CSV</a> · <a href="{}">summary CSV</a>{}',
             report.html.url,
             report.csv.url,
             report.summary_csv.url,
+            format_html(' · <a href="{}">triplets CSV</a>', report.triplets_csv.url) if report.triplets_csv else "",
         )

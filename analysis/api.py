@@ -16,7 +16,7 @@ from surveys.api import StudyViewSet
 class ReportSerializer(serializers.ModelSerializer):
     class Meta:
         model = Report
-        fields = ["id", "study", "html", "csv", "summary", "created_at"]
+        fields = ["id", "study", "html", "csv", "summary_csv", "triplets_csv", "summary", "created_at"]
 
 
 class ReportViewSet(viewsets.ReadOnlyModelViewSet):

@@ -12,6 +12,11 @@ class Report(models.Model):
     html = models.FileField(upload_to="reports/")
     csv = models.FileField(upload_to="reports/", help_text="Every judgement, one row each.")
     summary_csv = models.FileField(upload_to="reports/", help_text="Per condition and survey kind.")
+    triplets_csv = models.FileField(
+        upload_to="reports/",
+        blank=True,
+        help_text="Every judgement as triplets (reference, closer, farther) by worker.",
+    )
     summary = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -9,7 +9,7 @@ import pandas as pd
 from analysis import results
 from inversion.models import InversionJob, TargetSet
 from science.perceptual import VARIANTS
-from surveys.models import Assignment, Response, Study, TrialLpipsChoice
+from surveys.models import Assignment, Response, Study, TrialLpipsChoice, TrialSlot
 
 BASE_COLUMNS = [
     "worker", "survey", "kind", "trial", "position", "row", "condition", "attention_check", "answer",
@@ -92,6 +92,69 @@ def judgements(study: Study) -> pd.DataFrame:
     failed = frame[frame.attention_check & ~frame.correct.astype(bool)].worker.unique()
     frame.insert(len(BASE_COLUMNS) - 1, "excluded", frame.worker.isin(failed))
     return frame
+
+
+TRIPLET_COLUMNS = [
+    "worker",
+    "survey",
+    "trial",
+    "row",
+    "condition",
+    "attention_check",
+    "excluded",
+    "simulated",
+    "reference",
+    "closer",
+    "farther",
+    "reference_sha256",
+    "closer_sha256",
+    "farther_sha256",
+]
+
+
+def study_triplets(study: Study, *, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every judgement of the study as triplets, the currency all kinds share (SCIENCE.md §3):
+    the worker judged ``reference`` closer to ``closer`` than to ``farther`` (stimulus ids and
+    hashes). A 2AFC trial is one triplet (the IRI; the option chosen, the other); a clustering
+    row matched to column c gives one per other column."""
+    frame = judgements(study) if frame is None else frame
+    slots: dict[int, dict[str, list[Any]]] = {}
+    for slot in TrialSlot.objects.filter(trial_id__in=frame.trial.unique().tolist()).select_related("stimulus"):
+        slots.setdefault(slot.trial_id, {}).setdefault(slot.role, []).append((slot.index, slot.stimulus))
+    images = {
+        t: {role: [s for _, s in sorted(items, key=lambda x: x[0])] for role, items in r.items()}
+        for t, r in slots.items()
+    }
+    records = []
+    for j in frame.itertuples(index=False):
+        shown = images[j.trial]
+        if j.kind == "2afc":
+            reference, references = shown[TrialSlot.Role.QUERY][0], shown[TrialSlot.Role.OPTION]
+        else:
+            reference, references = shown[TrialSlot.Role.ROW][j.row], shown[TrialSlot.Role.COLUMN]
+        closer = references[j.answer]
+        for other, farther in enumerate(references):
+            if other == j.answer:
+                continue
+            records.append(
+                {
+                    "worker": j.worker,
+                    "survey": j.survey,
+                    "trial": j.trial,
+                    "row": j.row,
+                    "condition": j.condition,
+                    "attention_check": j.attention_check,
+                    "excluded": j.excluded,
+                    "simulated": j.simulated,
+                    "reference": reference.pk,
+                    "closer": closer.pk,
+                    "farther": farther.pk,
+                    "reference_sha256": reference.sha256,
+                    "closer_sha256": closer.sha256,
+                    "farther_sha256": farther.sha256,
+                }
+            )
+    return pd.DataFrame.from_records(records, columns=TRIPLET_COLUMNS)
 
 
 def _what_was_shown(shown: dict[str, Any], clustering: bool, row: int, correct_answer: int) -> dict[str, Any]:

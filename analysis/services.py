@@ -14,7 +14,7 @@ from django.utils import timezone
 from matplotlib.figure import Figure
 
 from analysis.models import Report
-from analysis.selectors import condition_label, judgements, study_jobs, study_results
+from analysis.selectors import condition_label, judgements, study_jobs, study_results, study_triplets
 from inversion.models import IRI, InversionJob
 from inversion.selectors import stimulus_tensor
 from metamer.errors import MetamerError
@@ -100,7 +100,7 @@ def spreadsheet_safe_csv(frame: pd.DataFrame) -> bytes:
 
 def report_build(*, study: Study) -> Report:
     """The study's results as a self-contained HTML report (tables and plots), a tidy CSV of
-    every judgement and a CSV of per-condition summaries."""
+    every judgement, a CSV of per-condition summaries and every judgement as triplets."""
     jobs = study_jobs(study)
     if not jobs:
         raise MetamerError("the study has no surveys built from inversion jobs yet", field="study")
@@ -119,7 +119,7 @@ def report_build(*, study: Study) -> Report:
             "examples": _example_grid(jobs),
         },
     )
-    frame = frame.copy()
+    judgements_frame, frame = frame, frame.copy()
     for column in [c for c in frame.columns if c.startswith("dist:")]:
         frame[column] = frame[column].map(json.dumps)
     per_condition = pd.DataFrame.from_records(
@@ -142,6 +142,10 @@ def report_build(*, study: Study) -> Report:
     report.csv.save(f"study-{study.pk}-{stamp}-judgements.csv", ContentFile(spreadsheet_safe_csv(frame)), save=False)
     report.summary_csv.save(
         f"study-{study.pk}-{stamp}-summary.csv", ContentFile(spreadsheet_safe_csv(per_condition)), save=False
+    )
+    triplets = study_triplets(study, frame=judgements_frame)
+    report.triplets_csv.save(
+        f"study-{study.pk}-{stamp}-triplets.csv", ContentFile(spreadsheet_safe_csv(triplets)), save=False
     )
     report.save()
     return report

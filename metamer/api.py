@@ -4,7 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from analysis.api import ReportViewSet, StudyWithResultsViewSet
 from inversion.api import InversionJobViewSet, IRIViewSet, ModelSpecViewSet, TargetSetViewSet
-from surveys.api import AssignmentViewSet, ResponseViewSet, SurveyViewSet
+from surveys.api import AssignmentViewSet, ResponseViewSet, SimilarityDataViewSet, SurveyViewSet
 
 router = DefaultRouter()
 router.register("model-specs", ModelSpecViewSet)
@@ -16,3 +16,4 @@ router.register("surveys", SurveyViewSet)
 router.register("assignments", AssignmentViewSet)
 router.register("responses", ResponseViewSet)
 router.register("reports", ReportViewSet)
+router.register("similarity-data", SimilarityDataViewSet)

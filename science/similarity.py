@@ -9,8 +9,6 @@ image set's order. A *triplet* ``(i, j, k)`` with an answer ``1`` says "``i`` is
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from scipy import stats
@@ -117,13 +115,8 @@ def noise_ceiling(matrices: np.ndarray) -> dict[str, float]:
     return {"low": float(np.mean(low)), "high": float(np.mean(high))}
 
 
-def n_triplets(n: int) -> int:
-    """Distinct triplets over ``n`` items: ``n(n−1)(n−2)/2``."""
-    return n * (n - 1) * (n - 2) // 2
-
-
 def all_triplets(n: int) -> np.ndarray:
-    """Every distinct triplet ``(i, j, k)``, ``j < k``, ``i`` neither: ``(n(n−1)(n−2)/2, 3)``."""
+    """Every distinct triplet ``(i, j, k)``, ``j < k``, ``i`` neither: ``(science.alignment.n_triplets(n), 3)``."""
     j, k = np.triu_indices(n, k=1)
     i = np.repeat(np.arange(n), len(j))
     jj, kk = np.tile(j, n), np.tile(k, n)
@@ -264,10 +257,3 @@ def odd_one_out_triplets(a: int, b: int, odd: int) -> list[tuple[int, int, int]]
     """An odd-one-out answer over ``{a, b, odd}`` as triplets with answer 1: ``a`` is closer to
     ``b`` than to ``odd``, and ``b`` closer to ``a`` than to ``odd``."""
     return [(a, b, odd), (b, a, odd)]
-
-
-def channel_capacity(e: float) -> float:
-    """``C(e) = 1 + e log2 e + (1 − e) log2 (1 − e)`` for misalignment ``e`` (bits per triplet)."""
-    if e <= 0 or e >= 1:
-        return 1.0
-    return 1 + e * math.log2(e) + (1 - e) * math.log2(1 - e)

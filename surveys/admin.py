@@ -448,15 +448,15 @@ class SimilarityDataAdmin(CreatedByServiceAdmin):
 
     def create(self, request, data):
         upload = data["file"]
-        common = {"name": data["name"], "image_set": data["image_set"], "source": data["source"]}
-        if data["kind"] == SimilarityData.Kind.TRIPLETS:
-            triplets, choices, workers = services.triplet_file_read(file=upload, filename=upload.name)
-            return services.similarity_data_import(
-                **common, triplets=triplets, choices=choices, workers=workers, filename=upload.name
-            )
-        matrices = services.similarity_file_read(file=upload, filename=upload.name, variable=data["variable"])
-        return services.similarity_data_import(
-            **common, matrices=matrices, similarities=data["similarities"], filename=upload.name
+        return services.similarity_data_upload(
+            name=data["name"],
+            image_set=data["image_set"],
+            kind=data["kind"],
+            file=upload,
+            filename=upload.name,
+            variable=data["variable"],
+            similarities=data["similarities"],
+            source=data["source"],
         )
 
     @admin.display(description="split-half r (Spearman–Brown)")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
+
+import numpy as np
 from django.conf import settings
-from rest_framework import mixins, serializers, viewsets
+from django.http import HttpResponse
+from rest_framework import mixins, parsers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response as ApiResponse
 
-from inversion.models import InversionJob
+from inversion.models import InversionJob, TargetSet
 from surveys import services
-from surveys.models import Assignment, Response, Study, Survey
-from surveys.selectors import survey_estimate
+from surveys.models import Assignment, Response, SimilarityData, Study, Survey
+from surveys.selectors import similarity_group_matrix, survey_estimate
 
 
 class StudySerializer(serializers.ModelSerializer):
@@ -136,3 +140,53 @@ class AssignmentViewSet(viewsets.ReadOnlyModelViewSet):
 class ResponseViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Response.objects.order_by("pk")
     serializer_class = ResponseSerializer
+
+
+class SimilarityDataSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SimilarityData
+        fields = [
+            "id",
+            "name",
+            "image_set",
+            "kind",
+            "source",
+            "n_items",
+            "n_people",
+            "n_judgements",
+            "reliability",
+            "created_at",
+        ]
+
+
+class SimilarityUploadSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    image_set = serializers.PrimaryKeyRelatedField(queryset=TargetSet.objects.all())
+    kind = serializers.ChoiceField(choices=SimilarityData.Kind.choices)
+    file = serializers.FileField()
+    variable = serializers.CharField(required=False, default="", allow_blank=True)
+    similarities = serializers.BooleanField(required=False, default=False)
+    source = serializers.CharField(required=False, default="", allow_blank=True, max_length=300)
+
+
+class SimilarityDataViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """People's similarity judgements over an image set. POST a multipart upload (a matrix file or
+    a triplet CSV) to import one; ``matrix/`` gives the group's dissimilarities as CSV."""
+
+    queryset = SimilarityData.objects.order_by("pk")
+    serializer_class = SimilarityDataSerializer
+    parser_classes = [parsers.MultiPartParser, parsers.FormParser]
+
+    def create(self, request, *args, **kwargs):
+        form = SimilarityUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        upload = form.validated_data.pop("file")
+        data = services.similarity_data_upload(**form.validated_data, file=upload, filename=upload.name)
+        return ApiResponse(SimilarityDataSerializer(data).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["get"])
+    def matrix(self, request, pk=None):
+        """The group's n × n dissimilarities in the image set's order (CSV, no header)."""
+        buffer = io.StringIO()
+        np.savetxt(buffer, similarity_group_matrix(self.get_object()), delimiter=",", fmt="%.6g")
+        return HttpResponse(buffer.getvalue(), content_type="text/csv")

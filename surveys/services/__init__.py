@@ -36,6 +36,7 @@ from surveys.services.recruitment import (
 from surveys.services.similarity import (
     kriegeskorte92_import,
     similarity_data_import,
+    similarity_data_upload,
     similarity_file_read,
     triplet_file_read,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "participant_started",
     "response_record",
     "similarity_data_import",
+    "similarity_data_upload",
     "similarity_file_read",
     "similarity_matrix_load",
     "study_budget",

@@ -204,6 +204,28 @@ def similarity_data_import(
     return data
 
 
+def similarity_data_upload(
+    *,
+    name: str,
+    image_set: TargetSet,
+    kind: str,
+    file: IO[bytes],
+    filename: str,
+    variable: str = "",
+    similarities: bool = False,
+    source: str = "",
+) -> SimilarityData:
+    """Import one uploaded file of ``kind`` (matrices or triplets), as the admin and the API do."""
+    common = {"name": name, "image_set": image_set, "source": source, "filename": filename}
+    if kind == SimilarityData.Kind.TRIPLETS:
+        triplets, choices, workers = triplet_file_read(file=file, filename=filename)
+        return similarity_data_import(**common, triplets=triplets, choices=choices, workers=workers)
+    if kind != SimilarityData.Kind.MATRICES:
+        raise MetamerError(f"unknown kind {kind!r}; choose matrices or triplets", field="kind")
+    matrices = similarity_file_read(file=file, filename=filename, variable=variable)
+    return similarity_data_import(**common, matrices=matrices, similarities=similarities)
+
+
 def kriegeskorte92_import(*, path: Path, name: str = "kriegeskorte92") -> SimilarityData:
     """The 92 object images (Kriegeskorte et al. 2008) as an image set, labelled by category,
     and 16 people's similarity-judgement matrices (Mur et al. 2013) over them, from the folder

@@ -76,3 +76,34 @@ def test_judgements_count_submitted_work_only_and_say_what_each_worker_saw(surve
     by_side = {b["side"]: b for b in results["order_effects"]["by_side"]}
     assert sum(b["n"] for b in by_side.values()) == len(frame[~frame.attention_check])
     assert all(b["accuracy"] == 1.0 for b in results["order_effects"]["by_position"])
+
+
+def test_every_judgement_exports_as_triplets_naming_the_images_and_the_worker(paired_iris, survey):
+    from analysis.selectors import study_triplets
+    from inversion.models import IRI
+
+    two_afc = services.assignment_start(survey=survey, external_id="w2")
+    for trial in survey.trials.all():
+        services.response_record(
+            assignment=two_afc, trial_id=trial.pk, answer=trial.correct, idempotency_key=str(trial.pk)
+        )
+    triplets = study_triplets(survey.study)
+    scored = triplets[~triplets.attention_check]
+    assert len(triplets) == survey.trials.count() and set(triplets.worker) == {"w2"}
+    for row in scored.itertuples():  # the IRI was judged closer to its target than to its seed
+        iri = IRI.objects.get(stimulus_id=row.reference)
+        assert (row.closer, row.farther) == (iri.target.stimulus_id, iri.seed_id)
+    clustering = services.survey_open(
+        survey=services.survey_assemble(
+            study=survey.study, name="c", jobs=[paired_iris[0].job], kind="cluster-random", n_trials=None, seed=2
+        )
+    )
+    worker = services.assignment_start(survey=clustering, external_id="wc")
+    for trial in clustering.trials.all():
+        services.response_record(
+            assignment=worker, trial_id=trial.pk, answer=trial.correct, idempotency_key=str(trial.pk)
+        )
+    rows = study_triplets(survey.study)
+    rows = rows[(rows.worker == "wc") & ~rows.attention_check]
+    assert len(rows) == 6 * 2 * clustering.n_trials  # each row against the two other columns
+    assert (rows.closer != rows.farther).all() and rows.closer_sha256.str.len().eq(64).all()

@@ -43,6 +43,8 @@ def test_report_scores_people_and_lpips_and_excludes_check_failures(two_conditio
     assert raw[0].startswith("worker,survey,kind,trial") and len(raw) == 1 + 3 * survey.trials.count()
     per_condition = report.summary_csv.read().decode().splitlines()
     assert per_condition[0].startswith("condition,kind,chance,human_mean") and len(per_condition) == 3
+    triplets = report.triplets_csv.read().decode().splitlines()
+    assert triplets[0].startswith("worker,survey,trial,row") and len(triplets) == len(raw)  # 2AFC: one each
 
 
 def test_report_refuses_a_study_without_surveys():

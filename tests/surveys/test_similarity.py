@@ -177,3 +177,16 @@ def test_the_admin_imports_an_upload_and_refuses_a_bad_one(admin_client, image_s
     assert good.status_code == 200 and SimilarityData.objects.get().name == "up"
     page = admin_client.get(f"/admin/surveys/similaritydata/{SimilarityData.objects.get().pk}/change/")
     assert page.status_code == 200 and "one matrix" in page.content.decode()
+
+
+def test_the_api_imports_an_upload_and_exports_the_group_matrix(admin_client, image_set, settings):
+    form = {"name": "api", "image_set": image_set.pk, "kind": "matrices"}
+    bad = admin_client.post("/api/similarity-data/", {**form, "file": _file(b"a,b", "words.csv")})
+    assert bad.status_code == 400 and bad.json()["detail"].startswith("words.csv: not a numeric matrix")
+    _nothing_stored(settings)
+    reply = admin_client.post("/api/similarity-data/", {**form, "file": _file(_npy(_distances()), "d.npy")})
+    assert reply.status_code == 201, reply.content
+    assert reply.json()["n_items"] == 5
+    matrix = admin_client.get(f"/api/similarity-data/{reply.json()['id']}/matrix/")
+    assert matrix["Content-Type"] == "text/csv"
+    assert np.allclose(np.loadtxt(io.StringIO(matrix.content.decode()), delimiter=","), _distances(), atol=1e-5)

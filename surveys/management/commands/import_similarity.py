@@ -57,10 +57,7 @@ class Command(BaseCommand):
         common = {"name": options["name"], "image_set": image_set, "source": options["source"]}
         if kind == "triplets":
             with files[0].open("rb") as f:
-                triplets, choices, workers = services.triplet_file_read(file=f, filename=files[0].name)
-            return services.similarity_data_import(
-                **common, triplets=triplets, choices=choices, workers=workers, filename=files[0].name
-            )
+                return services.similarity_data_upload(**common, kind=kind, file=f, filename=files[0].name)
         stacks = []
         for path in files:
             with path.open("rb") as f:
