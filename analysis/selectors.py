@@ -40,13 +40,16 @@ def study_jobs(study: Study) -> list[InversionJob]:
 
 
 def judgements(study: Study) -> pd.DataFrame:
-    """One row per human judgement (a 2AFC trial, or one row of a clustering trial) from
+    """One row per human judgement on IRIs (a 2AFC trial, or one row of a clustering trial; a
+    triplet survey's answers are its similarity data: ``surveys.selectors.survey_triplets``) from
     submitted work only (in-progress and expired assignments never count), with what the
     worker saw (their position, the side or column the target was on, the answer as clicked),
     each LPIPS variant's answer and distances beside it, and whether the worker is excluded
     (failed an attention check)."""
     responses = (
-        Response.objects.filter(assignment__survey__study=study, assignment__status__in=Assignment.COUNTED)
+        Response.objects.filter(
+            assignment__survey__study=study, assignment__status__in=Assignment.COUNTED, trial__job__isnull=False
+        )
         .select_related(
             "assignment__participant", "assignment__survey", "trial__job__model_spec", "trial__job__target_set"
         )

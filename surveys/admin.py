@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.db import models
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from inversion.admin import thumbnail
@@ -134,7 +135,11 @@ class TrialSlotInline(ReadOnlyInline):
 class SurveyDesignForm(forms.ModelForm):
     """Design a survey: assembly happens on save, through the service, or is refused with the reason."""
 
-    n_trials = forms.IntegerField(required=False, min_value=1, help_text="Empty: every usable IRI (or target triple).")
+    n_trials = forms.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="Empty: every usable IRI (or target triple); a triplet survey: every triplet of a small set.",
+    )
     n_attention_checks = forms.IntegerField(
         required=False, min_value=0, help_text="Empty: 5 per 100 trials, at least one."
     )
@@ -151,6 +156,7 @@ class SurveyDesignForm(forms.ModelForm):
             "name",
             "kind",
             "jobs",
+            "image_set",
             "include_unconverged",
             "workers_per_survey",
             "reward_cents",
@@ -180,6 +186,7 @@ def _design(data: dict, *, with_study: bool = True) -> dict:
     upload = data.get("similarity")
     design = {
         "jobs": list(data["jobs"]),
+        "image_set": data.get("image_set"),
         "kind": data["kind"],
         "n_trials": data.get("n_trials"),
         "n_attention_checks": data.get("n_attention_checks"),
@@ -205,7 +212,7 @@ class SurveyAdmin(CreatedByServiceAdmin):
     list_filter = ["study", "kind", "status"]
     readonly_fields = ["uuid", "seed", "similarity_source", "estimate", "preview_link", "place_links"]
     filter_horizontal = ["jobs"]
-    actions = ["open_surveys"]
+    actions = ["open_surveys", "save_similarity_data"]
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -221,7 +228,17 @@ class SurveyAdmin(CreatedByServiceAdmin):
         if obj is None:
             return []
         # Trials are built from these: changing them afterwards would misdescribe the survey.
-        return [*self.readonly_fields, "study", "kind", "jobs", "n_trials", "n_attention_checks", "include_unconverged"]
+        return [
+            *self.readonly_fields,
+            "study",
+            "kind",
+            "jobs",
+            "image_set",
+            "sampling",
+            "n_trials",
+            "n_attention_checks",
+            "include_unconverged",
+        ]
 
     def create(self, request, data):
         return services.survey_assemble(**_design(data))
@@ -239,6 +256,18 @@ class SurveyAdmin(CreatedByServiceAdmin):
     @admin.action(description="Open the selected surveys to workers")
     def open_surveys(self, request, queryset):
         act_on_each(self, request, queryset, lambda survey: services.survey_open(survey=survey))
+
+    @admin.action(description="Save triplet answers as human similarity data")
+    def save_similarity_data(self, request, queryset):
+        act_on_each(
+            self,
+            request,
+            queryset,
+            lambda survey: services.similarity_data_from_survey(
+                survey=survey, name=f"{survey.name} ({timezone.now():%Y-%m-%d %H:%M})"
+            ),
+            lambda survey: f"{survey.name}: answers saved as human similarity data",
+        )
 
     @admin.display(description="preview as a worker")
     def preview_link(self, obj):

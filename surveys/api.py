@@ -25,7 +25,10 @@ class StudySerializer(serializers.ModelSerializer):
 
 
 class SurveySerializer(serializers.ModelSerializer):
-    jobs = serializers.PrimaryKeyRelatedField(many=True, queryset=InversionJob.objects.all())
+    jobs = serializers.PrimaryKeyRelatedField(many=True, queryset=InversionJob.objects.all(), required=False)
+    image_set = serializers.PrimaryKeyRelatedField(
+        queryset=TargetSet.objects.all(), required=False, allow_null=True, help_text="Triplet surveys: the image set."
+    )
     n_trials = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     n_attention_checks = serializers.IntegerField(required=False, allow_null=True, min_value=0)
     link = serializers.SerializerMethodField()
@@ -40,6 +43,8 @@ class SurveySerializer(serializers.ModelSerializer):
             "name",
             "kind",
             "jobs",
+            "image_set",
+            "sampling",
             "seed",
             "n_trials",
             "n_attention_checks",
@@ -52,7 +57,7 @@ class SurveySerializer(serializers.ModelSerializer):
             "estimate",
             "created_at",
         ]
-        read_only_fields = ["uuid", "status", "created_at"]
+        read_only_fields = ["uuid", "status", "sampling", "created_at"]
 
     def get_estimate(self, survey) -> dict:
         return survey_estimate(survey)
@@ -74,6 +79,16 @@ class SurveyViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def open(self, request, pk=None):
         survey = services.survey_open(survey=self.get_object())
         return ApiResponse(self.get_serializer(survey).data)
+
+    @action(detail=True, methods=["post"], url_path="similarity-data")
+    def similarity_data(self, request, pk=None):
+        """A triplet survey's answers so far (workers who passed every check) as similarity
+        data; body: ``{"name": ...}``."""
+        name = str(request.data.get("name") or "")
+        if not name:
+            raise serializers.ValidationError({"name": "give the similarity data a name"})
+        data = services.similarity_data_from_survey(survey=self.get_object(), name=name)
+        return ApiResponse(SimilarityDataSerializer(data).data, status=status.HTTP_201_CREATED)
 
 
 class StudyViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):

@@ -72,6 +72,7 @@ class Survey(models.Model):
         TWO_AFC = "2afc", "2AFC: is the IRI closer to its target or its seed?"
         CLUSTER_RANDOM = "cluster-random", "Clustering, random targets"
         CLUSTER_HARD = "cluster-hard", "Clustering, similar targets"
+        TRIPLET = "triplet", "Triplet: which of two images is more like a third? (any image set)"
 
     class Status(models.TextChoices):
         DRAFT = "draft"
@@ -82,7 +83,20 @@ class Survey(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="surveys")
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.TWO_AFC)
-    jobs = models.ManyToManyField(InversionJob, related_name="surveys", help_text="The IRI sets it draws from.")
+    jobs = models.ManyToManyField(
+        InversionJob, blank=True, related_name="surveys", help_text="The IRI sets it draws from."
+    )
+    image_set = models.ForeignKey(
+        "inversion.TargetSet",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="surveys",
+        help_text="Triplet surveys: the image set they ask about.",
+    )
+    sampling = models.CharField(
+        max_length=100, blank=True, help_text="Triplet surveys: how the triplets were chosen (all, or uniform)."
+    )
     seed = models.BigIntegerField(help_text="Every random choice in assembly comes from this seed.")
     n_trials = models.PositiveIntegerField(default=100, help_text="Trials under test (attention checks extra).")
     n_attention_checks = models.PositiveIntegerField(default=5)
@@ -99,6 +113,12 @@ class Survey(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
 
+    @property
+    def layout(self) -> str:
+        """How a trial is shown: ``2afc`` (a reference over two options: 2AFC and triplet
+        surveys) or ``clustering`` (three columns, six rows)."""
+        return "clustering" if self.kind in (self.Kind.CLUSTER_RANDOM, self.Kind.CLUSTER_HARD) else "2afc"
+
 
 class Trial(models.Model):
     """One screen: the images in ``slots`` and the answer that counts as correct.
@@ -114,10 +134,22 @@ class Trial(models.Model):
     position = models.PositiveIntegerField()
     is_attention_check = models.BooleanField(default=False)
     job = models.ForeignKey(
-        InversionJob, on_delete=models.PROTECT, related_name="trials", help_text="The condition the IRIs come from."
+        InversionJob,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="trials",
+        help_text="The condition the IRIs come from (none in a triplet survey).",
     )
     iri = models.ForeignKey(IRI, on_delete=models.PROTECT, null=True, blank=True, related_name="trials")
-    correct = models.JSONField(help_text="2AFC: index of the correct option; clustering: each row's column.")
+    correct = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="2AFC: index of the correct option; clustering: each row's column; triplet: none but in checks.",
+    )
+    items = models.JSONField(
+        null=True, blank=True, help_text="Triplet: image-set indices of the reference and the two options."
+    )
     check_row = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
@@ -245,8 +277,12 @@ class Response(models.Model):
     assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="responses")
     trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="responses")
     answer = models.JSONField(help_text="2AFC: index of the chosen option; clustering: each row's column.")
-    correct = models.BooleanField(help_text="All right (for an attention check: the check passed).")
-    score = models.FloatField(help_text="Share right: 2AFC 0 or 1; clustering the share of rows.")
+    correct = models.BooleanField(
+        null=True, help_text="All right (for an attention check: the check passed); empty with no right answer."
+    )
+    score = models.FloatField(
+        null=True, help_text="Share right: 2AFC 0 or 1; clustering the share of rows; empty with no right answer."
+    )
     response_ms = models.PositiveIntegerField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=64)
     viewing = models.JSONField(default=dict, blank=True, help_text="Viewport, devicePixelRatio, drawn sizes.")

@@ -35,11 +35,9 @@ def assignment_presentations(assignment: Assignment) -> list[dict[str, Any]]:
     assignment from before per-worker sequences sees the survey's order, unswapped.)"""
     if assignment.sequence:
         return assignment.sequence
-    kind = assignment.survey.kind
+    layout = assignment.survey.layout
     return [
-        {"trial": pk, "flip": 0}
-        if kind == Survey.Kind.TWO_AFC
-        else {"trial": pk, "columns": [0, 1, 2], "rows": list(range(6))}
+        {"trial": pk, "flip": 0} if layout == "2afc" else {"trial": pk, "columns": [0, 1, 2], "rows": list(range(6))}
         for pk in Trial.objects.filter(survey_id=assignment.survey_id).order_by("position").values_list("pk", flat=True)
     ]
 
@@ -146,7 +144,7 @@ def survey_link_statuses(survey: Survey) -> list[tuple[SurveyLink, str]]:
     return out
 
 
-SECONDS_PER_TRIAL = {"2afc": 5, "cluster-random": 25, "cluster-hard": 30}
+SECONDS_PER_TRIAL = {"2afc": 5, "cluster-random": 25, "cluster-hard": 30, "triplet": 5}
 """What a trial takes a careful worker, for the duration estimate (the paper: ~20 minutes for
 100 2AFC trials plus checks, with 60 allotted)."""
 
@@ -226,3 +224,30 @@ def similarity_group_matrix(data: SimilarityData, *, seed: int = 0) -> np.ndarra
     generator = torch.Generator().manual_seed(seed)
     embedding = sim.fit_embedding(arrays["triplets"], arrays["choices"], data.n_items, generator=generator)
     return sim.embedding_dissimilarity(embedding)
+
+
+def survey_triplets(survey: Survey) -> list[dict[str, Any]]:
+    """A triplet survey's answers from submitted work, one per trial answered: the worker, the
+    image-set indices ``i, j, k`` (reference, first option, second option in the survey's own
+    order) and ``choice`` (1: the worker found ``i`` closer to ``j``), whether it was an
+    attention check and whether that worker passed every check."""
+    rows = list(
+        Response.objects.filter(assignment__survey=survey, assignment__status__in=Assignment.COUNTED)
+        .order_by("assignment_id", "trial__position")
+        .values_list(
+            "assignment__participant__external_id", "trial__items", "trial__is_attention_check", "answer", "correct"
+        )
+    )
+    failed = {worker for worker, _, check, _, correct in rows if check and not correct}
+    return [
+        {
+            "worker": worker,
+            "i": items[0],
+            "j": items[1],
+            "k": items[2],
+            "choice": 1 - answer,
+            "attention_check": check,
+            "passed_checks": worker not in failed,
+        }
+        for worker, items, check, answer, _ in rows
+    ]

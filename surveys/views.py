@@ -138,9 +138,8 @@ def survey_preview(request: HttpRequest, survey_uuid: str) -> HttpResponse:
     participant, assignment or answer is made, so no result, report, export or payment sees it.
     ``?i=N`` shows the N-th trial of a first worker's sequence; answering moves on."""
     survey = get_object_or_404(Survey.objects.select_related("study"), uuid=survey_uuid)
-    kind = "2afc" if survey.kind == Survey.Kind.TWO_AFC else "clustering"
     sequence = assignment_sequence(
-        [(pk, kind) for pk in survey.trials.order_by("position").values_list("pk", flat=True)],
+        [(pk, survey.layout) for pk in survey.trials.order_by("position").values_list("pk", flat=True)],
         survey_seed=survey.seed,
         ordinal=0,
         places=survey.workers_per_survey,

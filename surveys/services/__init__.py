@@ -13,7 +13,9 @@ from surveys.services.assembly import (
     similarity_matrix_load,
     survey_assemble,
     survey_assemble_check,
+    survey_assemble_triplets,
     survey_open,
+    survey_triplets_plan,
     trial_lpips_choices_compute,
 )
 from surveys.services.payments import (
@@ -35,6 +37,7 @@ from surveys.services.recruitment import (
 )
 from surveys.services.similarity import (
     kriegeskorte92_import,
+    similarity_data_from_survey,
     similarity_data_import,
     similarity_data_upload,
     similarity_file_read,
@@ -56,6 +59,7 @@ __all__ = [
     "participant_block",
     "participant_started",
     "response_record",
+    "similarity_data_from_survey",
     "similarity_data_import",
     "similarity_data_upload",
     "similarity_file_read",
@@ -67,7 +71,9 @@ __all__ = [
     "study_sync",
     "survey_assemble",
     "survey_assemble_check",
+    "survey_assemble_triplets",
     "survey_open",
+    "survey_triplets_plan",
     "trial_lpips_choices_compute",
     "triplet_file_read",
 ]

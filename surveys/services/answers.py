@@ -96,10 +96,7 @@ def assignment_start(
     if taken >= survey.workers_per_survey:
         raise MetamerError("all places in this survey are taken; thank you for your interest", code="full")
     ordinal = survey.assignments.count()
-    trials = [
-        (pk, "2afc" if survey.kind == Survey.Kind.TWO_AFC else "clustering")
-        for pk in survey.trials.order_by("position").values_list("pk", flat=True)
-    ]
+    trials = [(pk, survey.layout) for pk in survey.trials.order_by("position").values_list("pk", flat=True)]
     assignment = Assignment.objects.create(
         survey=survey,
         participant=participant,
@@ -163,7 +160,7 @@ def response_record(
                     assignment=assignment,
                     trial_id=trial_id,
                     answer=answer,
-                    correct=score == 1.0,
+                    correct=None if score is None else score == 1.0,
                     score=score,
                     response_ms=response_ms,
                     idempotency_key=idempotency_key,
@@ -214,8 +211,13 @@ def _presented(assignment: Assignment, trial_id: int, answer: Any) -> dict[str, 
     return {}
 
 
-def _score(correct: Any, check_row: int | None, answer: Any) -> float:
-    """Share of the answer that is right (an attention check: 1 if passed, else 0)."""
+def _score(correct: Any, check_row: int | None, answer: Any) -> float | None:
+    """Share of the answer that is right (an attention check: 1 if passed, else 0); None for a
+    trial with no right answer (a triplet: the choice is the datum)."""
+    if correct is None:
+        if answer not in (0, 1):
+            raise MetamerError("a triplet answer is 0 (first option) or 1 (second option)", field="answer")
+        return None
     if isinstance(correct, int):
         if answer not in (0, 1):
             raise MetamerError("a 2AFC answer is 0 (left/first option) or 1 (right/second option)", field="answer")

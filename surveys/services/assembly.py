@@ -1,5 +1,6 @@
-"""Assembling surveys from IRI sets: 2AFC and clustering trials, attention checks, and the
-simulated participants' (LPIPS variants') answer on every trial."""
+"""Assembling surveys: 2AFC and clustering trials from IRI sets, triplet trials from any image
+set, attention checks, and the simulated participants' (LPIPS variants') answer on every IRI
+trial."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ import torch
 from django.conf import settings
 from django.db import transaction
 
-from inversion.models import IRI, InversionJob, LpipsJudgement, Stimulus, Target
+from inversion.models import IRI, InversionJob, LpipsJudgement, Stimulus, Target, TargetSet
 from inversion.selectors import stimulus_tensor, survey_ready_iris
 from metamer.errors import MetamerError
+from science import similarity as sim
+from science.alignment import n_triplets
 from science.perceptual import VARIANTS, load_lpips, lpips_pairs, pairwise_lpips
 from surveys.models import Study, Survey, Trial, TrialLpipsChoice, TrialSlot
 
@@ -44,7 +47,7 @@ class SurveyDesign:
 
 def survey_assemble_check(
     *,
-    jobs: Sequence[InversionJob],
+    jobs: Sequence[InversionJob] = (),
     kind: str = Survey.Kind.TWO_AFC,
     n_trials: int | None = 100,
     n_attention_checks: int | None = None,
@@ -52,11 +55,25 @@ def survey_assemble_check(
     include_unconverged: bool = False,
     similarity: np.ndarray | None = None,
     similarity_name: str = "",
+    image_set: TargetSet | None = None,
 ) -> SurveyDesign:
     """Plan a survey's trials or say why it cannot be built, storing nothing (see
     ``survey_assemble``)."""
     if kind not in Survey.Kind.values:
         raise MetamerError(f"unknown survey kind {kind!r}; choose one of {', '.join(Survey.Kind.values)}", field="kind")
+    if kind == Survey.Kind.TRIPLET:
+        if image_set is None or jobs:
+            raise MetamerError(
+                "a triplet survey asks about an image set: choose one, and no inversion jobs", field="image_set"
+            )
+        _, checks, sampling = survey_triplets_plan(
+            image_set=image_set, n_trials=n_trials, seed=seed, n_attention_checks=n_attention_checks
+        )
+        return SurveyDesign(plans=[], n_checks=len(checks), similarity_source=sampling)
+    if image_set is not None:
+        raise MetamerError(
+            "only a triplet survey asks about an image set; IRI surveys take inversion jobs", field="image_set"
+        )
     if not jobs:
         raise MetamerError("choose at least one inversion job (IRI set)", field="jobs")
     unfinished = [j.pk for j in jobs if j.status != InversionJob.Status.DONE]
@@ -91,7 +108,7 @@ def survey_assemble(
     *,
     study: Study,
     name: str,
-    jobs: Sequence[InversionJob],
+    jobs: Sequence[InversionJob] = (),
     kind: str = Survey.Kind.TWO_AFC,
     n_trials: int | None = 100,
     n_attention_checks: int | None = None,
@@ -102,8 +119,10 @@ def survey_assemble(
     minutes_allotted: int | None = None,
     similarity: np.ndarray | None = None,
     similarity_name: str = "",
+    image_set: TargetSet | None = None,
 ) -> Survey:
-    """Build a survey from one or many IRI sets, mixed and shuffled so that no worker can tell
+    """Build a survey from one or many IRI sets (or, for ``kind="triplet"``, from ``image_set``:
+    ``survey_assemble_triplets``), mixed and shuffled so that no worker can tell
     which model made a trial. Every random choice comes from ``seed``.
 
     2AFC: per IRI, the query ``xr`` with options ``xt`` and ``x0`` in random order.
@@ -123,7 +142,20 @@ def survey_assemble(
         include_unconverged=include_unconverged,
         similarity=similarity,
         similarity_name=similarity_name,
+        image_set=image_set,
     )
+    if kind == Survey.Kind.TRIPLET:
+        return survey_assemble_triplets(
+            study=study,
+            name=name,
+            image_set=image_set,
+            n_trials=n_trials,
+            n_attention_checks=n_attention_checks,
+            seed=seed,
+            workers_per_survey=workers_per_survey,
+            reward_cents=reward_cents,
+            minutes_allotted=minutes_allotted,
+        )
     pay = {"reward_cents": reward_cents, "minutes_allotted": minutes_allotted}
     survey = Survey.objects.create(
         study=study,
@@ -154,6 +186,99 @@ def survey_assemble(
             counts[role] = counts.get(role, 0) + 1
     # Every trial carries the simulated participants' answers from the start, so agreement is live.
     trial_lpips_choices_compute(survey=survey)
+    return survey
+
+
+ALL_TRIPLETS_UP_TO = 2000
+"""Image sets with at most this many distinct triplets are asked all of them by default."""
+
+
+def survey_triplets_plan(
+    *, image_set: TargetSet, n_trials: int | None, seed: int, n_attention_checks: int | None = None
+) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int, int]], str]:
+    """The triplets a triplet survey asks (reference, option 0, option 1 as image-set indices)
+    and its attention checks (reference, option 0, option 1, the option that is the reference
+    itself), or why it cannot be built; stores nothing. Every triplet when the set is small
+    and no number is given; otherwise ``n_trials`` distinct ones drawn uniformly."""
+    n = image_set.targets.count()
+    if n < 3:
+        raise MetamerError(f"{image_set.name} has {n} images; a triplet needs 3", field="image_set")
+    total = n_triplets(n)
+    rng = np.random.default_rng(seed)
+    if n_trials is None and total > ALL_TRIPLETS_UP_TO:
+        raise MetamerError(
+            f"{image_set.name} has {total:,} distinct triplets; say how many to ask (n_trials)", field="n_trials"
+        )
+    if n_trials is not None and n_trials > total:
+        raise MetamerError(f"asked for {n_trials} trials but {n} images give only {total} triplets", field="n_trials")
+    if n_trials is None or n_trials == total:
+        chosen, sampling = sim.all_triplets(n), f"all {total} triplets"
+    else:
+        pool = np.unique(sim.sample_triplets(n, 4 * n_trials + 100, seed=seed), axis=0)
+        while len(pool) < n_trials:  # dense requests: top up until enough distinct ones
+            more = sim.sample_triplets(n, 4 * n_trials, seed=int(rng.integers(2**31)))
+            pool = np.unique(np.concatenate([pool, more]), axis=0)
+        chosen, sampling = pool[rng.permutation(len(pool))[:n_trials]], f"uniform: {n_trials} of {total} (seed {seed})"
+    chosen = chosen[rng.permutation(len(chosen))]
+    # Which image is shown first is random per triplet (and again per worker, when shown).
+    trials = [(int(i), *(int(x) for x in ((j, k) if rng.random() < 0.5 else (k, j)))) for i, j, k in chosen]
+    n_checks = max(1, round(len(trials) * 0.05)) if n_attention_checks is None else n_attention_checks
+    checks = []
+    for pick in rng.integers(0, len(trials), n_checks):
+        i, j, k = trials[pick]
+        side = int(rng.integers(2))
+        checks.append((i, i, k, 0) if side == 0 else (i, j, i, 1))
+    return trials, checks, sampling
+
+
+@transaction.atomic
+def survey_assemble_triplets(
+    *,
+    study: Study,
+    name: str,
+    image_set: TargetSet,
+    n_trials: int | None = None,
+    n_attention_checks: int | None = None,
+    seed: int = 0,
+    workers_per_survey: int = 3,
+    reward_cents: int | None = None,
+    minutes_allotted: int | None = None,
+) -> Survey:
+    """A triplet survey over any image set: "which of these two is more like the reference?",
+    one triplet per trial (see ``survey_triplets_plan``), and attention checks whose one option
+    is the reference itself, at random positions. The sampling is recorded on the survey."""
+    trials, checks, sampling = survey_triplets_plan(
+        image_set=image_set, n_trials=n_trials, seed=seed, n_attention_checks=n_attention_checks
+    )
+    rng = random.Random(seed)
+    plans: list[tuple[tuple[int, int, int], int | None]] = [(t, None) for t in trials]
+    for *items, side in checks:
+        plans.insert(rng.randint(0, len(plans)), (tuple(items), side))
+    pay = {"reward_cents": reward_cents, "minutes_allotted": minutes_allotted}
+    survey = Survey.objects.create(
+        study=study,
+        name=name,
+        kind=Survey.Kind.TRIPLET,
+        image_set=image_set,
+        sampling=sampling,
+        seed=seed,
+        n_trials=len(trials),
+        n_attention_checks=len(checks),
+        workers_per_survey=workers_per_survey,
+        **{key: value for key, value in pay.items() if value is not None},
+    )
+    stimuli = dict(image_set.targets.values_list("index", "stimulus_id"))
+    for position, (items, side) in enumerate(plans):
+        trial = Trial.objects.create(
+            survey=survey, position=position, is_attention_check=side is not None, correct=side, items=list(items)
+        )
+        TrialSlot.objects.bulk_create(
+            [
+                TrialSlot(trial=trial, role=TrialSlot.Role.QUERY, index=0, stimulus_id=stimuli[items[0]]),
+                TrialSlot(trial=trial, role=TrialSlot.Role.OPTION, index=0, stimulus_id=stimuli[items[1]]),
+                TrialSlot(trial=trial, role=TrialSlot.Role.OPTION, index=1, stimulus_id=stimuli[items[2]]),
+            ]
+        )
     return survey
 
 

@@ -17,7 +17,8 @@ from inversion.models import TargetSet
 from inversion.services import target_set_create_from_images
 from metamer.errors import MetamerError
 from science import similarity as sim
-from surveys.models import SimilarityData
+from surveys.models import SimilarityData, Survey
+from surveys.selectors import survey_triplets
 
 MAX_MATRIX_FILE_BYTES = 200 * 2**20
 KRIEGESKORTE92_SOURCE = (
@@ -224,6 +225,27 @@ def similarity_data_upload(
         raise MetamerError(f"unknown kind {kind!r}; choose matrices or triplets", field="kind")
     matrices = similarity_file_read(file=file, filename=filename, variable=variable)
     return similarity_data_import(**common, matrices=matrices, similarities=similarities)
+
+
+def similarity_data_from_survey(*, survey: Survey, name: str) -> SimilarityData:
+    """A triplet survey's answers as similarity data over its image set (the currency the
+    alignment analyses read): every answered trial but the attention checks, from workers who
+    passed all their checks, with worker ids."""
+    if survey.kind != Survey.Kind.TRIPLET:
+        raise MetamerError(
+            f"{survey.name} is a {survey.get_kind_display()} survey, not a triplet survey", field="survey"
+        )
+    rows = [r for r in survey_triplets(survey) if not r["attention_check"] and r["passed_checks"]]
+    if not rows:
+        raise MetamerError(f"{survey.name} has no answers yet from workers who passed its checks", field="survey")
+    return similarity_data_import(
+        name=name,
+        image_set=survey.image_set,
+        triplets=np.array([[r["i"], r["j"], r["k"]] for r in rows]),
+        choices=np.array([r["choice"] for r in rows]),
+        workers=[r["worker"] for r in rows],
+        source=f"triplet survey {survey.name!r} ({survey.sampling}); workers who passed every attention check",
+    )
 
 
 def kriegeskorte92_import(*, path: Path, name: str = "kriegeskorte92") -> SimilarityData:

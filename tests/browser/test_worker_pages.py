@@ -172,3 +172,37 @@ def test_two_workers_on_plain_links_see_their_own_order_and_both_finish(page, li
     assert first_trials[0] != first_trials[1]
     assert list(Assignment.objects.values_list("status", flat=True)) == [Assignment.Status.SUBMITTED] * 2
     assert all(r.correct for r in Response.objects.all())
+
+
+def test_a_triplet_survey_on_a_390_px_phone_by_tapping(page, live_server):
+    from inversion import services as inversion_services
+
+    images = inversion_services.target_set_create_noise(name="t", n=4, law="normal-0-1", image_size=64, seed=0)
+    survey = services.survey_open(
+        survey=services.survey_assemble(
+            study=StudyFactory(), name="triplets", kind="triplet", image_set=images, n_trials=5, n_attention_checks=1
+        )
+    )
+    phone = page.context.browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=3, has_touch=True, is_mobile=True
+    )
+    page = phone.new_page()
+    page.goto(f"{live_server.url}/s/{survey.uuid}/?pid=phone-1")
+    assert page.get_by_text("Which image looks more similar?").is_visible()
+    page.get_by_role("button", name="I agree, start").tap()
+    page.wait_for_selector("#trial-form")
+    page.screenshot(path=SCREENSHOTS / "triplet-trial-phone.png", full_page=True)
+    total = Trial.objects.filter(survey=survey).count()
+    for answered in range(total):
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        trial = _trial_on(page)
+        shown = _correct_as_shown(page) if trial.is_attention_check else answered % 2
+        page.get_by_role("button", name=f"Option {shown + 1}").tap()
+        _wait_for_next(page, answered)
+    assignment = Assignment.objects.get(participant__external_id="phone-1")
+    assert assignment.status == Assignment.Status.SUBMITTED
+    responses = Response.objects.filter(assignment=assignment)
+    assert responses.count() == total
+    assert responses.get(trial__is_attention_check=True).correct is True
+    assert all(r.correct is None for r in responses.filter(trial__is_attention_check=False))
+    phone.close()
