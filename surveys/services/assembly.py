@@ -45,6 +45,13 @@ class SurveyDesign:
     similarity_source: str
 
 
+LPIPS_MIN_SIZE = 32
+"""Smallest image AlexNet-LPIPS can judge (smaller ones pool to nothing)."""
+
+ALL_TRIPLETS_UP_TO = 2000
+"""Image sets with at most this many distinct triplets are asked all of them by default."""
+
+
 def survey_assemble_check(
     *,
     jobs: Sequence[InversionJob] = (),
@@ -79,6 +86,14 @@ def survey_assemble_check(
     unfinished = [j.pk for j in jobs if j.status != InversionJob.Status.DONE]
     if unfinished:
         raise MetamerError(f"inversion jobs {unfinished} have not finished", field="jobs")
+    small = sorted({j.target_set.image_size for j in jobs if j.target_set.image_size < LPIPS_MIN_SIZE})
+    if small:
+        raise MetamerError(
+            f"the simulated participants (LPIPS) need images of at least {LPIPS_MIN_SIZE}×{LPIPS_MIN_SIZE} px "
+            f"(AlexNet's pooling), and these jobs' images are {', '.join(f'{s}×{s}' for s in small)}: "
+            "invert at a larger input size",
+            field="jobs",
+        )
     iris = list(survey_ready_iris(jobs, include_unconverged=include_unconverged).order_by("pk"))
     if not iris:
         raise MetamerError("no converged IRIs in these jobs: run more steps, or allow unconverged IRIs", field="jobs")
@@ -187,10 +202,6 @@ def survey_assemble(
     # Every trial carries the simulated participants' answers from the start, so agreement is live.
     trial_lpips_choices_compute(survey=survey)
     return survey
-
-
-ALL_TRIPLETS_UP_TO = 2000
-"""Image sets with at most this many distinct triplets are asked all of them by default."""
 
 
 def survey_triplets_plan(

@@ -192,6 +192,7 @@ def test_a_triplet_survey_on_a_390_px_phone_by_tapping(page, live_server):
     page.get_by_role("button", name="I agree, start").tap()
     page.wait_for_selector("#trial-form")
     page.screenshot(path=SCREENSHOTS / "triplet-trial-phone.png", full_page=True)
+    assert not page.locator(".option .key").first.is_visible()  # no keys to press on a touch screen
     total = Trial.objects.filter(survey=survey).count()
     for answered in range(total):
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

@@ -309,3 +309,18 @@ def test_twenty_concurrent_arrivals_take_exactly_three_places(iris):
     assert outcomes.count("in") == 3 and outcomes.count("full") == 17
     assert survey.assignments.count() == 3
     assert sorted(survey.assignments.values_list("ordinal", flat=True)) == [0, 1, 2]
+
+
+def test_a_survey_of_images_too_small_for_lpips_is_refused_saying_so():
+    from inversion import services as inversion_services
+    from inversion.config import InversionConfig
+
+    spec = inversion_services.model_spec_register(name="v", architecture="vgg16-imagenet", layer="3", input_size=16)
+    targets = inversion_services.target_set_create_noise(name="n", n=2, law="normal-0-1", image_size=16, seed=0)
+    job = inversion_services.inversion_job_create(
+        model_spec=spec, target_set=targets, config=InversionConfig(steps=1), enqueue=False
+    )
+    job = inversion_services.inversion_job_run(job_id=job.pk)
+    with pytest.raises(MetamerError, match=r"at least 32×32 px .* these jobs' images are 16×16"):
+        services.survey_assemble(study=StudyFactory(), name="s", jobs=[job], n_trials=None, include_unconverged=True)
+    assert not Survey.objects.exists()
