@@ -170,6 +170,60 @@ def check_triplets(triplets: np.ndarray, answers: np.ndarray, *, n_items: int) -
         raise ValueError("each choice is 1 (i is closer to j) or 0 (i is closer to k)")
 
 
+def _oriented(triplets: np.ndarray, answers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each triplet as ``(i, min(j, k), max(j, k))`` with its answer flipped when j and k swap."""
+    t = np.asarray(triplets)
+    swap = t[:, 1] > t[:, 2]
+    keys = np.stack([t[:, 0], np.minimum(t[:, 1], t[:, 2]), np.maximum(t[:, 1], t[:, 2])], axis=1)
+    return keys, np.where(swap, 1 - np.asarray(answers, dtype=np.float64), np.asarray(answers, dtype=np.float64))
+
+
+def triplet_reliability(
+    triplets: np.ndarray, answers: np.ndarray, workers: np.ndarray, *, splits: int = 100, seed: int = 0
+) -> dict[str, float | int | None]:
+    """How reproducible people's triplet answers are. ``split_half``: workers split at random
+    into halves; on the triplets both halves answered, the share on which the halves' majorities
+    agree (a tie counts half), averaged over splits. ``noise_ceiling``: each worker's answers
+    against the majority of the other workers who answered the same triplet, the most any model
+    can be expected to agree with people. None where no triplet was answered twice."""
+    keys, oriented = _oriented(triplets, answers)
+    _, triplet_id = np.unique(keys, axis=0, return_inverse=True)
+    triplet_id = triplet_id.ravel()
+    names, worker_id = np.unique(np.asarray(workers, dtype=str), return_inverse=True)
+    worker_id = worker_id.ravel()
+    n_triplets_asked = int(triplet_id.max()) + 1 if len(triplet_id) else 0
+    votes = np.zeros((n_triplets_asked, 2))  # per triplet: answers 1, answers in all
+    np.add.at(votes, triplet_id, np.stack([oriented, np.ones_like(oriented)], axis=1))
+    others_for = votes[triplet_id, 0] - oriented
+    others_n = votes[triplet_id, 1] - 1
+    asked_again = others_n > 0
+    ceiling = None
+    if asked_again.any():
+        majority = others_for[asked_again] / others_n[asked_again]
+        mine = oriented[asked_again]
+        ceiling = float(np.mean(np.where(majority == 0.5, 0.5, (majority > 0.5) == (mine > 0.5))))
+    rng = np.random.default_rng(seed)
+    scores = []
+    if len(names) >= 2:
+        for _ in range(splits):
+            half = rng.permutation(len(names))[: len(names) // 2]
+            in_a = np.isin(worker_id, half)
+            a, b = np.zeros((n_triplets_asked, 2)), np.zeros((n_triplets_asked, 2))
+            np.add.at(a, triplet_id[in_a], np.stack([oriented[in_a], np.ones(in_a.sum())], axis=1))
+            np.add.at(b, triplet_id[~in_a], np.stack([oriented[~in_a], np.ones((~in_a).sum())], axis=1))
+            both = (a[:, 1] > 0) & (b[:, 1] > 0)
+            if both.any():
+                pa, pb = a[both, 0] / a[both, 1], b[both, 0] / b[both, 1]
+                tie = (pa == 0.5) | (pb == 0.5)
+                scores.append(float(np.mean(np.where(tie, 0.5, (pa > 0.5) == (pb > 0.5)))))
+    return {
+        "split_half_agreement": float(np.mean(scores)) if scores else None,
+        "noise_ceiling": ceiling,
+        "triplets_asked_twice": int((votes[:, 1] > 1).sum()),
+        "people": len(names),
+    }
+
+
 def _tste_probability(x: torch.Tensor, t: torch.Tensor, alpha: float) -> torch.Tensor:
     """P(i is closer to j than to k) under the Student-t kernel of t-STE."""
     d_ij = (x[t[:, 0]] - x[t[:, 1]]).pow(2).sum(1)

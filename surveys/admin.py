@@ -1,3 +1,6 @@
+import base64
+import io
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -23,7 +26,12 @@ from surveys.models import (
     Trial,
     TrialSlot,
 )
-from surveys.selectors import assignment_reward_cents, survey_estimate, survey_link_statuses
+from surveys.selectors import (
+    assignment_reward_cents,
+    similarity_group_matrix,
+    survey_estimate,
+    survey_link_statuses,
+)
 
 
 class SurveyInline(ReadOnlyInline):
@@ -458,7 +466,7 @@ class SimilarityImportForm(forms.ModelForm):
 class SimilarityDataAdmin(CreatedByServiceAdmin):
     list_display = ["name", "image_set", "kind", "n_items", "n_people", "n_judgements", "split_half", "ceiling"]
     list_filter = ["kind"]
-    readonly_fields = ["split_half", "ceiling", "least_reliable_images"]
+    readonly_fields = ["split_half", "ceiling", "least_reliable_images", "group_matrix"]
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -488,17 +496,47 @@ class SimilarityDataAdmin(CreatedByServiceAdmin):
             source=data["source"],
         )
 
-    @admin.display(description="split-half r (Spearman–Brown)")
+    @admin.display(description="split-half reliability")
     def split_half(self, obj):
         r = obj.reliability
         if not r:
-            return "— (one matrix)" if obj.kind == SimilarityData.Kind.MATRICES else "—"
-        return f"{r['split_half_r']:.2f} ({r['spearman_brown']:.2f}); 95% of splits {r['r_low']:.2f}–{r['r_high']:.2f}"
+            return "— (one matrix)" if obj.kind == SimilarityData.Kind.MATRICES else "— (one worker)"
+        if obj.kind == SimilarityData.Kind.TRIPLETS:
+            agreement = r.get("split_half_agreement")
+            return "— (no triplet asked twice)" if agreement is None else f"halves agree on {agreement:.0%} of triplets"
+        return (
+            f"r = {r['split_half_r']:.2f} (Spearman–Brown {r['spearman_brown']:.2f}); "
+            f"95% of splits {r['r_low']:.2f}–{r['r_high']:.2f}"
+        )
 
-    @admin.display(description="noise ceiling (Spearman)")
+    @admin.display(description="noise ceiling")
     def ceiling(self, obj):
         r = obj.reliability
-        return f"{r['noise_ceiling_low']:.2f}–{r['noise_ceiling_high']:.2f}" if r else "—"
+        if not r:
+            return "—"
+        if obj.kind == SimilarityData.Kind.TRIPLETS:
+            value = r.get("noise_ceiling")
+            return "—" if value is None else f"{value:.0%} triplet agreement (leave one worker out)"
+        return f"Spearman {r['noise_ceiling_low']:.2f}–{r['noise_ceiling_high']:.2f}"
+
+    @admin.display(description="the group's dissimilarities")
+    def group_matrix(self, obj):
+        from matplotlib.figure import Figure
+
+        matrix = similarity_group_matrix(obj)
+        fig = Figure(figsize=(4.2, 3.6))
+        ax = fig.subplots()
+        shown = ax.imshow(matrix, cmap="viridis", interpolation="nearest")
+        fig.colorbar(shown, ax=ax, label="dissimilarity")
+        ax.set_xlabel("image (index in the set)")
+        ax.set_ylabel("image")
+        ax.set_title("mean over people" if obj.kind == SimilarityData.Kind.MATRICES else "t-STE fit to the triplets")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        return format_html(
+            '<img alt="The group\'s dissimilarity matrix" src="data:image/png;base64,{}">',
+            base64.b64encode(buffer.getvalue()).decode(),
+        )
 
     @admin.display(description="least reliable images")
     def least_reliable_images(self, obj):

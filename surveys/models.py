@@ -363,9 +363,11 @@ class SimilarityData(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     source = models.CharField(max_length=300, blank=True, help_text="Where the data came from (cite it).")
     data = models.FileField(upload_to="similarity/")
-    n_items = models.PositiveIntegerField()
-    n_people = models.PositiveIntegerField(help_text="Matrices or distinct workers; 1 for an averaged matrix.")
-    n_judgements = models.PositiveIntegerField(help_text="Pairs per matrix times matrices, or triplets.")
+    n_items = models.PositiveIntegerField("images")
+    n_people = models.PositiveIntegerField(
+        "people", help_text="Matrices or distinct workers; 1 for an averaged matrix."
+    )
+    n_judgements = models.PositiveIntegerField("judgements", help_text="Pairs per matrix times matrices, or triplets.")
     reliability = models.JSONField(
         default=dict,
         blank=True,

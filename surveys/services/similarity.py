@@ -186,7 +186,8 @@ def similarity_data_import(
             sim.check_triplets(t, c, n_items=n_items)
             who = np.asarray(workers if workers is not None else [""] * len(t), dtype=str)
             kind, arrays = SimilarityData.Kind.TRIPLETS, {"triplets": t, "choices": c, "workers": who}
-            n_people, n_judgements, summary = max(len(set(who.tolist()) - {""}), 1), len(t), {}
+            n_people, n_judgements = max(len(set(who.tolist()) - {""}), 1), len(t)
+            summary = sim.triplet_reliability(t, c, who) if n_people > 1 else {}
     except ValueError as exc:
         raise MetamerError(f"{prefix}{exc}", field="file") from None
     with transaction.atomic():

@@ -177,3 +177,23 @@ def test_a_participant_simulated_from_a_network_comes_out_best_aligned_with_that
         scores.append(sim.triplet_agreement(person, alex))
         assert sim.triplet_agreement(person, alex) > sim.triplet_agreement(person, lite)
     assert scores[0] > 0.9 and scores[0] > scores[1] > scores[2]
+
+
+def test_triplet_reliability_is_high_for_consistent_people_and_chance_for_coin_flips():
+    d = squareform(pdist(_points(12)))
+    t = sim.all_triplets(12)
+    rng = np.random.default_rng(0)
+    workers = np.repeat([f"w{n}" for n in range(6)], len(t))
+    triplets = np.tile(t, (6, 1))
+    swapped = triplets[:, [0, 2, 1]]  # the same triplets shown the other way round to half the people
+    flip = rng.random(len(triplets)) < 0.5
+    shown = np.where(flip[:, None], swapped, triplets)
+    truth = sim.triplet_answers(d, shown)
+    careful = np.where(rng.random(len(shown)) < 0.95, truth, 1 - truth)
+    consistent = sim.triplet_reliability(shown, careful, workers, splits=20)
+    assert consistent["split_half_agreement"] > 0.95 and consistent["noise_ceiling"] > 0.9
+    assert consistent["people"] == 6 and consistent["triplets_asked_twice"] == len(t)
+    coins = sim.triplet_reliability(shown, rng.integers(0, 2, len(shown)), workers, splits=20)
+    assert abs(coins["noise_ceiling"] - 0.5) < 0.05 and abs(coins["split_half_agreement"] - 0.5) < 0.1
+    alone = sim.triplet_reliability(t, sim.triplet_answers(d, t), np.array(["w"] * len(t)))
+    assert alone["split_half_agreement"] is None and alone["noise_ceiling"] is None

@@ -118,6 +118,7 @@ def test_triplet_lists_import_with_workers_and_fill_in_the_pairs(image_set):
         name="t", image_set=image_set, triplets=triplets, choices=choices, workers=workers
     )
     assert (data.kind, data.n_people, data.n_judgements) == ("triplets", 3, 30)
+    assert data.reliability["people"] == 3 and data.reliability["noise_ceiling"] is None  # each asked once
     group = selectors.similarity_group_matrix(data)
     assert sim.triplet_agreement(sim.triplet_answers(group, t), sim.triplet_answers(d, t)) > 0.9
     chosen = "i,j,k,chosen\n0,1,2,2\n1,0,3,0"
@@ -177,6 +178,7 @@ def test_the_admin_imports_an_upload_and_refuses_a_bad_one(admin_client, image_s
     assert good.status_code == 200 and SimilarityData.objects.get().name == "up"
     page = admin_client.get(f"/admin/surveys/similaritydata/{SimilarityData.objects.get().pk}/change/")
     assert page.status_code == 200 and "one matrix" in page.content.decode()
+    assert "data:image/png;base64," in page.content.decode()  # the matrix, drawn
 
 
 def test_the_api_imports_an_upload_and_exports_the_group_matrix(admin_client, image_set, settings):
