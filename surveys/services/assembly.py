@@ -86,17 +86,16 @@ def survey_assemble_check(
     unfinished = [j.pk for j in jobs if j.status != InversionJob.Status.DONE]
     if unfinished:
         raise MetamerError(f"inversion jobs {unfinished} have not finished", field="jobs")
-    small = sorted({j.target_set.image_size for j in jobs if j.target_set.image_size < LPIPS_MIN_SIZE})
-    if small:
-        raise MetamerError(
-            f"the simulated participants (LPIPS) need images of at least {LPIPS_MIN_SIZE}×{LPIPS_MIN_SIZE} px "
-            f"(AlexNet's pooling), and these jobs' images are {', '.join(f'{s}×{s}' for s in small)}: "
-            "invert at a larger input size",
-            field="jobs",
-        )
     iris = list(survey_ready_iris(jobs, include_unconverged=include_unconverged).order_by("pk"))
     if not iris:
         raise MetamerError("no converged IRIs in these jobs: run more steps, or allow unconverged IRIs", field="jobs")
+    smallest = min(min(i.stimulus.width, i.stimulus.height) for i in iris)
+    if smallest < LPIPS_MIN_SIZE:
+        raise MetamerError(
+            f"the simulated participants (LPIPS) need images of at least {LPIPS_MIN_SIZE}×{LPIPS_MIN_SIZE} px "
+            f"(AlexNet's pooling), and these jobs' images are {smallest}×{smallest}: invert at a larger input size",
+            field="jobs",
+        )
     rng = random.Random(seed)
     source = ""
     if kind == Survey.Kind.TWO_AFC:
