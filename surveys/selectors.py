@@ -191,11 +191,16 @@ def assignment_reward_cents(survey: Survey) -> int:
     return survey.reward_cents if survey.study.recruiter != Study.Recruiter.LINKS else 0
 
 
+def survey_minutes(survey: Survey) -> float:
+    """How long a careful worker takes, from the trial count and the time a trial of this kind takes."""
+    trials = survey.trials.count() or survey.n_trials + survey.n_attention_checks
+    return trials * SECONDS_PER_TRIAL[survey.kind] / 60
+
+
 def survey_estimate(survey: Survey) -> dict[str, Any]:
     """Cost (the recruiter's fee rules) and duration of one survey, before anything is spent."""
     cost = publication_cost(survey)
-    trials = survey.trials.count() or survey.n_trials + survey.n_attention_checks
-    minutes = trials * SECONDS_PER_TRIAL[survey.kind] / 60
+    minutes = survey_minutes(survey)
     return {
         "places": cost.places,
         "reward_cents": cost.reward_cents,

@@ -7,6 +7,7 @@ CSRF-exempt: recruiters frame these pages on their own sites, where cookies are 
 from __future__ import annotations
 
 import functools
+import math
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
@@ -26,6 +27,7 @@ from surveys.selectors import (
     assignment_next_trial,
     assignment_presentations,
     assignment_progress,
+    survey_minutes,
     trial_payload,
 )
 
@@ -67,7 +69,8 @@ def survey_landing(request: HttpRequest, survey_uuid: str) -> HttpResponse:
     survey = get_object_or_404(Survey.objects.select_related("study"), uuid=survey_uuid)
     params = {**request.GET.dict(), **request.POST.dict()}
     link_token = params.get("link", "")
-    context = {"survey": survey, "params": params, "link": link_token}
+    minutes = max(1, math.ceil(survey_minutes(survey)))
+    context = {"survey": survey, "params": params, "link": link_token, "minutes": minutes}
     try:
         who = recruiters.arrival(survey.study, params)
     except MetamerError as exc:

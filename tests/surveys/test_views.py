@@ -100,8 +100,17 @@ def test_finishing_shows_the_completion_code(client, survey):
     assert survey.study.completion_code in page.content.decode()
 
 
-def test_unknown_assignment_is_404(client, survey):
-    assert client.get(reverse("surveys:assignment", args=["nope"])).status_code == 404
+def test_unknown_assignment_is_a_404_page_that_says_what_to_do(client, survey):
+    reply = client.get(reverse("surveys:assignment", args=["nope"]))
+    assert reply.status_code == 404
+    assert "copy the whole link again" in reply.content.decode()
+
+
+def test_the_landing_page_gives_the_time_a_survey_takes_not_just_the_time_allowed(client, survey):
+    text = client.get(reverse("surveys:landing", args=[survey.uuid]) + "?pid=w1").content.decode()
+    trials = survey.trials.count()  # 2AFC: 5 s a trial
+    assert f"It takes about {-(-trials * 5 // 60)} minute" in text
+    assert f"you have up to {survey.minutes_allotted}." in text
 
 
 def test_clustering_page_and_form_post(client, paired_iris):
