@@ -8,11 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 from django.db import connection
 from django.db.models.expressions import RawSQL
 
-from science import similarity as sim
 from surveys.models import Assignment, Response, SimilarityData, Study, Survey, SurveyLink, Trial
 from surveys.presentation import arrange_grid, arrange_options
 
@@ -214,21 +212,17 @@ def survey_estimate(survey: Survey) -> dict[str, Any]:
 
 
 def similarity_arrays(data: SimilarityData) -> dict[str, np.ndarray]:
-    """The stored arrays: ``matrices`` (people × n × n), or ``triplets``, ``choices``, ``workers``."""
+    """The stored arrays: ``matrices`` (people × n × n), or ``triplets``, ``choices``,
+    ``workers``; and ``group`` (``similarity_group_matrix``)."""
     with data.data.open("rb") as f, np.load(f, allow_pickle=False) as arrays:
         return {key: arrays[key] for key in arrays.files}
 
 
-def similarity_group_matrix(data: SimilarityData, *, seed: int = 0) -> np.ndarray:
-    """The group's n × n dissimilarities: the people's mean matrix, or, for triplets, the
-    distances of an ordinal embedding (t-STE) fitted to them, which fills in pairs nobody was
-    asked."""
-    arrays = similarity_arrays(data)
-    if data.kind == SimilarityData.Kind.MATRICES:
-        return arrays["matrices"].mean(0)
-    generator = torch.Generator().manual_seed(seed)
-    embedding = sim.fit_embedding(arrays["triplets"], arrays["choices"], data.n_items, generator=generator)
-    return sim.embedding_dissimilarity(embedding)
+def similarity_group_matrix(data: SimilarityData) -> np.ndarray:
+    """The group's n × n dissimilarities, made at import: the people's mean matrix, or, for
+    triplets, the distances of an ordinal embedding (t-STE) fitted to them, which fills in pairs
+    nobody was asked."""
+    return similarity_arrays(data)["group"]
 
 
 def survey_triplets(survey: Survey) -> list[dict[str, Any]]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import time
+import uuid
 from collections.abc import Callable
 
 import torch
@@ -113,6 +115,31 @@ def _heartbeat(job: InversionJob) -> None:
     InversionJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
 
 
+def _heartbeat_when_due(job: InversionJob) -> Callable[[], None]:
+    """A call for every optimisation step that renews the job's lease once every
+    ``HEARTBEAT_SECONDS``, not on every step."""
+    last = [time.monotonic()]
+
+    def beat() -> None:
+        if time.monotonic() - last[0] > HEARTBEAT_SECONDS:
+            last[0] = time.monotonic()
+            _heartbeat(job)
+
+    return beat
+
+
+@functools.lru_cache(maxsize=1)
+def _network_and_seeds(job_uuid: uuid.UUID, device: str) -> tuple[torch.nn.Module, dict[tuple[int, int], torch.Tensor]]:
+    """A job's network and seed images, kept for its next chunk in this process: a fanned-out
+    job's chunks land on the same few workers, and neither changes during a job (one job at a
+    time is kept; the key is the job's uuid, which is never reused)."""
+    job = InversionJob.objects.select_related("model_spec", "target_set").get(uuid=job_uuid)
+    on = torch.device(device)
+    return model_spec_representation(job.model_spec).to(on), _seed_images(
+        job, InversionConfig.from_dict(job.config), on
+    )
+
+
 def _device() -> torch.device:
     if settings.METAMER_DEVICE:
         return torch.device(settings.METAMER_DEVICE)
@@ -155,21 +182,18 @@ def inversion_job_run(*, job_id: int, on_progress: Callable[[int, int], None] | 
         return InversionJob.objects.get(pk=job_id)
     config = InversionConfig.from_dict(job.config)
     try:
-        g = model_spec_representation(job.model_spec).to(device)
-        seeds = _seed_images(job, config, device)
+        g, seeds = _network_and_seeds(job.uuid, str(device))
         chunks = job_chunks(job)
         units = (config.steps + 1) * sum(len(chunk) for _, chunk in chunks)
         base = 0
-        beat = [time.monotonic()]
+        beat = _heartbeat_when_due(job)
         for _, chunk in chunks:
             job.refresh_from_db(fields=["status"])
             if job.status == InversionJob.Status.CANCELLED:
                 return job
 
             def on_step(step: int, _loss: torch.Tensor, base: int = base, n: int = len(chunk)) -> None:
-                if time.monotonic() - beat[0] > HEARTBEAT_SECONDS:
-                    beat[0] = time.monotonic()
-                    _heartbeat(job)
+                beat()
                 if on_progress is not None:
                     on_progress(base + (step + 1) * n, units)
 
@@ -210,17 +234,10 @@ def inversion_job_chunk_run(*, job_id: int, chunk: int) -> InversionJob:
         return InversionJob.objects.get(pk=job_id)
     pending = dict(job_chunks(job)).get(chunk, [])
     if pending:
-        config = InversionConfig.from_dict(job.config)
-        beat = [time.monotonic()]
-
-        def on_step(_step: int, _loss: torch.Tensor) -> None:
-            if time.monotonic() - beat[0] > HEARTBEAT_SECONDS:
-                beat[0] = time.monotonic()
-                _heartbeat(job)
-
+        beat = _heartbeat_when_due(job)
         try:
-            g = model_spec_representation(job.model_spec).to(device)
-            _run_chunk(job, config, g, _seed_images(job, config, device), pending, device, on_step)
+            g, seeds = _network_and_seeds(job.uuid, str(device))
+            _run_chunk(job, InversionConfig.from_dict(job.config), g, seeds, pending, device, lambda *_: beat())
         except Exception as exc:
             _fail(job, exc)
             raise

@@ -69,14 +69,11 @@ def survey_assemble_check(
     if kind not in Survey.Kind.values:
         raise MetamerError(f"unknown survey kind {kind!r}; choose one of {', '.join(Survey.Kind.values)}", field="kind")
     if kind == Survey.Kind.TRIPLET:
-        if image_set is None or jobs:
-            raise MetamerError(
-                "a triplet survey asks about an image set: choose one, and no inversion jobs", field="image_set"
-            )
-        _, checks, sampling = survey_triplets_plan(
+        _check_triplet_request(jobs, image_set)
+        _, checks, _ = survey_triplets_plan(
             image_set=image_set, n_trials=n_trials, seed=seed, n_attention_checks=n_attention_checks
         )
-        return SurveyDesign(plans=[], n_checks=len(checks), similarity_source=sampling)
+        return SurveyDesign(plans=[], n_checks=len(checks), similarity_source="")
     if image_set is not None:
         raise MetamerError(
             "only a triplet survey asks about an image set; IRI surveys take inversion jobs", field="image_set"
@@ -147,18 +144,8 @@ def survey_assemble(
     ``n_trials=None`` uses every usable IRI (or target triple). Pay and time allowed take the
     model's defaults when not given.
     """
-    design = survey_assemble_check(
-        jobs=jobs,
-        kind=kind,
-        n_trials=n_trials,
-        n_attention_checks=n_attention_checks,
-        seed=seed,
-        include_unconverged=include_unconverged,
-        similarity=similarity,
-        similarity_name=similarity_name,
-        image_set=image_set,
-    )
-    if kind == Survey.Kind.TRIPLET:
+    if kind == Survey.Kind.TRIPLET:  # planned once, by survey_assemble_triplets
+        _check_triplet_request(jobs, image_set)
         return survey_assemble_triplets(
             study=study,
             name=name,
@@ -170,6 +157,17 @@ def survey_assemble(
             reward_cents=reward_cents,
             minutes_allotted=minutes_allotted,
         )
+    design = survey_assemble_check(
+        jobs=jobs,
+        kind=kind,
+        n_trials=n_trials,
+        n_attention_checks=n_attention_checks,
+        seed=seed,
+        include_unconverged=include_unconverged,
+        similarity=similarity,
+        similarity_name=similarity_name,
+        image_set=image_set,
+    )
     pay = {"reward_cents": reward_cents, "minutes_allotted": minutes_allotted}
     survey = Survey.objects.create(
         study=study,
@@ -201,6 +199,13 @@ def survey_assemble(
     # Every trial carries the simulated participants' answers from the start, so agreement is live.
     trial_lpips_choices_compute(survey=survey)
     return survey
+
+
+def _check_triplet_request(jobs: Sequence[InversionJob], image_set: TargetSet | None) -> None:
+    if image_set is None or jobs:
+        raise MetamerError(
+            "a triplet survey asks about an image set: choose one, and no inversion jobs", field="image_set"
+        )
 
 
 def survey_triplets_plan(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import IO
 
 import numpy as np
+import torch
 from django.core.files.base import ContentFile
 from django.db import transaction
 from PIL import Image
@@ -179,13 +180,16 @@ def similarity_data_import(
     try:
         if matrices is not None:
             stack = _checked_matrices(matrices, n_items=n_items, similarities=similarities)
-            kind, arrays = SimilarityData.Kind.MATRICES, {"matrices": stack}
+            kind, arrays = SimilarityData.Kind.MATRICES, {"matrices": stack, "group": stack.mean(0)}
             n_people, n_judgements, summary = len(stack), len(stack) * len(sim.upper(stack[0])), _summary(stack)
         else:
             t, c = np.asarray(triplets, dtype=np.int64), np.asarray(choices, dtype=np.int64)
             sim.check_triplets(t, c, n_items=n_items)
             who = np.asarray(workers if workers is not None else [""] * len(t), dtype=str)
-            kind, arrays = SimilarityData.Kind.TRIPLETS, {"triplets": t, "choices": c, "workers": who}
+            # The group matrix is fitted once here, not on every page or API call that shows it.
+            generator = torch.Generator().manual_seed(0)
+            group = sim.embedding_dissimilarity(sim.fit_embedding(t, c, n_items, generator=generator))
+            kind, arrays = SimilarityData.Kind.TRIPLETS, {"triplets": t, "choices": c, "workers": who, "group": group}
             n_people, n_judgements = max(len(set(who.tolist()) - {""}), 1), len(t)
             summary = sim.triplet_reliability(t, c, who) if n_people > 1 else {}
     except ValueError as exc:

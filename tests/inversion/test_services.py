@@ -351,16 +351,21 @@ def test_a_job_fanned_out_in_chunks_stores_each_iri_once_however_often_a_chunk_r
     assert services.inversion_job_dispatch(job_id=job.pk) == []  # nothing left to send
 
 
-def test_a_chunk_stored_by_another_worker_while_this_one_ran_is_not_stored_again(monkeypatch):
-    job = _job(n_targets=2)
+def test_a_chunk_partly_stored_by_another_worker_while_this_one_ran_stores_only_the_rest(monkeypatch):
+    job = _job(n_targets=2)  # one chunk of two
     services.inversion_job_chunk_run(job_id=job.pk, chunk=0)
-    stored = list(IRI.objects.filter(job=job).values_list("pk", flat=True))
-    # This worker read the chunk as pending before the other worker's IRIs were committed.
+    first = IRI.objects.get(job=job, target__index=0)
+    IRI.objects.filter(job=job, target__index=1).delete()  # the other worker had stored target 0 only
+    # This worker read both as pending before the other worker's IRI was committed.
     work = [(target, 0) for target in job.target_set.targets.order_by("index")]
     monkeypatch.setattr(jobs, "job_chunks", lambda _job: [(0, work)])
     InversionJob.objects.filter(pk=job.pk).update(status=InversionJob.Status.RUNNING)
     services.inversion_job_chunk_run(job_id=job.pk, chunk=0)
-    assert list(IRI.objects.filter(job=job).values_list("pk", flat=True)) == stored
+    stored = IRI.objects.filter(job=job).order_by("target__index")
+    assert [i.target.index for i in stored] == [0, 1]  # target 1 stored, target 0 not again
+    assert stored[0].pk == first.pk
+    job.refresh_from_db()
+    assert job.status == InversionJob.Status.DONE and job.done == 2
 
 
 def test_a_failing_chunk_fails_the_job_the_other_chunks_then_wait_and_a_resume_finishes_it(
@@ -383,3 +388,14 @@ def test_a_failing_chunk_fails_the_job_the_other_chunks_then_wait_and_a_resume_f
     job.refresh_from_db()
     assert job.status == InversionJob.Status.DONE and job.error == ""
     assert IRI.objects.filter(job=job).count() == 4
+
+
+def test_a_worker_builds_a_job_s_network_and_seeds_once_for_all_its_chunks(monkeypatch):
+    job = _job(n_targets=5)  # three chunks
+    built = []
+    original = jobs.model_spec_representation
+    monkeypatch.setattr(jobs, "model_spec_representation", lambda spec: built.append(spec) or original(spec))
+    jobs._network_and_seeds.cache_clear()
+    for chunk in (0, 1, 2):
+        services.inversion_job_chunk_run(job_id=job.pk, chunk=chunk)
+    assert len(built) == 1 and IRI.objects.filter(job=job).count() == 5
