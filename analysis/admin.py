@@ -1,10 +1,15 @@
+from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
-from analysis.models import Report
+from analysis.config import DEFAULT_MODELS, MAX_BOOTSTRAP, AlignmentConfig
+from analysis.models import AlignmentRun, Report
 from analysis.selectors import study_results
-from analysis.services import report_build
+from analysis.services import alignment_run_create, report_build
+from analysis.services.alignment import zoo_models_check
+from metamer.admin import CreatedByServiceAdmin, check_in_form
 from metamer.errors import MetamerError
+from science.zoo import METRICS
 from surveys.admin import StudyAdmin as SurveysStudyAdmin
 from surveys.models import Study
 
@@ -88,3 +93,140 @@ class StudyAdmin(SurveysStudyAdmin):
             report.summary_csv.url,
             format_html(' · <a href="{}">triplets CSV</a>', report.triplets_csv.url) if report.triplets_csv else "",
         )
+
+
+class AlignmentRunForm(forms.ModelForm):
+    models = forms.MultipleChoiceField(
+        choices=[(name, name) for name in DEFAULT_MODELS],
+        initial=list(DEFAULT_MODELS),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Built-ins; their random-weight twins are the untrained controls.",
+    )
+    extra_models = forms.CharField(
+        required=False, help_text="Registered model specs to add, by name, separated by commas."
+    )
+    layer = forms.CharField(
+        required=False, help_text="One layer for every model; empty: each one's penultimate layer (a spec's own)."
+    )
+    metric = forms.ChoiceField(choices=[(m, m) for m in METRICS], initial="cosine")
+    bootstrap = forms.IntegerField(initial=1000, min_value=0, max_value=MAX_BOOTSTRAP, help_text="Image resamples.")
+    probe_shots = forms.CharField(
+        required=False,
+        help_text="With a probe set: examples per class for n-shot linear probes, e.g. 1, 5, 10, 20, 40, 80.",
+    )
+
+    class Meta:
+        model = AlignmentRun
+        fields = ["name", "human", "probe_set"]
+
+    def clean(self):
+        data = super().clean()
+        models = [*data.get("models", []), *(m.strip() for m in data.get("extra_models", "").split(",") if m.strip())]
+        try:
+            shots = [int(n) for n in data.get("probe_shots", "").replace(",", " ").split()]
+        except ValueError:
+            raise forms.ValidationError({"probe_shots": "whole numbers, separated by commas"}) from None
+        try:
+            data["config"] = AlignmentConfig(
+                models=models,
+                layer=data.get("layer", ""),
+                metric=data.get("metric", "cosine"),
+                bootstrap=data.get("bootstrap") or 0,
+                probe_shots=shots,
+            )
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        check_in_form(self, zoo_models_check, config=data["config"])
+        return data
+
+
+@admin.register(AlignmentRun)
+class AlignmentRunAdmin(CreatedByServiceAdmin):
+    """Many models against one set of human similarity data: pick the data and the models, save,
+    and the run embeds one model per task; its page shows progress, then the table and files."""
+
+    list_display = ["__str__", "human", "status", "progress_shown", "created_at", "downloads"]
+    list_filter = ["status"]
+    readonly_fields = ["status", "progress_shown", "error", "table", "downloads", "settings"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = AlignmentRunForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return [
+                "name",
+                "human",
+                "models",
+                "extra_models",
+                "layer",
+                "metric",
+                "bootstrap",
+                "probe_set",
+                "probe_shots",
+            ]
+        return ["name", "human", "probe_set", *self.readonly_fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["human", "probe_set", *self.readonly_fields]
+
+    def create(self, request, data):
+        return alignment_run_create(
+            human=data["human"], config=data["config"], probe_set=data.get("probe_set"), name=data.get("name", "")
+        )
+
+    @admin.display(description="progress")
+    def progress_shown(self, obj):
+        done, total = len(obj.progress.get("done", [])), obj.progress.get("total", 0)
+        if obj.status == AlignmentRun.Status.DONE:
+            return f"{total} models aligned"
+        return format_html(
+            '<progress value="{}" max="{}"></progress> {} of {} models embedded', done, total, done, total
+        )
+
+    @admin.display(description="settings")
+    def settings(self, obj):
+        return ", ".join(f"{k}: {v}" for k, v in obj.config.items())
+
+    @admin.display(description="files")
+    def downloads(self, obj):
+        if not obj.report:
+            return "–"
+        return format_html(
+            '<a class="button" href="{}">report</a> <a class="button" href="{}">alignment.csv</a> '
+            '<a class="button" href="{}">matrices (.npz)</a>',
+            obj.report.url,
+            obj.csv.url,
+            obj.rdms.url,
+        )
+
+    @admin.display(description="alignment with people")
+    def table(self, obj):
+        rows = sorted(obj.results.get("rows", []), key=lambda r: -r["spearman"])
+        if not rows:
+            return "–"
+        ceiling = obj.results.get("ceiling", {})
+        head = format_html(
+            "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>", "model", "layer", "Spearman [95%]", "triplet"
+        )
+        body = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{} [{}, {}]</td><td>{}</td></tr>",
+            (
+                (
+                    r["model"],
+                    r["layer"],
+                    f"{r['spearman']:.3f}",
+                    f"{r['spearman_low']:.3f}",
+                    f"{r['spearman_high']:.3f}",
+                    f"{r['triplet']:.3f}",
+                )
+                for r in rows
+            ),
+        )
+        note = ""
+        if ceiling.get("noise_ceiling_low") is not None:
+            note = f"Noise ceiling (Spearman) {ceiling['noise_ceiling_low']:.3f}–{ceiling['noise_ceiling_high']:.3f}."
+        return format_html("<table>{}{}</table><p>{}</p>", head, body, note)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
-from rest_framework import serializers, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response as ApiResponse
 
-from analysis.models import Report
+from analysis.config import AlignmentConfig
+from analysis.models import AlignmentRun, Report
 from analysis.selectors import judgements, study_results
+from analysis.services import alignment_run_create
+from metamer.errors import MetamerError
 from surveys.api import StudyViewSet
 
 
@@ -37,3 +40,51 @@ class StudyWithResultsViewSet(StudyViewSet):
         """Every judgement, one record each (the tidy CSV's rows as JSON)."""
         frame = judgements(self.get_object())
         return ApiResponse(json.loads(frame.to_json(orient="records")))
+
+
+class AlignmentRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AlignmentRun
+        fields = [
+            "id",
+            "name",
+            "human",
+            "probe_set",
+            "config",
+            "resolved_models",
+            "status",
+            "error",
+            "progress",
+            "results",
+            "csv",
+            "rdms",
+            "report",
+            "created_at",
+            "finished_at",
+        ]
+        read_only_fields = [f for f in fields if f not in ("name", "human", "probe_set", "config")]
+
+
+class AlignmentRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Many models against stored human similarity data. POST ``human`` (similarity data id),
+    optional ``probe_set`` and ``config`` (``models``, ``layer``, ``metric``, ``bootstrap``,
+    ``probe_shots``, …; defaults: every built-in, penultimate layers, cosine); GET it for
+    ``progress``, then ``results`` and the files."""
+
+    queryset = AlignmentRun.objects.order_by("pk")
+    serializer_class = AlignmentRunSerializer
+
+    def create(self, request, *args, **kwargs):
+        form = AlignmentRunSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            config = AlignmentConfig.from_dict(form.validated_data.get("config") or {})
+        except (ValueError, TypeError) as exc:
+            raise MetamerError(str(exc), field="config") from None
+        run = alignment_run_create(
+            human=form.validated_data["human"],
+            probe_set=form.validated_data.get("probe_set"),
+            config=config,
+            name=form.validated_data.get("name", ""),
+        )
+        return ApiResponse(AlignmentRunSerializer(run).data, status=status.HTTP_201_CREATED)

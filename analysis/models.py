@@ -22,3 +22,47 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return f"report {self.pk} on {self.study}"
+
+
+class AlignmentRun(models.Model):
+    """Many models' alignment with one set of human similarity data (and, with a labelled
+    image set, their few-shot probes): one row per model in ``results``, and the files a
+    researcher publishes from (``alignment.csv``, the models' matrices, the report)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    name = models.CharField(max_length=100, blank=True)
+    human = models.ForeignKey(
+        "surveys.SimilarityData",
+        on_delete=models.PROTECT,
+        related_name="alignment_runs",
+        verbose_name="human similarity data",
+    )
+    probe_set = models.ForeignKey(
+        "inversion.TargetSet",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="A labelled image set (class folders) for few-shot probes; optional.",
+    )
+    config = models.JSONField(default=dict, help_text="The run's settings (analysis.config.AlignmentConfig).")
+    resolved_models = models.JSONField(
+        default=list, blank=True, help_text="Each model as resolved at creation: name, layer, input size, weights."
+    )
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    progress = models.JSONField(default=dict, blank=True, help_text="Models embedded so far, of all.")
+    results = models.JSONField(default=dict, blank=True)
+    csv = models.FileField(upload_to="alignment/", blank=True, help_text="alignment.csv: one row per model.")
+    rdms = models.FileField(upload_to="alignment/", blank=True, help_text="The models' matrices (.npz).")
+    report = models.FileField(upload_to="alignment/", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name or f"alignment run {self.pk}"

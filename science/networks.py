@@ -30,9 +30,14 @@ class Builtin:
     """The LPIPS backbone built on the same weights (``alex``/``vgg``), if any: an LPIPS judge
     on it agrees with this network by construction."""
     description: str
+    twin_of: str | None = None
+    """For a random-weight control: the trained built-in with the same architecture."""
 
 
-BUILTINS: dict[str, Builtin] = {
+RANDOM_TWIN_SEED = 0
+"""The seed of every random-weight twin's initialisation (recorded in its description)."""
+
+_TRAINED: dict[str, Builtin] = {
     "alexnet-imagenet": Builtin(
         lambda cache: imagenet_features("alex", cache),
         IMAGENET_MEAN,
@@ -58,7 +63,43 @@ BUILTINS: dict[str, Builtin] = {
         for variant in ("lite0", "lite1", "lite2")
     },
 }
-"""Built-in networks, by the name a model spec's architecture gives."""
+
+
+def _twin(name: str, trained: Builtin) -> Builtin:
+    if name.startswith("efficientnet-"):
+        variant = name.split("-")[1]
+
+        def build(cache: Path | None) -> nn.Module:
+            return efficientnet_lite(variant, random_seed=RANDOM_TWIN_SEED)
+    else:
+        arch = trained.lpips_backbone
+
+        def build(cache: Path | None) -> nn.Module:
+            return imagenet_features(arch, random_seed=RANDOM_TWIN_SEED)
+
+    architecture = trained.description.split(",")[0].removeprefix("ImageNet ")
+    return Builtin(
+        build,
+        trained.mean,
+        trained.std,
+        None,
+        f"{architecture} with random weights (its library's initialisation, seed {RANDOM_TWIN_SEED}): "
+        f"the untrained control for {name}",
+        twin_of=name,
+    )
+
+
+def random_twin_name(name: str) -> str:
+    """``alexnet-imagenet`` → ``alexnet-random``."""
+    return name.removesuffix("-imagenet") + "-random"
+
+
+BUILTINS: dict[str, Builtin] = {
+    **_TRAINED,
+    **{random_twin_name(name): _twin(name, trained) for name, trained in _TRAINED.items()},
+}
+"""Built-in networks, by the name a model spec's architecture gives: the trained ones and
+their random-weight twins (same architecture and input scaling, untrained)."""
 
 
 class NetworkError(ValueError):

@@ -37,6 +37,7 @@ from surveys.services.recruitment import (
 )
 from surveys.services.similarity import (
     kriegeskorte92_import,
+    kriegeskorte92_read,
     similarity_data_from_survey,
     similarity_data_import,
     similarity_data_upload,
@@ -56,6 +57,7 @@ __all__ = [
     "assignment_submit",
     "assignments_expire",
     "kriegeskorte92_import",
+    "kriegeskorte92_read",
     "participant_block",
     "participant_started",
     "response_record",

@@ -253,10 +253,9 @@ def similarity_data_from_survey(*, survey: Survey, name: str) -> SimilarityData:
     )
 
 
-def kriegeskorte92_import(*, path: Path, name: str = "kriegeskorte92") -> SimilarityData:
-    """The 92 object images (Kriegeskorte et al. 2008) as an image set, labelled by category,
-    and 16 people's similarity-judgement matrices (Mur et al. 2013) over them, from the folder
-    of rsatoolbox's ``demos/92imageData`` files."""
+def kriegeskorte92_read(*, path: Path) -> tuple[list[tuple[str, Image.Image]], np.ndarray]:
+    """The 92 object images (label: category) and the 16 people's dissimilarity matrices
+    (16×92×92, checked), from the folder of rsatoolbox's ``demos/92imageData`` files."""
     stimuli_file, behaviour_file = path / "Kriegeskorte_Neuron2008_supplementalData.mat", path / "92_behavRDMs.mat"
     for needed in (stimuli_file, behaviour_file):
         if not needed.is_file():
@@ -266,11 +265,19 @@ def kriegeskorte92_import(*, path: Path, name: str = "kriegeskorte92") -> Simila
         raise MetamerError(f"{stimuli_file.name}: no stimuli_92objs with 92 images", field="path")
     with behaviour_file.open("rb") as f:
         matrices = similarity_file_read(file=f, filename=behaviour_file.name, variable="rdms_behav_92")
-    try:  # checked before any image is stored
-        _checked_matrices(matrices, n_items=len(stimuli), similarities=False)
+    try:
+        matrices = _checked_matrices(matrices, n_items=len(stimuli), similarities=False)
     except ValueError as exc:
         raise MetamerError(f"{behaviour_file.name}: {exc}", field="path") from None
     images = [(str(s.category), Image.fromarray(np.asarray(s.image, dtype=np.uint8))) for s in stimuli]
+    return images, matrices
+
+
+def kriegeskorte92_import(*, path: Path, name: str = "kriegeskorte92") -> SimilarityData:
+    """The 92 object images (Kriegeskorte et al. 2008) as an image set, labelled by category,
+    and 16 people's similarity-judgement matrices (Mur et al. 2013) over them, from the folder
+    of rsatoolbox's ``demos/92imageData`` files."""
+    images, matrices = kriegeskorte92_read(path=path)  # checked before any image is stored
     with transaction.atomic():
         image_set = target_set_create_from_images(
             name=name, images=images, image_size=images[0][1].width, source=KRIEGESKORTE92_SOURCE
@@ -280,5 +287,5 @@ def kriegeskorte92_import(*, path: Path, name: str = "kriegeskorte92") -> Simila
             image_set=image_set,
             matrices=matrices,
             source=KRIEGESKORTE92_SOURCE,
-            filename=behaviour_file.name,
+            filename="92_behavRDMs.mat",
         )

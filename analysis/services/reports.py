@@ -22,7 +22,7 @@ from science.perceptual import VARIANTS
 from surveys.models import Study
 
 
-def _figure_png(fig) -> str:
+def figure_png(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     return base64.b64encode(buf.getvalue()).decode()
@@ -42,7 +42,7 @@ def _bar_plot(rows: list[dict], participants: str) -> str:
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("alignment (dotted: guessing)")
     ax.legend(fontsize=8, loc="upper right")
-    return _figure_png(fig)
+    return figure_png(fig)
 
 
 def _scatter_plot(rows: list[dict], participants: str) -> str:
@@ -61,7 +61,7 @@ def _scatter_plot(rows: list[dict], participants: str) -> str:
     ax.set_xlabel("LPIPS alignment")
     ax.set_ylabel(f"{participants}' alignment")
     ax.legend(fontsize=8)
-    return _figure_png(fig)
+    return figure_png(fig)
 
 
 def _example_grid(jobs: list[InversionJob], per_job: int = 4) -> str:
@@ -78,7 +78,7 @@ def _example_grid(jobs: list[InversionJob], per_job: int = 4) -> str:
             ax.imshow(stimulus_tensor(stimulus).permute(1, 2, 0).numpy(), interpolation="nearest")
             ax.set_title(title, fontsize=7)
         row[0].text(-0.1, 0.5, condition_label(job), transform=row[0].transAxes, ha="right", va="center", fontsize=8)
-    return _figure_png(fig)
+    return figure_png(fig)
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -1,0 +1,67 @@
+"""The alignment benchmark's settings: one frozen record that feeds ``manage.py align``, the
+API, the admin, the service and the stored run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from science.networks import BUILTINS
+from science.zoo import HEADS, METRICS
+
+DEFAULT_MODELS = tuple(BUILTINS)
+"""Every built-in: the five ImageNet networks and their random-weight twins."""
+MAX_BOOTSTRAP = 10_000
+
+
+@dataclass(frozen=True)
+class AlignmentConfig:
+    models: tuple[str, ...] = DEFAULT_MODELS
+    """Built-in names or registered model specs' names."""
+    layer: str = ""
+    """One layer for every model; empty: each model's own (a spec's layer, a built-in's
+    penultimate layer)."""
+    metric: str = "cosine"
+    """How the model's dissimilarities are made from its features: cosine or correlation distance."""
+    bootstrap: int = 1000
+    """Resamples of the images for the Pearson and Spearman intervals (0: no intervals)."""
+    seed: int = 0
+    batch_size: int = 32
+    probe_shots: tuple[int, ...] = ()
+    """n-shot linear probes on a labelled image set, if any (e.g. 1, 5, 10, 20, 40, 80)."""
+    probe_seeds: int = 5
+    probe_head: str = "linear"
+
+    def __post_init__(self) -> None:
+        # Lists from JSON or the command line become tuples, so the record stays hashable.
+        object.__setattr__(self, "models", tuple(self.models))
+        object.__setattr__(self, "probe_shots", tuple(int(n) for n in self.probe_shots))
+        problems = []
+        if not self.models:
+            problems.append("name at least one model")
+        if len(set(self.models)) != len(self.models):
+            problems.append("a model is named twice")
+        if self.metric not in METRICS:
+            problems.append(f"metric must be one of {', '.join(METRICS)}")
+        if not 0 <= self.bootstrap <= MAX_BOOTSTRAP:
+            problems.append(f"bootstrap must be between 0 and {MAX_BOOTSTRAP:,}")
+        if not 1 <= self.batch_size <= 1024:
+            problems.append("batch_size must be between 1 and 1024")
+        if any(n < 1 or n > 1000 for n in self.probe_shots):
+            problems.append("probe shots must be between 1 and 1,000 examples per class")
+        if not 1 <= self.probe_seeds <= 100:
+            problems.append("probe_seeds must be between 1 and 100")
+        if self.probe_head not in HEADS:
+            problems.append(f"probe_head must be one of {', '.join(HEADS)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AlignmentConfig:
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown alignment settings: {', '.join(unknown)}")
+        return cls(**data)
