@@ -40,9 +40,13 @@ browser:
 test-services: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/test-services.sh
 
-serve: $(STAMP)
+# The web server and, beside it, a Celery worker (with the beat schedule) that takes jobs through
+# files under var/queue: no request waits for a job, and nothing else needs installing.
+serve: prepare
 	$(BIN)/python manage.py migrate --noinput -v0
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	CELERY_BROKER_URL=filesystem:// $(BIN)/celery -A metamer worker -B -s var/celerybeat-schedule -Q gpu,celery \
+		--pool solo --loglevel WARNING & worker=$$!; trap "kill $$worker" EXIT INT TERM; \
+	CELERY_BROKER_URL=filesystem:// $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 worker: prepare
 	$(BIN)/celery -A metamer worker -Q gpu,celery --loglevel INFO

@@ -33,16 +33,32 @@ class AlignmentConfig:
     probe_head: str = "linear"
 
     def __post_init__(self) -> None:
+        for name in ("models", "probe_shots"):
+            if not isinstance(getattr(self, name), list | tuple):
+                raise ValueError(f"{name} must be a list")
+        if not all(isinstance(m, str) and 0 < len(m) <= 100 for m in self.models):
+            raise ValueError("models must be names (1 to 100 characters each)")
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in self.probe_shots):
+            raise ValueError("probe_shots must be whole numbers")
+        if not isinstance(self.layer, str) or len(self.layer) > 200 or "\x00" in self.layer:
+            raise ValueError("layer must be a layer's name (up to 200 characters)")
+        for name in ("bootstrap", "seed", "batch_size", "probe_seeds"):
+            if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be a whole number")
         # Lists from JSON or the command line become tuples, so the record stays hashable.
         object.__setattr__(self, "models", tuple(self.models))
-        object.__setattr__(self, "probe_shots", tuple(int(n) for n in self.probe_shots))
+        object.__setattr__(self, "probe_shots", tuple(self.probe_shots))
         problems = []
         if not self.models:
             problems.append("name at least one model")
+        if len(self.models) > 1000:
+            problems.append("at most 1,000 models per run")
         if len(set(self.models)) != len(self.models):
             problems.append("a model is named twice")
         if self.metric not in METRICS:
             problems.append(f"metric must be one of {', '.join(METRICS)}")
+        if not 0 <= self.seed < 2**63:
+            problems.append("seed must be between 0 and 2^63 − 1")
         if not 0 <= self.bootstrap <= MAX_BOOTSTRAP:
             problems.append(f"bootstrap must be between 0 and {MAX_BOOTSTRAP:,}")
         if not 1 <= self.batch_size <= 1024:

@@ -52,6 +52,7 @@ class ModelSpecForm(forms.ModelForm):
             "input_size",
             "mean",
             "std",
+            "imagenet_top1",
         ]
 
     def clean(self):
@@ -75,6 +76,7 @@ def _spec_fields(data: dict, checkpoint: Path | None) -> dict:
         "std": data.get("std") or None,
         "cifar_stem": data.get("cifar_stem", False),
         "fake_relu": data.get("fake_relu", False),
+        "imagenet_top1": data.get("imagenet_top1"),
     }
 
 
@@ -94,7 +96,7 @@ def _uploaded_path(upload) -> Iterator[Path | None]:
 @admin.register(ModelSpec)
 class ModelSpecAdmin(CreatedByServiceAdmin):
     form = ModelSpecForm
-    list_display = ["name", "source", "architecture", "layer", "input_size", "created_at"]
+    list_display = ["name", "source", "architecture", "layer", "input_size", "imagenet_top1", "created_at"]
     search_fields = ["name", "architecture", "layer"]
 
     def get_readonly_fields(self, request, obj=None):

@@ -29,6 +29,7 @@ class ModelSpecSerializer(serializers.ModelSerializer):
             "input_size",
             "mean",
             "std",
+            "imagenet_top1",
             "created_at",
         ]
         read_only_fields = ["id", "created_at"]

@@ -35,11 +35,12 @@ class ModelSpec(models.Model):
     class Source(models.TextChoices):
         BUILTIN = "builtin", "Built-in (AlexNet, VGG16, EfficientNet-Lite0/1/2; ImageNet weights)"
         TORCHVISION = "torchvision", "torchvision architecture + state dict"
+        TIMM = "timm", "timm architecture + state dict"
         TORCHSCRIPT = "torchscript", "TorchScript file"
 
     name = models.CharField(max_length=100, unique=True)
     source = models.CharField(max_length=12, choices=Source.choices, default=Source.BUILTIN)
-    architecture = models.CharField(max_length=100, help_text="Built-in name or torchvision architecture.")
+    architecture = models.CharField(max_length=100, help_text="Built-in name, or torchvision or timm architecture.")
     checkpoint = models.FileField(upload_to="checkpoints/", blank=True)
     cifar_stem = models.BooleanField(default=False, help_text="ResNet with a 3×3 stride-1 stem for 32×32 inputs.")
     layer = models.CharField(
@@ -56,6 +57,12 @@ class ModelSpec(models.Model):
         help_text="Per-channel normalisation inside g; empty: the built-in's own, else ImageNet's.",
     )
     std = models.JSONField(default=list, blank=True, help_text="Empty: the built-in's own, else ImageNet's.")
+    imagenet_top1 = models.FloatField(
+        "ImageNet top-1 (%)",
+        null=True,
+        blank=True,
+        help_text="Where known (e.g. from timm's published results table): the covariate of alignment analyses.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

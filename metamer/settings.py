@@ -173,8 +173,21 @@ METAMER_MEDIA_ORIGIN = os.environ.get(
 # Embedded mode serves static files straight from the app folders (no collectstatic step).
 WHITENOISE_USE_FINDERS = not PRODUCTION
 
-# Celery: a Redis broker when configured, otherwise tasks run in-process.
+# Celery: a Redis broker when configured; ``filesystem://`` (what ``make serve`` sets) passes
+# tasks through files under var/queue to the worker it starts beside the web server, so no
+# request waits for a job and nothing else needs installing; unset, tasks run in-process (the
+# CLI and tests).
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    if PRODUCTION:
+        raise ImproperlyConfigured("the filesystem task queue is for one machine; give production a Redis broker")
+    _QUEUE_DIR = VAR_DIR / "queue"
+    _QUEUE_DIR.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_QUEUE_DIR),
+        "data_folder_out": str(_QUEUE_DIR),
+        "store_processed": False,
+    }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None

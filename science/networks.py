@@ -129,6 +129,8 @@ def build_network(
             raise NetworkError(f"not a TorchScript file: {exc}") from None
     elif source == "torchvision":
         net = _torchvision(architecture, checkpoint, cifar_stem=cifar_stem)
+    elif source == "timm":
+        net = _timm(architecture, checkpoint)
     else:
         raise NetworkError(f"unknown network source {source!r}")
     return freeze(net)
@@ -158,6 +160,34 @@ def _torchvision(architecture: str, checkpoint: Path | None, *, cifar_stem: bool
             net.load_state_dict(state)
         except (RuntimeError, TypeError, AttributeError) as exc:
             raise NetworkError(f"the checkpoint does not fit {architecture}: {exc}") from None
+    return net
+
+
+def _timm(architecture: str, checkpoint: Path | None) -> nn.Module:
+    """A ``timm`` architecture (as the second paper's zoo), built without downloading anything,
+    with the checkpoint's weights; the class count is read from its classifier head."""
+    import timm
+
+    if not timm.is_model(architecture):
+        raise NetworkError(f"{architecture!r} is not a timm architecture (timm.list_models() names them)")
+    state = _load_state_dict(checkpoint) if checkpoint is not None else None
+    kwargs: dict[str, int] = {}
+    if state is not None:
+        classifier = timm.create_model(architecture, pretrained=False).pretrained_cfg.get("classifier")
+        head = state.get(f"{classifier}.weight") if isinstance(classifier, str) else None
+        if head is not None:
+            if head.dim() != 2 or not 0 < head.shape[0] <= MAX_CLASSES:
+                raise NetworkError(
+                    f"the checkpoint's classifier head {classifier}.weight has shape {tuple(head.shape)}; "
+                    f"expected (classes, features) with 1 to {MAX_CLASSES:,} classes"
+                )
+            kwargs["num_classes"] = int(head.shape[0])
+    net = timm.create_model(architecture, pretrained=False, **kwargs)
+    if state is not None:
+        try:
+            net.load_state_dict(state)
+        except (RuntimeError, TypeError, AttributeError) as exc:
+            raise NetworkError(f"the checkpoint does not fit {architecture}: {str(exc)[:400]}") from None
     return net
 
 

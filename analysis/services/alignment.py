@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import random
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -54,6 +56,7 @@ class ZooModel:
     key: str
     twin_of: str | None = None
     spec_id: int | None = None
+    imagenet_top1: float | None = None
 
     def representation(self) -> LayerRepresentation:
         """``g``: pixels in [0, 1] → the layer's activation (normalisation inside)."""
@@ -108,7 +111,7 @@ def _resolve(name: str, layer: str, spec: ModelSpec | None) -> ZooModel:
     chosen = _checked_layer(name, net, layer, spec.layer)
     checkpoint = spec.checkpoint.name if spec.checkpoint else ""
     key = f"spec:{spec.pk}:{spec.source}:{spec.architecture}:{checkpoint}:{spec.cifar_stem}:{spec.mean}:{spec.std}"
-    return ZooModel(name, chosen, spec.input_size, key, spec_id=spec.pk)
+    return ZooModel(name, chosen, spec.input_size, key, spec_id=spec.pk, imagenet_top1=spec.imagenet_top1)
 
 
 @dataclass(frozen=True)
@@ -289,7 +292,8 @@ def alignment_compute(
     scores: pd.DataFrame | None = None,
 ) -> Benchmark:
     """Every model's alignment with the people (and its probes), from its features; ``order``
-    is ``Images.canonical_order``."""
+    is ``Images.canonical_order``. ``scores`` (per model: ``top1`` and other downstream
+    scores) default to the registered specs' ImageNet top-1."""
     ceiling = human.ceiling()
     rows, matrices = [], {}
     for model in models:
@@ -305,6 +309,7 @@ def alignment_compute(
                 **{k: ceiling[k] for k in ("noise_ceiling_low", "noise_ceiling_high")},
                 "random_twin_of": model.twin_of or "",
                 "channel_capacity": channel_capacity(min(max(1 - triplet, 0.0), 1.0)),
+                "imagenet_top1": model.imagenet_top1,
             }
         )
     probes = []
@@ -330,6 +335,9 @@ def alignment_compute(
         probes,
         model_by_model=zoo.model_by_model(list(matrices.values())) if len(matrices) > 1 else None,
     )
+    known = [(m.name, m.imagenet_top1) for m in models if m.imagenet_top1 is not None]
+    if scores is None and known:
+        scores = pd.DataFrame(known, columns=["model", "top1"])
     benchmark.downstream = _downstream(benchmark, scores)
     return benchmark
 
@@ -395,6 +403,7 @@ CSV_COLUMNS = [
     "noise_ceiling_high",
     "random_twin_of",
     "channel_capacity",
+    "imagenet_top1",
 ]
 
 
@@ -474,7 +483,9 @@ def alignment_run_embed(*, run_id: int, model_name: str) -> AlignmentRun:
     with transaction.atomic():
         run = AlignmentRun.objects.select_for_update().get(pk=run_id)
         done = sorted(set(run.progress.get("done", [])) | {model_name})
-        run.progress = {**run.progress, "done": done}
+        # Which worker embedded each model: a fanned-out run shows its spread.
+        workers = {**run.progress.get("workers", {}), model_name: f"{socket.gethostname()}:{os.getpid()}"}
+        run.progress = {**run.progress, "done": done, "workers": workers}
         run.save(update_fields=["progress"])
         complete = len(done) >= len(config.models) and run.status == AlignmentRun.Status.RUNNING
     return alignment_run_finish(run_id=run_id) if complete else run
@@ -491,7 +502,8 @@ def alignment_run_finish(*, run_id: int) -> AlignmentRun:
     """Align every model of the run from its cached embeddings and store the files."""
     with transaction.atomic():
         run = AlignmentRun.objects.select_for_update().get(pk=run_id)
-        if run.status != AlignmentRun.Status.RUNNING:
+        # One finisher: a redelivered last task finds the run being analysed, or done.
+        if run.status != AlignmentRun.Status.RUNNING or run.progress.get("stage") == "analysing":
             return run
         run.progress = {**run.progress, "stage": "analysing"}
         run.save(update_fields=["progress"])

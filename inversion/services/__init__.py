@@ -11,7 +11,7 @@ from inversion.services.jobs import (
     inversion_job_run,
 )
 from inversion.services.judgements import lpips_judgements_compute
-from inversion.services.specs import model_spec_check, model_spec_register
+from inversion.services.specs import model_spec_check, model_spec_register, model_specs_top1_import
 from inversion.services.targets import (
     NOISE_LAWS,
     stimulus_create,
@@ -34,6 +34,7 @@ __all__ = [
     "lpips_judgements_compute",
     "model_spec_check",
     "model_spec_register",
+    "model_specs_top1_import",
     "stimulus_create",
     "target_set_check",
     "target_set_create",

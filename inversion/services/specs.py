@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import torch
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.db import transaction
 
 from inversion.models import ModelSpec
 from metamer.errors import MetamerError
@@ -46,9 +50,12 @@ def model_spec_check(
     std: Sequence[float] | None = None,
     cifar_stem: bool = False,
     fake_relu: bool = False,
+    imagenet_top1: float | None = None,
 ) -> CheckedSpec:
     """Say what is wrong with a registration, storing nothing: the name is free, the network
     builds (with its checkpoint) and the layer exists."""
+    if imagenet_top1 is not None and not 0 <= imagenet_top1 <= 100:
+        raise MetamerError("ImageNet top-1 is a percentage, 0 to 100", field="imagenet_top1")
     if ModelSpec.objects.filter(name=name).exists():
         raise MetamerError(f"a model spec named {name!r} exists already; pick another name", field="name")
     try:
@@ -119,6 +126,7 @@ def model_spec_register(
     std: Sequence[float] | None = None,
     cifar_stem: bool = False,
     fake_relu: bool = False,
+    imagenet_top1: float | None = None,
 ) -> ModelSpec:
     """Register a network + layer once ``model_spec_check`` passes: checked now, never at job time."""
     checked = model_spec_check(
@@ -132,6 +140,7 @@ def model_spec_register(
         std=std,
         cifar_stem=cifar_stem,
         fake_relu=fake_relu,
+        imagenet_top1=imagenet_top1,
     )
     spec = ModelSpec(
         name=name,
@@ -143,9 +152,49 @@ def model_spec_register(
         input_size=checked.input_size,
         mean=checked.mean,
         std=checked.std,
+        imagenet_top1=imagenet_top1,
     )
     if checkpoint is not None:
         spec.checkpoint.save(Path(checkpoint).name, ContentFile(Path(checkpoint).read_bytes()), save=False)
     spec.full_clean()
     spec.save()
     return spec
+
+
+def model_specs_top1_import(*, file: IO[bytes], filename: str) -> dict[str, list[str]]:
+    """ImageNet top-1 for registered specs from a CSV with ``model`` and ``top1`` columns, such
+    as timm's published ``results-imagenet.csv``: a row names a spec by its name, its
+    architecture, or its architecture with a weight tag (``resnet50.a1_in1k``). The file is
+    read whole and checked before any spec changes; returns the specs ``updated`` and the
+    ``unmatched`` specs."""
+    try:
+        rows = list(csv.DictReader(io.StringIO(file.read(MAX_TOP1_FILE_BYTES + 1).decode("utf-8"))))
+    except UnicodeDecodeError:
+        raise MetamerError(f"{filename}: not a text CSV file", field="file") from None
+    if not rows or not {"model", "top1"} <= set(rows[0]):
+        raise MetamerError(f"{filename}: a CSV with a header row naming model and top1 columns", field="file")
+    table: dict[str, float] = {}
+    for number, row in enumerate(rows, start=2):
+        try:
+            value = float(row["top1"])
+        except (TypeError, ValueError):
+            raise MetamerError(f"{filename}: row {number}: top1 must be a number", field="file") from None
+        if not 0 <= value <= 100:
+            raise MetamerError(f"{filename}: row {number}: top1 is a percentage, 0 to 100", field="file")
+        name = (row["model"] or "").strip()
+        table.setdefault(name, value)
+        table.setdefault(name.split(".")[0], value)  # timm's "arch.tag" rows also name the bare architecture
+    updated, unmatched = [], []
+    with transaction.atomic():
+        for spec in ModelSpec.objects.order_by("name"):
+            value = table.get(spec.name, table.get(spec.architecture))
+            if value is None:
+                unmatched.append(spec.name)
+                continue
+            spec.imagenet_top1 = value
+            spec.save(update_fields=["imagenet_top1"])
+            updated.append(spec.name)
+    return {"updated": updated, "unmatched": unmatched}
+
+
+MAX_TOP1_FILE_BYTES = 20 * 2**20

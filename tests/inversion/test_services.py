@@ -134,6 +134,23 @@ def test_builtin_specs_take_their_own_input_normalisation():
     assert alex.mean == [0.485, 0.456, 0.406]
 
 
+def test_imagenet_top1_comes_from_a_results_table_checked_whole_first():
+
+    services.model_spec_register(name="alex", architecture="alexnet-imagenet", layer="3", input_size=32)
+    services.model_spec_register(name="lite0", architecture="efficientnet-lite0-imagenet", input_size=64)
+    bad = io.BytesIO(b"model,top1\nalex,56.5\nlite0,much\n")
+    with pytest.raises(MetamerError, match="row 3: top1 must be a number"):
+        services.model_specs_top1_import(file=bad, filename="r.csv")
+    assert not ModelSpec.objects.filter(imagenet_top1__isnull=False).exists()
+    # timm's table names architectures with a weight tag; a spec's own name wins.
+    table = io.BytesIO(b"model,top1,top5\nefficientnet-lite0-imagenet.tf_in1k,75.1,92.2\nalex,56.5,79.1\n")
+    result = services.model_specs_top1_import(file=table, filename="results-imagenet.csv")
+    assert result == {"updated": ["alex", "lite0"], "unmatched": []}
+    assert ModelSpec.objects.get(name="lite0").imagenet_top1 == 75.1
+    with pytest.raises(MetamerError, match="percentage"):
+        services.model_spec_register(name="x", architecture="alexnet-imagenet", input_size=32, imagenet_top1=560)
+
+
 def _job(n_targets=3, targets="n", **config):
     spec = ModelSpec.objects.filter(name="alex").first() or services.model_spec_register(
         name="alex", architecture="alexnet-imagenet", layer="3", input_size=32

@@ -52,3 +52,35 @@ def test_a_job_fans_out_in_chunks_across_two_workers_with_each_iri_stored_once()
     pairs = list(job.iris.values_list("target_id", "seed_index"))
     assert len(pairs) == len(set(pairs)) == job.done == job.total == 8
     assert len(set(job.iris.values_list("worker", flat=True))) == 2  # both workers made IRIs
+
+
+def test_an_alignment_run_fans_out_one_task_per_model_across_the_workers():
+    import numpy as np
+    from django.db import transaction
+
+    from analysis.config import AlignmentConfig
+    from analysis.models import AlignmentRun
+    from analysis.services import alignment_run_create
+    from metamer.celery import app
+    from surveys.services import similarity_data_import
+
+    models = ("alexnet-imagenet", "alexnet-random", "efficientnet-lite0-random", "efficientnet-lite0-imagenet")
+    app.conf.task_always_eager = False
+    try:
+        image_set = services.target_set_create_noise(name="n", n=6, law="normal-0-1", image_size=32, seed=0)
+        matrix = np.abs(np.subtract.outer(np.arange(6.0), np.arange(6.0)))
+        data = similarity_data_import(name="d", image_set=image_set, matrices=matrix)
+        with transaction.atomic():
+            run = alignment_run_create(human=data, config=AlignmentConfig(models=models, bootstrap=20))
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            run.refresh_from_db()
+            if run.status in (AlignmentRun.Status.DONE, AlignmentRun.Status.FAILED):
+                break
+            time.sleep(0.5)
+    finally:
+        app.conf.task_always_eager = True
+    assert run.status == AlignmentRun.Status.DONE, run.error
+    assert [r["model"] for r in run.results["rows"]] == list(models)
+    assert set(run.progress["workers"]) == set(models)
+    assert len(set(run.progress["workers"].values())) == 2  # both workers embedded models

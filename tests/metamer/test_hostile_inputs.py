@@ -310,6 +310,39 @@ def test_api_bodies_of_an_unknown_type_are_refused(admin_client, content_type):
     assert ModelSpec.objects.count() == 0
 
 
+ALIGNMENT_CONFIGS = {
+    "an unknown setting": {"models": ["alexnet-random"], "speed": "max"},
+    "models as a string": {"models": "alexnet-random"},
+    "no models": {"models": []},
+    "an unknown model": {"models": ["resnet9000"]},
+    "an unknown layer": {"models": ["alexnet-random"], "layer": "fc99"},
+    "a layer with NUL": {"models": ["alexnet-random"], "layer": "1\x00"},
+    "a metric nobody knows": {"models": ["alexnet-random"], "metric": "euclid"},
+    "a negative bootstrap": {"models": ["alexnet-random"], "bootstrap": -1},
+    "a billion resamples": {"models": ["alexnet-random"], "bootstrap": 10**9},
+    "a bootstrap in words": {"models": ["alexnet-random"], "bootstrap": "many"},
+    "a seed of 2^70": {"models": ["alexnet-random"], "seed": 2**70},
+    "shots without a probe set": {"models": ["alexnet-random"], "probe_shots": [1, 5]},
+    "shots in words": {"models": ["alexnet-random"], "probe_shots": ["five"]},
+    "a config that is a list": ["alexnet-random"],
+}
+
+
+@pytest.mark.parametrize("case", list(ALIGNMENT_CONFIGS))
+def test_alignment_runs_with_bad_settings_are_refused_and_store_nothing(admin_client, case):
+    from analysis.models import AlignmentRun
+    from inversion import services as inversion_services
+    from surveys.services import similarity_data_import
+
+    image_set = inversion_services.target_set_create_noise(name="n", n=4, law="normal-0-1", image_size=16, seed=0)
+    data = similarity_data_import(name="d", image_set=image_set, matrices=1 - torch.eye(4).numpy())
+    body = {"human": data.pk, "config": ALIGNMENT_CONFIGS[case]}
+    reply = admin_client.post("/api/alignment-runs/", body, content_type="application/json")
+    assert reply.status_code == 400, (case, reply.status_code, reply.content)
+    assert reply.json()
+    assert AlignmentRun.objects.count() == 0
+
+
 ADMIN_FORMS = {
     "a model spec with an unknown architecture": (
         "/admin/inversion/modelspec/add/",

@@ -77,6 +77,23 @@ def test_unknown_architectures_are_named():
         build_network("builtin", "inception")
 
 
+def test_timm_architectures_load_a_local_checkpoint_with_its_class_count(tmp_path):
+    import timm
+
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        trained = timm.create_model("resnet18", pretrained=False, num_classes=7).eval()
+    torch.save(trained.state_dict(), tmp_path / "r18.pt")
+    net = build_network("timm", "resnet18", tmp_path / "r18.pt")
+    x = torch.rand(1, 3, 64, 64)
+    assert torch.allclose(net(x), trained(x))
+    assert default_layer(net) == "global_pool.flatten"
+    with pytest.raises(NetworkError, match="the checkpoint does not fit resnet34"):
+        build_network("timm", "resnet34", tmp_path / "r18.pt")
+    with pytest.raises(NetworkError, match="not a timm architecture"):
+        build_network("timm", "resnet9000")
+
+
 def test_fake_relu_keeps_values_and_passes_gradient_through_the_last_relu():
     net = build_network("builtin", "alexnet-imagenet")
     x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
