@@ -146,7 +146,7 @@ class SurveyDesignForm(forms.ModelForm):
     n_trials = forms.IntegerField(
         required=False,
         min_value=1,
-        help_text="Empty: every usable IRI (or target triple); a triplet survey: every triplet of a small set.",
+        help_text="Empty: every usable IRI (or target triple); triplet and odd-one-out surveys: all of a small set.",
     )
     n_attention_checks = forms.IntegerField(
         required=False, min_value=0, help_text="Empty: 5 per 100 trials, at least one."
@@ -265,7 +265,7 @@ class SurveyAdmin(CreatedByServiceAdmin):
     def open_surveys(self, request, queryset):
         act_on_each(self, request, queryset, lambda survey: services.survey_open(survey=survey))
 
-    @admin.action(description="Save triplet answers as human similarity data")
+    @admin.action(description="Save triplet or odd-one-out answers as human similarity data")
     def save_similarity_data(self, request, queryset):
         act_on_each(
             self,

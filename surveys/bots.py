@@ -23,9 +23,10 @@ from PIL import Image
 from science.images import to_tensor
 from science.perceptual import load_lpips
 
-Decider = Callable[[torch.Tensor, list[torch.Tensor]], int]
+Decider = Callable[[torch.Tensor | None, list[torch.Tensor]], int]
 """Given the query and the options (images in [0, 1]), return the chosen option's index; in
-clustering, asked once per row with the columns as options."""
+clustering, asked once per row with the columns as options; in odd one out, given no query,
+the option that does not belong."""
 
 
 def lpips_decider(variant: str, cache_dir: Path | None = None) -> Decider:
@@ -80,6 +81,10 @@ def run_bot(base_url: str, survey_uuid: str, participant: str, decide: Decider, 
             query = _fetch(session, urljoin(base_url, trial["query"]["url"]), timeout)
             options = [_fetch(session, urljoin(base_url, o["url"]), timeout) for o in trial["options"]]
             answer = decide(query, options)
+        elif trial["kind"] == "odd":
+            # Odd one out: no reference; the decider picks the option that does not belong.
+            options = [_fetch(session, urljoin(base_url, o["url"]), timeout) for o in trial["options"]]
+            answer = decide(None, options)
         else:
             # Clustering: each row goes to the column the decider picks for it.
             columns = [_fetch(session, urljoin(base_url, c["url"]), timeout) for c in trial["columns"]]

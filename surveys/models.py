@@ -73,6 +73,7 @@ class Survey(models.Model):
         CLUSTER_RANDOM = "cluster-random", "Clustering, random targets"
         CLUSTER_HARD = "cluster-hard", "Clustering, similar targets"
         TRIPLET = "triplet", "Triplet: which of two images is more like a third? (any image set)"
+        ODD_ONE_OUT = "odd-one-out", "Odd one out: which of three images does not belong? (any image set)"
 
     class Status(models.TextChoices):
         DRAFT = "draft"
@@ -92,7 +93,7 @@ class Survey(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="surveys",
-        help_text="Triplet surveys: the image set they ask about.",
+        help_text="Triplet and odd-one-out surveys: the image set they ask about.",
     )
     sampling = models.CharField(
         max_length=100, blank=True, help_text="Triplet surveys: how the triplets were chosen (all, or uniform)."
@@ -113,11 +114,17 @@ class Survey(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
 
+    IMAGE_SET_KINDS = ("triplet", "odd-one-out")
+    """Kinds that ask about an image set (any images), not about IRIs."""
+
     @property
     def layout(self) -> str:
         """How a trial is shown: ``2afc`` (a reference over two options: 2AFC and triplet
-        surveys) or ``clustering`` (three columns, six rows)."""
-        return "clustering" if self.kind in (self.Kind.CLUSTER_RANDOM, self.Kind.CLUSTER_HARD) else "2afc"
+        surveys), ``odd`` (three options, one to pick out) or ``clustering`` (three columns, six
+        rows)."""
+        if self.kind in (self.Kind.CLUSTER_RANDOM, self.Kind.CLUSTER_HARD):
+            return "clustering"
+        return "odd" if self.kind == self.Kind.ODD_ONE_OUT else "2afc"
 
 
 class Trial(models.Model):
@@ -145,10 +152,13 @@ class Trial(models.Model):
     correct = models.JSONField(
         null=True,
         blank=True,
-        help_text="2AFC: index of the correct option; clustering: each row's column; triplet: none but in checks.",
+        help_text="2AFC: index of the correct option; clustering: each row's column; triplet and odd one out: "
+        "none but in checks.",
     )
     items = models.JSONField(
-        null=True, blank=True, help_text="Triplet: image-set indices of the reference and the two options."
+        null=True,
+        blank=True,
+        help_text="Triplet: image-set indices of the reference and the two options; odd one out: of the three.",
     )
     check_row = models.PositiveSmallIntegerField(null=True, blank=True)
 

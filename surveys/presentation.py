@@ -26,9 +26,10 @@ def worker_seed(survey_seed: int, ordinal: int) -> int:
 def assignment_sequence(
     trials: list[tuple[int, str]], *, survey_seed: int, ordinal: int, places: int
 ) -> list[dict[str, Any]]:
-    """``trials``: (trial id, kind) in the survey's assembled order, kind ``2afc`` or
-    ``clustering``. Returns one entry per trial in this worker's order: ``{"trial": id,
-    "flip": 0|1}`` (2AFC: 1 shows the options swapped) or ``{"trial": id, "columns": [...],
+    """``trials``: (trial id, layout) in the survey's assembled order, layout ``2afc``, ``odd``
+    or ``clustering``. Returns one entry per trial in this worker's order: ``{"trial": id,
+    "flip": 0|1}`` (2AFC: 1 shows the options swapped), ``{"trial": id, "order": [...]}`` (odd
+    one out: display index → the trial's own option) or ``{"trial": id, "columns": [...],
     "rows": [...]}`` (clustering: display index → the trial's own column or row index)."""
     base = random.Random(derive_seed(survey_seed, "presentation"))
     order = list(trials)
@@ -42,6 +43,8 @@ def assignment_sequence(
     for trial_id, kind in order:
         if kind == "2afc":
             sequence.append({"trial": trial_id, "flip": (flips[trial_id] + ordinal) % 2})
+        elif kind == "odd":
+            sequence.append({"trial": trial_id, "order": mine.sample(range(3), 3)})
         else:
             turn = ordinal % 3
             columns = column_orders[trial_id][turn:] + column_orders[trial_id][:turn]
@@ -54,6 +57,9 @@ def answer_from_shown(presentation: dict[str, Any], shown: Any) -> Any:
     passed through unchanged for the answer's validation to name."""
     if "flip" in presentation:
         return 1 - shown if presentation["flip"] and shown in (0, 1) and not isinstance(shown, bool) else shown
+    if "order" in presentation:
+        valid = shown in (0, 1, 2) and not isinstance(shown, bool)
+        return presentation["order"][shown] if valid else shown
     columns, rows = presentation["columns"], presentation["rows"]
     if not isinstance(shown, list) or len(shown) != len(rows) or any(a not in (0, 1, 2) for a in shown):
         return shown
@@ -67,12 +73,16 @@ def shown_from_answer(presentation: dict[str, Any], answer: Any) -> Any:
     """The inverse of ``answer_from_shown``: what the worker clicked for a trial-terms answer."""
     if "flip" in presentation:
         return 1 - answer if presentation["flip"] and answer in (0, 1) else answer
+    if "order" in presentation:
+        return presentation["order"].index(answer) if answer in (0, 1, 2) else answer
     columns, rows = presentation["columns"], presentation["rows"]
     return [columns.index(answer[rows[display_row]]) for display_row in range(len(rows))]
 
 
 def arrange_options(presentation: dict[str, Any], options: list) -> list:
-    """A 2AFC trial's two options in this worker's order."""
+    """A 2AFC trial's two options, or an odd-one-out trial's three, in this worker's order."""
+    if "order" in presentation:
+        return [options[i] for i in presentation["order"]]
     return list(reversed(options)) if presentation.get("flip") else list(options)
 
 

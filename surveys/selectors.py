@@ -11,6 +11,7 @@ import numpy as np
 from django.db import connection
 from django.db.models.expressions import RawSQL
 
+from science.similarity import odd_one_out_triplets
 from surveys.models import Assignment, Response, SimilarityData, Study, Survey, SurveyLink, Trial
 from surveys.presentation import arrange_grid, arrange_options
 
@@ -34,8 +35,13 @@ def assignment_presentations(assignment: Assignment) -> list[dict[str, Any]]:
     if assignment.sequence:
         return assignment.sequence
     layout = assignment.survey.layout
+    unchanged = {
+        "2afc": {"flip": 0},
+        "odd": {"order": [0, 1, 2]},
+        "clustering": {"columns": [0, 1, 2], "rows": [*range(6)]},
+    }
     return [
-        {"trial": pk, "flip": 0} if layout == "2afc" else {"trial": pk, "columns": [0, 1, 2], "rows": list(range(6))}
+        {"trial": pk, **unchanged[layout]}
         for pk in Trial.objects.filter(survey_id=assignment.survey_id).order_by("position").values_list("pk", flat=True)
     ]
 
@@ -112,6 +118,14 @@ def trial_payload(
             "query": next(image(s) for s in slots if s.role == "query"),
             "options": arrange_options(presentation, options) if presentation else options,
         }
+    if all(s.role == "option" for s in slots):
+        options = [image(s) for s in slots]
+        return {
+            "trial": trial.pk,
+            "kind": "odd",
+            "position": position or trial.position + 1,
+            "options": arrange_options(presentation, options) if presentation else options,
+        }
     columns = [image(s) for s in slots if s.role == "column"]
     rows = [image(s) for s in slots if s.role == "row"]
     if presentation:
@@ -142,7 +156,7 @@ def survey_link_statuses(survey: Survey) -> list[tuple[SurveyLink, str]]:
     return out
 
 
-SECONDS_PER_TRIAL = {"2afc": 5, "cluster-random": 25, "cluster-hard": 30, "triplet": 5}
+SECONDS_PER_TRIAL = {"2afc": 5, "cluster-random": 25, "cluster-hard": 30, "triplet": 5, "odd-one-out": 6}
 """What a trial takes a careful worker, for the duration estimate (the paper: ~20 minutes for
 100 2AFC trials plus checks, with 60 allotted)."""
 
@@ -226,10 +240,12 @@ def similarity_group_matrix(data: SimilarityData) -> np.ndarray:
 
 
 def survey_triplets(survey: Survey) -> list[dict[str, Any]]:
-    """A triplet survey's answers from submitted work, one per trial answered: the worker, the
-    image-set indices ``i, j, k`` (reference, first option, second option in the survey's own
-    order) and ``choice`` (1: the worker found ``i`` closer to ``j``), whether it was an
-    attention check and whether that worker passed every check."""
+    """A triplet or odd-one-out survey's answers from submitted work as triplets: the worker,
+    the image-set indices ``i, j, k`` and ``choice`` (1: the worker found ``i`` closer to
+    ``j`` than to ``k``), whether it was an attention check and whether that worker passed
+    every check. A triplet trial gives one (reference, first option, second option in the
+    survey's own order); an odd-one-out answer gives two: each of the two images kept is closer
+    to the other than to the odd one (nothing is said about the odd one's own neighbour)."""
     rows = list(
         Response.objects.filter(assignment__survey=survey, assignment__status__in=Assignment.COUNTED)
         .order_by("assignment_id", "trial__position")
@@ -238,15 +254,13 @@ def survey_triplets(survey: Survey) -> list[dict[str, Any]]:
         )
     )
     failed = {worker for worker, _, check, _, correct in rows if check and not correct}
-    return [
-        {
-            "worker": worker,
-            "i": items[0],
-            "j": items[1],
-            "k": items[2],
-            "choice": 1 - answer,
-            "attention_check": check,
-            "passed_checks": worker not in failed,
-        }
-        for worker, items, check, answer, _ in rows
-    ]
+    out = []
+    for worker, items, check, answer, _ in rows:
+        flags = {"attention_check": check, "passed_checks": worker not in failed}
+        if survey.kind == Survey.Kind.ODD_ONE_OUT:
+            kept = [items[p] for p in range(3) if p != answer]
+            for i, j, k in odd_one_out_triplets(kept[0], kept[1], items[answer]):
+                out.append({"worker": worker, "i": i, "j": j, "k": k, "choice": 1, **flags})
+        else:
+            out.append({"worker": worker, "i": items[0], "j": items[1], "k": items[2], "choice": 1 - answer, **flags})
+    return out

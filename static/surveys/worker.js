@@ -78,7 +78,8 @@
       if (current) { event.preventDefault(); choose(current, column); }
       return;
     }
-    const key = { "1": 0, ArrowLeft: 0, "2": 1, ArrowRight: 1 }[event.key];
+    const keys = form.dataset.kind === "odd" ? { "1": 0, "2": 1, "3": 2 } : { "1": 0, ArrowLeft: 0, "2": 1, ArrowRight: 1 };
+    const key = keys[event.key];
     if (key === undefined) return;
     event.preventDefault();
     send(key);

@@ -149,7 +149,7 @@ def response_record(
     if assignment.status == Assignment.Status.EXPIRED:
         raise MetamerError("your time for this survey ran out; no more answers are taken", code="conflict")
     if assignment.status == Assignment.Status.STARTED:
-        score = _score(*key, answer)
+        score = _score(*key, answer, layout=assignment.survey.layout)
         presented = _presented(assignment, trial_id, answer)
         try:
             # Insert first: the unique constraints catch a repeat, so a first answer (the common
@@ -211,9 +211,13 @@ def _presented(assignment: Assignment, trial_id: int, answer: Any) -> dict[str, 
     return {}
 
 
-def _score(correct: Any, check_row: int | None, answer: Any) -> float | None:
+def _score(correct: Any, check_row: int | None, answer: Any, *, layout: str) -> float | None:
     """Share of the answer that is right (an attention check: 1 if passed, else 0); None for a
-    trial with no right answer (a triplet: the choice is the datum)."""
+    trial with no right answer (a triplet or odd-one-out trial: the choice is the datum)."""
+    if layout == "odd":
+        if answer not in (0, 1, 2) or isinstance(answer, bool):
+            raise MetamerError("an odd-one-out answer is 0, 1 or 2 (the image that does not belong)", field="answer")
+        return None if correct is None else float(answer == correct)
     if correct is None:
         if answer not in (0, 1):
             raise MetamerError("a triplet answer is 0 (first option) or 1 (second option)", field="answer")

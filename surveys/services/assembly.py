@@ -5,6 +5,7 @@ trial."""
 from __future__ import annotations
 
 import io
+import itertools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,15 +69,16 @@ def survey_assemble_check(
     ``survey_assemble``)."""
     if kind not in Survey.Kind.values:
         raise MetamerError(f"unknown survey kind {kind!r}; choose one of {', '.join(Survey.Kind.values)}", field="kind")
-    if kind == Survey.Kind.TRIPLET:
-        _check_triplet_request(jobs, image_set)
+    if kind in Survey.IMAGE_SET_KINDS:
+        _check_triplet_request(jobs, image_set, kind)
         _, checks, _ = survey_triplets_plan(
-            image_set=image_set, n_trials=n_trials, seed=seed, n_attention_checks=n_attention_checks
+            image_set=image_set, n_trials=n_trials, seed=seed, n_attention_checks=n_attention_checks, kind=kind
         )
         return SurveyDesign(plans=[], n_checks=len(checks), similarity_source="")
     if image_set is not None:
         raise MetamerError(
-            "only a triplet survey asks about an image set; IRI surveys take inversion jobs", field="image_set"
+            "only triplet and odd-one-out surveys ask about an image set; IRI surveys take inversion jobs",
+            field="image_set",
         )
     if not jobs:
         raise MetamerError("choose at least one inversion job (IRI set)", field="jobs")
@@ -144,9 +146,10 @@ def survey_assemble(
     ``n_trials=None`` uses every usable IRI (or target triple). Pay and time allowed take the
     model's defaults when not given.
     """
-    if kind == Survey.Kind.TRIPLET:  # planned once, by survey_assemble_triplets
-        _check_triplet_request(jobs, image_set)
+    if kind in Survey.IMAGE_SET_KINDS:  # planned once, by survey_assemble_triplets
+        _check_triplet_request(jobs, image_set, kind)
         return survey_assemble_triplets(
+            kind=kind,
             study=study,
             name=name,
             image_set=image_set,
@@ -201,20 +204,31 @@ def survey_assemble(
     return survey
 
 
-def _check_triplet_request(jobs: Sequence[InversionJob], image_set: TargetSet | None) -> None:
+def _check_triplet_request(jobs: Sequence[InversionJob], image_set: TargetSet | None, kind: str) -> None:
     if image_set is None or jobs:
+        what = "an odd-one-out" if kind == Survey.Kind.ODD_ONE_OUT else "a triplet"
         raise MetamerError(
-            "a triplet survey asks about an image set: choose one, and no inversion jobs", field="image_set"
+            f"{what} survey asks about an image set: choose one, and no inversion jobs", field="image_set"
         )
 
 
 def survey_triplets_plan(
-    *, image_set: TargetSet, n_trials: int | None, seed: int, n_attention_checks: int | None = None
+    *,
+    image_set: TargetSet,
+    n_trials: int | None,
+    seed: int,
+    n_attention_checks: int | None = None,
+    kind: str = Survey.Kind.TRIPLET,
 ) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int, int]], str]:
     """The triplets a triplet survey asks (reference, option 0, option 1 as image-set indices)
     and its attention checks (reference, option 0, option 1, the option that is the reference
     itself), or why it cannot be built; stores nothing. Every triplet when the set is small
-    and no number is given; otherwise ``n_trials`` distinct ones drawn uniformly."""
+    and no number is given; otherwise ``n_trials`` distinct ones drawn uniformly.
+
+    ``kind="odd-one-out"``: sets of three images instead (in a random order) and checks that
+    show one image twice beside another (the last element: the position of the odd one)."""
+    if kind == Survey.Kind.ODD_ONE_OUT:
+        return _triads_plan(image_set=image_set, n_trials=n_trials, seed=seed, n_attention_checks=n_attention_checks)
     n = image_set.targets.count()
     if n < 3:
         raise MetamerError(f"{image_set.name} has {n} images; a triplet needs 3", field="image_set")
@@ -246,9 +260,45 @@ def survey_triplets_plan(
     return trials, checks, sampling
 
 
+def _triads_plan(
+    *, image_set: TargetSet, n_trials: int | None, seed: int, n_attention_checks: int | None
+) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int, int]], str]:
+    n = image_set.targets.count()
+    if n < 3:
+        raise MetamerError(f"{image_set.name} has {n} images; an odd-one-out trial needs 3", field="image_set")
+    total = n * (n - 1) * (n - 2) // 6
+    rng = np.random.default_rng(seed)
+    if n_trials is None and total > ALL_TRIPLETS_UP_TO:
+        raise MetamerError(
+            f"{image_set.name} has {total:,} distinct sets of three; say how many to ask (n_trials)", field="n_trials"
+        )
+    if n_trials is not None and n_trials > total:
+        raise MetamerError(
+            f"asked for {n_trials} trials but {n} images give only {total} sets of three", field="n_trials"
+        )
+    if n_trials is None or n_trials == total:
+        chosen, sampling = [tuple(t) for t in itertools.combinations(range(n), 3)], f"all {total} sets of three"
+    else:
+        seen: set[tuple[int, ...]] = set()
+        while len(seen) < n_trials:
+            seen.add(tuple(sorted(int(x) for x in rng.choice(n, 3, replace=False))))
+        chosen, sampling = sorted(seen), f"uniform: {n_trials} of {total} sets of three (seed {seed})"
+    trials = [tuple(int(x) for x in rng.permutation(t)) for t in (chosen[p] for p in rng.permutation(len(chosen)))]
+    n_checks = max(1, round(len(trials) * 0.05)) if n_attention_checks is None else n_attention_checks
+    checks = []
+    for pick in rng.integers(0, len(trials), n_checks):
+        same, odd = trials[pick][:2]
+        items = [same, same, odd]
+        order = rng.permutation(3)
+        shown = [items[o] for o in order]
+        checks.append((*shown, int(np.flatnonzero(order == 2)[0])))
+    return trials, checks, sampling
+
+
 @transaction.atomic
 def survey_assemble_triplets(
     *,
+    kind: str = Survey.Kind.TRIPLET,
     study: Study,
     name: str,
     image_set: TargetSet,
@@ -261,9 +311,11 @@ def survey_assemble_triplets(
 ) -> Survey:
     """A triplet survey over any image set: "which of these two is more like the reference?",
     one triplet per trial (see ``survey_triplets_plan``), and attention checks whose one option
-    is the reference itself, at random positions. The sampling is recorded on the survey."""
+    is the reference itself, at random positions. The sampling is recorded on the survey.
+    ``kind="odd-one-out"``: "which of these three does not belong?", checks showing one image
+    twice."""
     trials, checks, sampling = survey_triplets_plan(
-        image_set=image_set, n_trials=n_trials, seed=seed, n_attention_checks=n_attention_checks
+        image_set=image_set, n_trials=n_trials, seed=seed, n_attention_checks=n_attention_checks, kind=kind
     )
     rng = random.Random(seed)
     plans: list[tuple[tuple[int, int, int], int | None]] = [(t, None) for t in trials]
@@ -273,7 +325,7 @@ def survey_assemble_triplets(
     survey = Survey.objects.create(
         study=study,
         name=name,
-        kind=Survey.Kind.TRIPLET,
+        kind=kind,
         image_set=image_set,
         sampling=sampling,
         seed=seed,
@@ -287,12 +339,13 @@ def survey_assemble_triplets(
         trial = Trial.objects.create(
             survey=survey, position=position, is_attention_check=side is not None, correct=side, items=list(items)
         )
+        if kind == Survey.Kind.ODD_ONE_OUT:
+            slots = [(TrialSlot.Role.OPTION, index, item) for index, item in enumerate(items)]
+        else:
+            slots = [(TrialSlot.Role.QUERY, 0, items[0]), (TrialSlot.Role.OPTION, 0, items[1])]
+            slots.append((TrialSlot.Role.OPTION, 1, items[2]))
         TrialSlot.objects.bulk_create(
-            [
-                TrialSlot(trial=trial, role=TrialSlot.Role.QUERY, index=0, stimulus_id=stimuli[items[0]]),
-                TrialSlot(trial=trial, role=TrialSlot.Role.OPTION, index=0, stimulus_id=stimuli[items[1]]),
-                TrialSlot(trial=trial, role=TrialSlot.Role.OPTION, index=1, stimulus_id=stimuli[items[2]]),
-            ]
+            [TrialSlot(trial=trial, role=role, index=index, stimulus_id=stimuli[item]) for role, index, item in slots]
         )
     return survey
 

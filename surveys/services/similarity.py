@@ -236,9 +236,10 @@ def similarity_data_from_survey(*, survey: Survey, name: str) -> SimilarityData:
     """A triplet survey's answers as similarity data over its image set (the currency the
     alignment analyses read): every answered trial but the attention checks, from workers who
     passed all their checks, with worker ids."""
-    if survey.kind != Survey.Kind.TRIPLET:
+    if survey.kind not in Survey.IMAGE_SET_KINDS:
         raise MetamerError(
-            f"{survey.name} is a {survey.get_kind_display()} survey, not a triplet survey", field="survey"
+            f"{survey.name} is a {survey.get_kind_display()} survey, not a triplet or odd-one-out survey",
+            field="survey",
         )
     rows = [r for r in survey_triplets(survey) if not r["attention_check"] and r["passed_checks"]]
     if not rows:
@@ -249,7 +250,7 @@ def similarity_data_from_survey(*, survey: Survey, name: str) -> SimilarityData:
         triplets=np.array([[r["i"], r["j"], r["k"]] for r in rows]),
         choices=np.array([r["choice"] for r in rows]),
         workers=[r["worker"] for r in rows],
-        source=f"triplet survey {survey.name!r} ({survey.sampling}); workers who passed every attention check",
+        source=f"{survey.kind} survey {survey.name!r} ({survey.sampling}); workers who passed every attention check",
     )
 
 

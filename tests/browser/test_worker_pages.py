@@ -55,6 +55,8 @@ def _correct_as_shown(page) -> int | list[int]:
     entry = next(e for e in Assignment.objects.get(token=token).sequence if e["trial"] == trial.pk)
     if "flip" in entry:
         return trial.correct ^ entry["flip"]
+    if "order" in entry:
+        return entry["order"].index(trial.correct)
     return [entry["columns"].index(trial.correct[row]) for row in entry["rows"]]
 
 
@@ -206,4 +208,38 @@ def test_a_triplet_survey_on_a_390_px_phone_by_tapping(page, live_server):
     assert responses.count() == total
     assert responses.get(trial__is_attention_check=True).correct is True
     assert all(r.correct is None for r in responses.filter(trial__is_attention_check=False))
+    phone.close()
+
+
+def test_an_odd_one_out_survey_on_a_390_px_phone_by_tapping(page, live_server):
+    from inversion import services as inversion_services
+
+    images = inversion_services.target_set_create_noise(name="o", n=4, law="normal-0-1", image_size=64, seed=0)
+    survey = services.survey_open(
+        survey=services.survey_assemble(
+            study=StudyFactory(), name="odd", kind="odd-one-out", image_set=images, n_trials=4, n_attention_checks=1
+        )
+    )
+    phone = page.context.browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=3, has_touch=True, is_mobile=True
+    )
+    page = phone.new_page()
+    page.goto(f"{live_server.url}/s/{survey.uuid}/?pid=phone-odd")
+    assert page.get_by_text("Which image is the odd one out?").is_visible()
+    page.get_by_role("button", name="I agree, start").tap()
+    page.wait_for_selector("#trial-form")
+    page.screenshot(path=SCREENSHOTS / "odd-one-out-trial-phone.png", full_page=True)
+    assert not page.locator(".option .key").first.is_visible()
+    total = Trial.objects.filter(survey=survey).count()
+    for answered in range(total):
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        trial = _trial_on(page)
+        shown = _correct_as_shown(page) if trial.is_attention_check else answered % 3
+        page.get_by_role("button", name=f"Image {shown + 1} does not belong").tap()
+        _wait_for_next(page, answered)
+    assignment = Assignment.objects.get(participant__external_id="phone-odd")
+    assert assignment.status == Assignment.Status.SUBMITTED
+    responses = Response.objects.filter(assignment=assignment)
+    assert responses.count() == total
+    assert responses.get(trial__is_attention_check=True).correct is True
     phone.close()
