@@ -156,11 +156,28 @@ def _torchvision(architecture: str, checkpoint: Path | None, *, cifar_stem: bool
         net.conv1 = nn.Conv2d(3, net.conv1.out_channels, 3, 1, 1, bias=False)
         net.maxpool = nn.Identity()
     if state is not None:
-        try:
-            net.load_state_dict(state)
-        except (RuntimeError, TypeError, AttributeError) as exc:
-            raise NetworkError(f"the checkpoint does not fit {architecture}: {exc}") from None
+        _load_into(net, state, architecture)
     return net
+
+
+def _load_into(net: nn.Module, state: dict[str, Tensor], architecture: str) -> None:
+    try:
+        net.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise NetworkError(f"the checkpoint does not fit {architecture}: {str(exc)[:400]}") from None
+
+
+def _classes(state: dict[str, Tensor], head: str) -> dict[str, int]:
+    """``num_classes`` from the checkpoint's classifier head ``<head>.weight``, if it has one."""
+    weight = state.get(f"{head}.weight")
+    if weight is None:
+        return {}
+    if weight.dim() != 2 or not 0 < weight.shape[0] <= MAX_CLASSES:
+        raise NetworkError(
+            f"the checkpoint's classifier head {head}.weight has shape {tuple(weight.shape)}; "
+            f"expected (classes, features) with 1 to {MAX_CLASSES:,} classes"
+        )
+    return {"num_classes": int(weight.shape[0])}
 
 
 def _timm(architecture: str, checkpoint: Path | None) -> nn.Module:
@@ -174,20 +191,10 @@ def _timm(architecture: str, checkpoint: Path | None) -> nn.Module:
     kwargs: dict[str, int] = {}
     if state is not None:
         classifier = timm.create_model(architecture, pretrained=False).pretrained_cfg.get("classifier")
-        head = state.get(f"{classifier}.weight") if isinstance(classifier, str) else None
-        if head is not None:
-            if head.dim() != 2 or not 0 < head.shape[0] <= MAX_CLASSES:
-                raise NetworkError(
-                    f"the checkpoint's classifier head {classifier}.weight has shape {tuple(head.shape)}; "
-                    f"expected (classes, features) with 1 to {MAX_CLASSES:,} classes"
-                )
-            kwargs["num_classes"] = int(head.shape[0])
+        kwargs = _classes(state, classifier) if isinstance(classifier, str) else {}
     net = timm.create_model(architecture, pretrained=False, **kwargs)
     if state is not None:
-        try:
-            net.load_state_dict(state)
-        except (RuntimeError, TypeError, AttributeError) as exc:
-            raise NetworkError(f"the checkpoint does not fit {architecture}: {str(exc)[:400]}") from None
+        _load_into(net, state, architecture)
     return net
 
 
@@ -217,15 +224,7 @@ def _head_size(architecture: str, state: dict[str, Tensor] | None) -> dict[str, 
         return {}
     probe = models.get_model(architecture, weights=None)
     linears = [name for name, m in probe.named_modules() if isinstance(m, nn.Linear)]
-    weight = state.get(f"{linears[-1]}.weight") if linears else None
-    if weight is None:
-        return {}
-    if weight.dim() != 2 or not 0 < weight.shape[0] <= MAX_CLASSES:
-        raise NetworkError(
-            f"the checkpoint's classifier head {linears[-1]}.weight has shape {tuple(weight.shape)}; "
-            f"expected (classes, features) with 1 to {MAX_CLASSES:,} classes"
-        )
-    return {"num_classes": int(weight.shape[0])}
+    return _classes(state, linears[-1]) if linears else {}
 
 
 def _tracer_kwargs() -> dict[str, list]:

@@ -265,7 +265,7 @@ class SurveyAdmin(CreatedByServiceAdmin):
     def open_surveys(self, request, queryset):
         act_on_each(self, request, queryset, lambda survey: services.survey_open(survey=survey))
 
-    @admin.action(description="Save triplet or odd-one-out answers as human similarity data")
+    @admin.action(description="Save triplet, odd-one-out or rating answers as human similarity data")
     def save_similarity_data(self, request, queryset):
         act_on_each(
             self,

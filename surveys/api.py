@@ -82,8 +82,8 @@ class SurveyViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
     @action(detail=True, methods=["post"], url_path="similarity-data")
     def similarity_data(self, request, pk=None):
-        """A triplet survey's answers so far (workers who passed every check) as similarity
-        data; body: ``{"name": ...}``."""
+        """A triplet, odd-one-out or rating survey's answers so far (workers who passed every
+        check) as similarity data; body: ``{"name": ...}``."""
         name = str(request.data.get("name") or "")
         if not name:
             raise serializers.ValidationError({"name": "give the similarity data a name"})

@@ -25,8 +25,8 @@ from science.perceptual import load_lpips
 
 Decider = Callable[[torch.Tensor | None, list[torch.Tensor]], int]
 """Given the query and the options (images in [0, 1]), return the chosen option's index; in
-clustering, asked once per row with the columns as options; in odd one out, given no query,
-the option that does not belong."""
+clustering, asked once per row with the columns as options; given no query, the option that
+does not belong (odd one out) or the pair's rating, 0 to 10 (rating)."""
 
 
 def lpips_decider(variant: str, cache_dir: Path | None = None) -> Decider:
@@ -81,8 +81,8 @@ def run_bot(base_url: str, survey_uuid: str, participant: str, decide: Decider, 
             query = _fetch(session, urljoin(base_url, trial["query"]["url"]), timeout)
             options = [_fetch(session, urljoin(base_url, o["url"]), timeout) for o in trial["options"]]
             answer = decide(query, options)
-        elif trial["kind"] == "odd":
-            # Odd one out: no reference; the decider picks the option that does not belong.
+        elif trial["kind"] in ("odd", "rating"):
+            # No reference: the decider picks the option that does not belong, or rates the pair.
             options = [_fetch(session, urljoin(base_url, o["url"]), timeout) for o in trial["options"]]
             answer = decide(None, options)
         else:

@@ -74,6 +74,7 @@ class Survey(models.Model):
         CLUSTER_HARD = "cluster-hard", "Clustering, similar targets"
         TRIPLET = "triplet", "Triplet: which of two images is more like a third? (any image set)"
         ODD_ONE_OUT = "odd-one-out", "Odd one out: which of three images does not belong? (any image set)"
+        RATING = "rating", "Pairwise rating: how similar are two images, 0 to 10? (any image set)"
 
     class Status(models.TextChoices):
         DRAFT = "draft"
@@ -114,17 +115,17 @@ class Survey(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
 
-    IMAGE_SET_KINDS = ("triplet", "odd-one-out")
+    IMAGE_SET_KINDS = ("triplet", "odd-one-out", "rating")
     """Kinds that ask about an image set (any images), not about IRIs."""
 
     @property
     def layout(self) -> str:
         """How a trial is shown: ``2afc`` (a reference over two options: 2AFC and triplet
-        surveys), ``odd`` (three options, one to pick out) or ``clustering`` (three columns, six
-        rows)."""
+        surveys), ``odd`` (three options, one to pick out), ``rating`` (two images and a 0–10
+        scale) or ``clustering`` (three columns, six rows)."""
         if self.kind in (self.Kind.CLUSTER_RANDOM, self.Kind.CLUSTER_HARD):
             return "clustering"
-        return "odd" if self.kind == self.Kind.ODD_ONE_OUT else "2afc"
+        return {self.Kind.ODD_ONE_OUT: "odd", self.Kind.RATING: "rating"}.get(self.kind, "2afc")
 
 
 class Trial(models.Model):
@@ -158,7 +159,8 @@ class Trial(models.Model):
     items = models.JSONField(
         null=True,
         blank=True,
-        help_text="Triplet: image-set indices of the reference and the two options; odd one out: of the three.",
+        help_text="Triplet: image-set indices of the reference and the two options; odd one out: of the three; "
+        "rating: of the pair.",
     )
     check_row = models.PositiveSmallIntegerField(null=True, blank=True)
 

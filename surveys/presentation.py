@@ -29,7 +29,8 @@ def assignment_sequence(
     """``trials``: (trial id, layout) in the survey's assembled order, layout ``2afc``, ``odd``
     or ``clustering``. Returns one entry per trial in this worker's order: ``{"trial": id,
     "flip": 0|1}`` (2AFC: 1 shows the options swapped), ``{"trial": id, "order": [...]}`` (odd
-    one out: display index → the trial's own option) or ``{"trial": id, "columns": [...],
+    one out: display index → the trial's own option), ``{"trial": id, "swap": 0|1}`` (rating:
+    1 shows the pair the other way round) or ``{"trial": id, "columns": [...],
     "rows": [...]}`` (clustering: display index → the trial's own column or row index)."""
     base = random.Random(derive_seed(survey_seed, "presentation"))
     order = list(trials)
@@ -45,6 +46,8 @@ def assignment_sequence(
             sequence.append({"trial": trial_id, "flip": (flips[trial_id] + ordinal) % 2})
         elif kind == "odd":
             sequence.append({"trial": trial_id, "order": mine.sample(range(3), 3)})
+        elif kind == "rating":
+            sequence.append({"trial": trial_id, "swap": (flips[trial_id] + ordinal) % 2})
         else:
             turn = ordinal % 3
             columns = column_orders[trial_id][turn:] + column_orders[trial_id][:turn]
@@ -60,6 +63,8 @@ def answer_from_shown(presentation: dict[str, Any], shown: Any) -> Any:
     if "order" in presentation:
         valid = shown in (0, 1, 2) and not isinstance(shown, bool)
         return presentation["order"][shown] if valid else shown
+    if "swap" in presentation:
+        return shown  # a rating says the same whichever image is on the left
     columns, rows = presentation["columns"], presentation["rows"]
     if not isinstance(shown, list) or len(shown) != len(rows) or any(a not in (0, 1, 2) for a in shown):
         return shown
@@ -75,6 +80,8 @@ def shown_from_answer(presentation: dict[str, Any], answer: Any) -> Any:
         return 1 - answer if presentation["flip"] and answer in (0, 1) else answer
     if "order" in presentation:
         return presentation["order"].index(answer) if answer in (0, 1, 2) else answer
+    if "swap" in presentation:
+        return answer
     columns, rows = presentation["columns"], presentation["rows"]
     return [columns.index(answer[rows[display_row]]) for display_row in range(len(rows))]
 
@@ -83,7 +90,7 @@ def arrange_options(presentation: dict[str, Any], options: list) -> list:
     """A 2AFC trial's two options, or an odd-one-out trial's three, in this worker's order."""
     if "order" in presentation:
         return [options[i] for i in presentation["order"]]
-    return list(reversed(options)) if presentation.get("flip") else list(options)
+    return list(reversed(options)) if presentation.get("flip") or presentation.get("swap") else list(options)
 
 
 def arrange_grid(presentation: dict[str, Any], columns: list, rows: list) -> tuple[list, list]:

@@ -38,6 +38,7 @@ def assignment_presentations(assignment: Assignment) -> list[dict[str, Any]]:
     unchanged = {
         "2afc": {"flip": 0},
         "odd": {"order": [0, 1, 2]},
+        "rating": {"swap": 0},
         "clustering": {"columns": [0, 1, 2], "rows": [*range(6)]},
     }
     return [
@@ -122,9 +123,10 @@ def trial_payload(
         options = [image(s) for s in slots]
         return {
             "trial": trial.pk,
-            "kind": "odd",
+            "kind": "odd" if len(options) == 3 else "rating",
             "position": position or trial.position + 1,
             "options": arrange_options(presentation, options) if presentation else options,
+            **({} if len(options) == 3 else {"scale": list(range(RATING_SCALE + 1))}),
         }
     columns = [image(s) for s in slots if s.role == "column"]
     rows = [image(s) for s in slots if s.role == "row"]
@@ -156,7 +158,9 @@ def survey_link_statuses(survey: Survey) -> list[tuple[SurveyLink, str]]:
     return out
 
 
-SECONDS_PER_TRIAL = {"2afc": 5, "cluster-random": 25, "cluster-hard": 30, "triplet": 5, "odd-one-out": 6}
+RATING_SCALE = 10
+"""Ratings run from 0 (not alike at all) to this (the same)."""
+SECONDS_PER_TRIAL = {"2afc": 5, "cluster-random": 25, "cluster-hard": 30, "triplet": 5, "odd-one-out": 6, "rating": 6}
 """What a trial takes a careful worker, for the duration estimate (the paper: ~20 minutes for
 100 2AFC trials plus checks, with 60 allotted)."""
 
@@ -239,13 +243,9 @@ def similarity_group_matrix(data: SimilarityData) -> np.ndarray:
     return similarity_arrays(data)["group"]
 
 
-def survey_triplets(survey: Survey) -> list[dict[str, Any]]:
-    """A triplet or odd-one-out survey's answers from submitted work as triplets: the worker,
-    the image-set indices ``i, j, k`` and ``choice`` (1: the worker found ``i`` closer to
-    ``j`` than to ``k``), whether it was an attention check and whether that worker passed
-    every check. A triplet trial gives one (reference, first option, second option in the
-    survey's own order); an odd-one-out answer gives two: each of the two images kept is closer
-    to the other than to the odd one (nothing is said about the odd one's own neighbour)."""
+def _counted_answers(survey: Survey) -> tuple[list[tuple], set[str]]:
+    """Answers from submitted work, in each worker's order: (worker, trial items, attention
+    check, answer), and the workers who failed a check."""
     rows = list(
         Response.objects.filter(assignment__survey=survey, assignment__status__in=Assignment.COUNTED)
         .order_by("assignment_id", "trial__position")
@@ -254,8 +254,37 @@ def survey_triplets(survey: Survey) -> list[dict[str, Any]]:
         )
     )
     failed = {worker for worker, _, check, _, correct in rows if check and not correct}
+    return [(worker, items, check, answer) for worker, items, check, answer, _ in rows], failed
+
+
+def survey_ratings(survey: Survey) -> list[dict[str, Any]]:
+    """A rating survey's answers from submitted work: the worker, the pair's image-set indices
+    ``i, j``, the ``rating`` (0: not alike at all, 10: the same), whether it was an attention
+    check and whether that worker passed every check."""
+    rows, failed = _counted_answers(survey)
+    return [
+        {
+            "worker": worker,
+            "i": items[0],
+            "j": items[1],
+            "rating": answer,
+            "attention_check": check,
+            "passed_checks": worker not in failed,
+        }
+        for worker, items, check, answer in rows
+    ]
+
+
+def survey_triplets(survey: Survey) -> list[dict[str, Any]]:
+    """A triplet or odd-one-out survey's answers from submitted work as triplets: the worker,
+    the image-set indices ``i, j, k`` and ``choice`` (1: the worker found ``i`` closer to
+    ``j`` than to ``k``), whether it was an attention check and whether that worker passed
+    every check. A triplet trial gives one (reference, first option, second option in the
+    survey's own order); an odd-one-out answer gives two: each of the two images kept is closer
+    to the other than to the odd one (nothing is said about the odd one's own neighbour)."""
+    rows, failed = _counted_answers(survey)
     out = []
-    for worker, items, check, answer, _ in rows:
+    for worker, items, check, answer in rows:
         flags = {"attention_check": check, "passed_checks": worker not in failed}
         if survey.kind == Survey.Kind.ODD_ONE_OUT:
             kept = [items[p] for p in range(3) if p != answer]

@@ -106,3 +106,23 @@ def two_conditions(db):
             first = first or iri
         jobs.append(first.job)
     return jobs
+
+
+@pytest.fixture(scope="session")
+def alexnet_features():
+    """Unit-length ImageNet AlexNet features (its default layer) of images N×3×H×W in [0, 1]:
+    what simulated participants judge by."""
+    import numpy as np
+
+    from science.networks import BUILTINS, LayerRepresentation, build_network, default_layer
+
+    net = build_network("builtin", "alexnet-imagenet")
+    builtin = BUILTINS["alexnet-imagenet"]
+    g = LayerRepresentation(net, default_layer(net), builtin.mean, builtin.std)
+
+    def features(x: torch.Tensor) -> np.ndarray:
+        with torch.no_grad():
+            f = g(x).flatten(1).numpy()
+        return f / np.linalg.norm(f, axis=1, keepdims=True)
+
+    return features

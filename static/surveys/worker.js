@@ -78,7 +78,10 @@
       if (current) { event.preventDefault(); choose(current, column); }
       return;
     }
-    const keys = form.dataset.kind === "odd" ? { "1": 0, "2": 1, "3": 2 } : { "1": 0, ArrowLeft: 0, "2": 1, ArrowRight: 1 };
+    const keys = {
+      odd: { "1": 0, "2": 1, "3": 2 },
+      rating: Object.fromEntries("0123456789".split("").map((d) => [d, Number(d)])),
+    }[form.dataset.kind] || { "1": 0, ArrowLeft: 0, "2": 1, ArrowRight: 1 };
     const key = keys[event.key];
     if (key === undefined) return;
     event.preventDefault();

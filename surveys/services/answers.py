@@ -211,9 +211,17 @@ def _presented(assignment: Assignment, trial_id: int, answer: Any) -> dict[str, 
     return {}
 
 
+RATING_MAX = 10
+
+
 def _score(correct: Any, check_row: int | None, answer: Any, *, layout: str) -> float | None:
     """Share of the answer that is right (an attention check: 1 if passed, else 0); None for a
     trial with no right answer (a triplet or odd-one-out trial: the choice is the datum)."""
+    if layout == "rating":
+        if not isinstance(answer, int) or isinstance(answer, bool) or not 0 <= answer <= RATING_MAX:
+            raise MetamerError(f"a rating is a whole number from 0 to {RATING_MAX}", field="answer")
+        # A check shows one image twice: passed when rated near the top of the scale.
+        return None if correct is None else float(answer >= correct)
     if layout == "odd":
         if answer not in (0, 1, 2) or isinstance(answer, bool):
             raise MetamerError("an odd-one-out answer is 0, 1 or 2 (the image that does not belong)", field="answer")

@@ -206,7 +206,7 @@ def survey_assemble(
 
 def _check_triplet_request(jobs: Sequence[InversionJob], image_set: TargetSet | None, kind: str) -> None:
     if image_set is None or jobs:
-        what = "an odd-one-out" if kind == Survey.Kind.ODD_ONE_OUT else "a triplet"
+        what = {Survey.Kind.ODD_ONE_OUT: "an odd-one-out", Survey.Kind.RATING: "a rating"}.get(kind, "a triplet")
         raise MetamerError(
             f"{what} survey asks about an image set: choose one, and no inversion jobs", field="image_set"
         )
@@ -226,9 +226,13 @@ def survey_triplets_plan(
     and no number is given; otherwise ``n_trials`` distinct ones drawn uniformly.
 
     ``kind="odd-one-out"``: sets of three images instead (in a random order) and checks that
-    show one image twice beside another (the last element: the position of the odd one)."""
+    show one image twice beside another (the last element: the position of the odd one).
+    ``kind="rating"``: pairs (in a random order) and checks that show one image twice (the last
+    element: the least rating that passes)."""
     if kind == Survey.Kind.ODD_ONE_OUT:
         return _triads_plan(image_set=image_set, n_trials=n_trials, seed=seed, n_attention_checks=n_attention_checks)
+    if kind == Survey.Kind.RATING:
+        return _pairs_plan(image_set=image_set, n_trials=n_trials, seed=seed, n_attention_checks=n_attention_checks)
     n = image_set.targets.count()
     if n < 3:
         raise MetamerError(f"{image_set.name} has {n} images; a triplet needs 3", field="image_set")
@@ -257,6 +261,36 @@ def survey_triplets_plan(
         i, j, k = trials[pick]
         side = int(rng.integers(2))
         checks.append((i, i, k, 0) if side == 0 else (i, j, i, 1))
+    return trials, checks, sampling
+
+
+RATING_CHECK_PASS = 8
+"""A rating check (one image shown twice) passes at this rating or above, of 10."""
+
+
+def _pairs_plan(
+    *, image_set: TargetSet, n_trials: int | None, seed: int, n_attention_checks: int | None
+) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]], str]:
+    n = image_set.targets.count()
+    if n < 2:
+        raise MetamerError(f"{image_set.name} has {n} image; a pair needs 2", field="image_set")
+    total = n * (n - 1) // 2
+    rng = np.random.default_rng(seed)
+    if n_trials is None and total > ALL_TRIPLETS_UP_TO:
+        raise MetamerError(f"{image_set.name} has {total:,} pairs; say how many to ask (n_trials)", field="n_trials")
+    if n_trials is not None and n_trials > total:
+        raise MetamerError(f"asked for {n_trials} trials but {n} images give only {total} pairs", field="n_trials")
+    pairs = list(itertools.combinations(range(n), 2))
+    if n_trials is None or n_trials == total:
+        sampling = f"all {total} pairs"
+    else:
+        pairs, sampling = (
+            [pairs[p] for p in sorted(rng.choice(total, n_trials, replace=False))],
+            (f"uniform: {n_trials} of {total} pairs (seed {seed})"),
+        )
+    trials = [tuple(int(x) for x in rng.permutation(pairs[p])) for p in rng.permutation(len(pairs))]
+    n_checks = max(1, round(len(trials) * 0.05)) if n_attention_checks is None else n_attention_checks
+    checks = [(int(i), int(i), RATING_CHECK_PASS) for i in rng.integers(0, n, n_checks)]
     return trials, checks, sampling
 
 
@@ -318,7 +352,7 @@ def survey_assemble_triplets(
         image_set=image_set, n_trials=n_trials, seed=seed, n_attention_checks=n_attention_checks, kind=kind
     )
     rng = random.Random(seed)
-    plans: list[tuple[tuple[int, int, int], int | None]] = [(t, None) for t in trials]
+    plans: list[tuple[tuple[int, ...], int | None]] = [(t, None) for t in trials]
     for *items, side in checks:
         plans.insert(rng.randint(0, len(plans)), (tuple(items), side))
     pay = {"reward_cents": reward_cents, "minutes_allotted": minutes_allotted}
@@ -339,7 +373,7 @@ def survey_assemble_triplets(
         trial = Trial.objects.create(
             survey=survey, position=position, is_attention_check=side is not None, correct=side, items=list(items)
         )
-        if kind == Survey.Kind.ODD_ONE_OUT:
+        if kind in (Survey.Kind.ODD_ONE_OUT, Survey.Kind.RATING):
             slots = [(TrialSlot.Role.OPTION, index, item) for index, item in enumerate(items)]
         else:
             slots = [(TrialSlot.Role.QUERY, 0, items[0]), (TrialSlot.Role.OPTION, 0, items[1])]

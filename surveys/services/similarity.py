@@ -19,7 +19,7 @@ from inversion.services import target_set_create_from_images
 from metamer.errors import MetamerError
 from science import similarity as sim
 from surveys.models import SimilarityData, Survey
-from surveys.selectors import survey_triplets
+from surveys.selectors import survey_ratings, survey_triplets
 
 MAX_MATRIX_FILE_BYTES = 200 * 2**20
 KRIEGESKORTE92_SOURCE = (
@@ -233,13 +233,23 @@ def similarity_data_upload(
 
 
 def similarity_data_from_survey(*, survey: Survey, name: str) -> SimilarityData:
-    """A triplet survey's answers as similarity data over its image set (the currency the
-    alignment analyses read): every answered trial but the attention checks, from workers who
-    passed all their checks, with worker ids."""
+    """A triplet, odd-one-out or rating survey's answers as similarity data over its image set
+    (the currency the alignment analyses read): every answered trial but the attention checks,
+    from workers who passed all their checks, with worker ids. Ratings become dissimilarity
+    matrices, ``(10 − rating) / 10``: one per worker who rated every pair (so reliability across
+    people is known), else the mean over workers, which needs every pair rated by someone."""
     if survey.kind not in Survey.IMAGE_SET_KINDS:
         raise MetamerError(
-            f"{survey.name} is a {survey.get_kind_display()} survey, not a triplet or odd-one-out survey",
+            f"{survey.name} is a {survey.get_kind_display()} survey, not a triplet, odd-one-out or rating survey",
             field="survey",
+        )
+    source = f"{survey.kind} survey {survey.name!r} ({survey.sampling}); workers who passed every attention check"
+    if survey.kind == Survey.Kind.RATING:
+        rows = [r for r in survey_ratings(survey) if not r["attention_check"] and r["passed_checks"]]
+        if not rows:
+            raise MetamerError(f"{survey.name} has no answers yet from workers who passed its checks", field="survey")
+        return similarity_data_import(
+            name=name, image_set=survey.image_set, matrices=_rating_matrices(survey, rows), source=source
         )
     rows = [r for r in survey_triplets(survey) if not r["attention_check"] and r["passed_checks"]]
     if not rows:
@@ -250,8 +260,30 @@ def similarity_data_from_survey(*, survey: Survey, name: str) -> SimilarityData:
         triplets=np.array([[r["i"], r["j"], r["k"]] for r in rows]),
         choices=np.array([r["choice"] for r in rows]),
         workers=[r["worker"] for r in rows],
-        source=f"{survey.kind} survey {survey.name!r} ({survey.sampling}); workers who passed every attention check",
+        source=source,
     )
+
+
+def _rating_matrices(survey: Survey, rows: list[dict]) -> np.ndarray:
+    n = survey.image_set.targets.count()
+    per_worker: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # dissimilarity sums, counts
+    for r in rows:
+        sums, counts = per_worker.setdefault(r["worker"], (np.zeros((n, n)), np.zeros((n, n))))
+        for a, b in ((r["i"], r["j"]), (r["j"], r["i"])):
+            sums[a, b] += (10 - r["rating"]) / 10
+            counts[a, b] += 1
+    off = ~np.eye(n, dtype=bool)
+    complete = [s / np.where(c > 0, c, 1) for s, c in per_worker.values() if (c[off] > 0).all()]
+    if complete:
+        return np.stack(complete)
+    sums, counts = sum(s for s, _ in per_worker.values()), sum(c for _, c in per_worker.values())
+    if not (counts[off] > 0).all():
+        missing = int((counts[off] == 0).sum() // 2)
+        raise MetamerError(
+            f"{missing} pairs were rated by nobody who passed the checks; wait for more answers or ask every pair",
+            field="survey",
+        )
+    return (sums / np.where(counts > 0, counts, 1))[None]
 
 
 def kriegeskorte92_read(*, path: Path) -> tuple[list[tuple[str, Image.Image]], np.ndarray]:

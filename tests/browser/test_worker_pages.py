@@ -60,6 +60,13 @@ def _correct_as_shown(page) -> int | list[int]:
     return [entry["columns"].index(trial.correct[row]) for row in entry["rows"]]
 
 
+def _phone(page):
+    """A 390×844 touch screen (an iPhone's size) in the same browser."""
+    return page.context.browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=3, has_touch=True, is_mobile=True
+    )
+
+
 def _wait_for_next(page, answered_before: int) -> None:
     page.wait_for_function(
         "n => !document.querySelector('#trial-form') || "
@@ -185,9 +192,7 @@ def test_a_triplet_survey_on_a_390_px_phone_by_tapping(page, live_server):
             study=StudyFactory(), name="triplets", kind="triplet", image_set=images, n_trials=5, n_attention_checks=1
         )
     )
-    phone = page.context.browser.new_context(
-        viewport={"width": 390, "height": 844}, device_scale_factor=3, has_touch=True, is_mobile=True
-    )
+    phone = _phone(page)
     page = phone.new_page()
     page.goto(f"{live_server.url}/s/{survey.uuid}/?pid=phone-1")
     assert page.get_by_text("Which image looks more similar?").is_visible()
@@ -220,9 +225,7 @@ def test_an_odd_one_out_survey_on_a_390_px_phone_by_tapping(page, live_server):
             study=StudyFactory(), name="odd", kind="odd-one-out", image_set=images, n_trials=4, n_attention_checks=1
         )
     )
-    phone = page.context.browser.new_context(
-        viewport={"width": 390, "height": 844}, device_scale_factor=3, has_touch=True, is_mobile=True
-    )
+    phone = _phone(page)
     page = phone.new_page()
     page.goto(f"{live_server.url}/s/{survey.uuid}/?pid=phone-odd")
     assert page.get_by_text("Which image is the odd one out?").is_visible()
@@ -241,5 +244,39 @@ def test_an_odd_one_out_survey_on_a_390_px_phone_by_tapping(page, live_server):
     assert assignment.status == Assignment.Status.SUBMITTED
     responses = Response.objects.filter(assignment=assignment)
     assert responses.count() == total
+    assert responses.get(trial__is_attention_check=True).correct is True
+    phone.close()
+
+
+def test_a_rating_survey_on_a_390_px_phone_by_tapping(page, live_server):
+    from inversion import services as inversion_services
+
+    images = inversion_services.target_set_create_noise(name="r", n=3, law="normal-0-1", image_size=64, seed=0)
+    survey = services.survey_open(
+        survey=services.survey_assemble(
+            study=StudyFactory(), name="rating", kind="rating", image_set=images, n_trials=None, n_attention_checks=1
+        )
+    )
+    phone = _phone(page)
+    page = phone.new_page()
+    page.goto(f"{live_server.url}/s/{survey.uuid}/?pid=phone-rating")
+    assert page.get_by_text("How similar are these images?").is_visible()
+    page.get_by_role("button", name="I agree, start").tap()
+    page.wait_for_selector("#trial-form")
+    page.screenshot(path=SCREENSHOTS / "rating-trial-phone.png", full_page=True)
+    box = page.get_by_role("button", name="Rate 10 of 10").bounding_box()
+    assert box["width"] >= 44 and box["height"] >= 44  # tap targets a finger can hit
+    total, given = Trial.objects.filter(survey=survey).count(), []
+    for answered in range(total):
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        check = _trial_on(page).is_attention_check
+        rating = 9 if check else answered
+        given += [] if check else [rating]
+        page.get_by_role("button", name=f"Rate {rating} of 10").tap()
+        _wait_for_next(page, answered)
+    assignment = Assignment.objects.get(participant__external_id="phone-rating")
+    assert assignment.status == Assignment.Status.SUBMITTED
+    responses = Response.objects.filter(assignment=assignment)
+    assert sorted(r.answer for r in responses.filter(trial__is_attention_check=False)) == given
     assert responses.get(trial__is_attention_check=True).correct is True
     phone.close()

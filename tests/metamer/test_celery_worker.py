@@ -20,6 +20,16 @@ def _needs_worker(settings):
     settings.MEDIA_ROOT = os.environ["MEDIA_ROOT"]
 
 
+def _wait_until_ended(record, seconds: float) -> None:
+    """Poll a job or run until it is done or failed (or the time is up)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        record.refresh_from_db()
+        if record.status in ("done", "failed"):
+            return
+        time.sleep(0.5)
+
+
 def _run_on_the_workers(n_targets: int, config: InversionConfig) -> InversionJob:
     from metamer.celery import app
 
@@ -29,12 +39,7 @@ def _run_on_the_workers(n_targets: int, config: InversionConfig) -> InversionJob
         spec = services.model_spec_register(name="alex", architecture="alexnet-imagenet", layer="3", input_size=32)
         ts = services.target_set_create_noise(name="n", n=n_targets, law="normal-0-1", image_size=32, seed=0)
         job = services.inversion_job_create(model_spec=spec, target_set=ts, config=config)
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            job.refresh_from_db()
-            if job.status in (InversionJob.Status.DONE, InversionJob.Status.FAILED):
-                break
-            time.sleep(0.5)
+        _wait_until_ended(job, 180)
     finally:
         app.conf.task_always_eager = True
     return job
@@ -72,12 +77,7 @@ def test_an_alignment_run_fans_out_one_task_per_model_across_the_workers():
         data = similarity_data_import(name="d", image_set=image_set, matrices=matrix)
         with transaction.atomic():
             run = alignment_run_create(human=data, config=AlignmentConfig(models=models, bootstrap=20))
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            run.refresh_from_db()
-            if run.status in (AlignmentRun.Status.DONE, AlignmentRun.Status.FAILED):
-                break
-            time.sleep(0.5)
+        _wait_until_ended(run, 240)
     finally:
         app.conf.task_always_eager = True
     assert run.status == AlignmentRun.Status.DONE, run.error

@@ -90,25 +90,17 @@ def test_answers_are_choices_checks_are_scored_and_each_answer_gives_two_triplet
     assert data.source.startswith("odd-one-out survey 'odd'")
 
 
-def test_an_odd_one_out_survey_answered_through_the_real_pages_reproduces_the_network(live_server):
+def test_an_odd_one_out_survey_answered_through_the_real_pages_reproduces_the_network(live_server, alexnet_features):
     """Simulated participants who judge by AlexNet's features pick the odd one out on the
     worker's pages; the triplets their answers give agree with AlexNet's own above 0.9 at low
     noise, and less with more noise."""
     import torch
 
     from inversion.selectors import stimulus_tensor
-    from science.networks import BUILTINS, LayerRepresentation, build_network, default_layer
     from surveys.bots import run_bot
 
     images = _images(12, size=64)
-    net = build_network("builtin", "alexnet-imagenet")
-    builtin = BUILTINS["alexnet-imagenet"]
-    g = LayerRepresentation(net, default_layer(net), builtin.mean, builtin.std)
-
-    def features(x: torch.Tensor) -> np.ndarray:
-        with torch.no_grad():
-            f = g(x).flatten(1).numpy()
-        return f / np.linalg.norm(f, axis=1, keepdims=True)
+    features = alexnet_features
 
     survey = services.survey_open(
         survey=services.survey_assemble(

@@ -73,25 +73,18 @@ def test_triplet_answers_are_choices_not_scores_and_checks_are_scored():
     assert (data.kind, data.n_judgements, data.n_people) == ("triplets", 30, 1)
 
 
-def test_a_triplet_survey_answered_through_the_real_pages_reproduces_the_network_it_simulates(live_server):
+def test_a_triplet_survey_answered_through_the_real_pages_reproduces_the_network_it_simulates(
+    live_server, alexnet_features
+):
     """Simulated participants who judge by one network's features answer a triplet survey over
     20 images on the worker's pages; their triplets agree with the network's own above 0.9 at
     low noise, and less with more noise."""
     import torch
 
-    from science.networks import BUILTINS, LayerRepresentation, build_network, default_layer
     from surveys.bots import run_bot
 
     images = _images(20, size=64)
-    net = build_network("builtin", "alexnet-imagenet")
-    g = LayerRepresentation(
-        net, default_layer(net), BUILTINS["alexnet-imagenet"].mean, BUILTINS["alexnet-imagenet"].std
-    )
-
-    def features(x: torch.Tensor) -> np.ndarray:
-        with torch.no_grad():
-            f = g(x).flatten(1).numpy()
-        return f / np.linalg.norm(f, axis=1, keepdims=True)
+    features = alexnet_features
 
     survey = services.survey_open(
         survey=services.survey_assemble(
