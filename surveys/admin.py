@@ -29,6 +29,7 @@ from surveys.models import (
 from surveys.selectors import (
     assignment_reward_cents,
     similarity_group_matrix,
+    survey_consistency,
     survey_estimate,
     survey_link_statuses,
 )
@@ -157,6 +158,14 @@ class SurveyDesignForm(forms.ModelForm):
         help_text="Hard clustering: a CSV or NPY similarity matrix over the target set (e.g. ImageNet-HSJ).",
     )
 
+    n_repeats = forms.IntegerField(
+        required=False,
+        min_value=0,
+        initial=0,
+        label="Repeated trials",
+        help_text="Triplet, odd-one-out and rating surveys: trials asked twice, to measure each worker's consistency.",
+    )
+
     class Meta:
         model = Survey
         fields = [
@@ -165,6 +174,7 @@ class SurveyDesignForm(forms.ModelForm):
             "kind",
             "jobs",
             "image_set",
+            "n_repeats",
             "include_unconverged",
             "workers_per_survey",
             "reward_cents",
@@ -210,6 +220,7 @@ def _design(data: dict, *, with_study: bool = True) -> dict:
             "workers_per_survey": data["workers_per_survey"],
             "reward_cents": data["reward_cents"],
             "minutes_allotted": data["minutes_allotted"],
+            "n_repeats": data.get("n_repeats") or 0,
         }
     return design
 
@@ -218,9 +229,9 @@ def _design(data: dict, *, with_study: bool = True) -> dict:
 class SurveyAdmin(CreatedByServiceAdmin):
     list_display = ["name", "study", "kind", "status", "n_trials", "n_attention_checks", "estimate", "preview_link"]
     list_filter = ["study", "kind", "status"]
-    readonly_fields = ["uuid", "seed", "similarity_source", "estimate", "preview_link", "place_links"]
+    readonly_fields = ["uuid", "seed", "similarity_source", "estimate", "preview_link", "place_links", "consistency"]
     filter_horizontal = ["jobs"]
-    actions = ["open_surveys", "save_similarity_data"]
+    actions = ["open_surveys", "save_similarity_data", "adaptive_round"]
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -275,6 +286,32 @@ class SurveyAdmin(CreatedByServiceAdmin):
                 survey=survey, name=f"{survey.name} ({timezone.now():%Y-%m-%d %H:%M})"
             ),
             lambda survey: f"{survey.name}: answers saved as human similarity data",
+        )
+
+    @admin.action(description="Add an adaptive round: the triplets the answers so far are least sure of")
+    def adaptive_round(self, request, queryset):
+        act_on_each(
+            self,
+            request,
+            queryset,
+            lambda survey: services.survey_adaptive_round(survey=survey, n_trials=max(10, survey.n_trials // 5)),
+            lambda survey: f"{survey.name}: triplets added for the workers who start from now on ({survey.sampling})",
+        )
+
+    @admin.display(description="consistency on repeated trials")
+    def consistency(self, obj):
+        if obj.pk is None or not obj.n_repeats:
+            return "— (no repeated trials)"
+        per_worker = survey_consistency(obj)
+        if not per_worker:
+            return "— (no submitted answers yet)"
+        return format_html_join(
+            ", ",
+            "{}: {} of {}",
+            (
+                (worker, f"{c['consistency']:.0%}", c["repeats"])
+                for worker, c in sorted(per_worker.items(), key=lambda item: item[1]["consistency"])
+            ),
         )
 
     @admin.display(description="preview as a worker")

@@ -14,7 +14,7 @@ from rest_framework.response import Response as ApiResponse
 from inversion.models import InversionJob, TargetSet
 from surveys import services
 from surveys.models import Assignment, Response, SimilarityData, Study, Survey
-from surveys.selectors import similarity_group_matrix, survey_estimate
+from surveys.selectors import similarity_group_matrix, survey_consistency, survey_estimate
 
 
 class StudySerializer(serializers.ModelSerializer):
@@ -48,6 +48,7 @@ class SurveySerializer(serializers.ModelSerializer):
             "seed",
             "n_trials",
             "n_attention_checks",
+            "n_repeats",
             "include_unconverged",
             "workers_per_survey",
             "reward_cents",
@@ -80,6 +81,20 @@ class SurveyViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         survey = services.survey_open(survey=self.get_object())
         return ApiResponse(self.get_serializer(survey).data)
 
+    @action(detail=True, methods=["get"])
+    def consistency(self, request, pk=None):
+        """Per worker: repeated trials answered both times and the share answered alike."""
+        return ApiResponse(survey_consistency(self.get_object()))
+
+    @action(detail=True, methods=["post"], url_path="adaptive-round")
+    def adaptive_round(self, request, pk=None):
+        """Add the triplets the answers so far are least sure of, for workers who start from now
+        on; body: ``{"n_trials": 50, "places": 0}``."""
+        form = AdaptiveRoundSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        survey = services.survey_adaptive_round(survey=self.get_object(), **form.validated_data)
+        return ApiResponse(self.get_serializer(survey).data)
+
     @action(detail=True, methods=["post"], url_path="similarity-data")
     def similarity_data(self, request, pk=None):
         """A triplet, odd-one-out or rating survey's answers so far (workers who passed every
@@ -89,6 +104,11 @@ class SurveyViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             raise serializers.ValidationError({"name": "give the similarity data a name"})
         data = services.similarity_data_from_survey(survey=self.get_object(), name=name)
         return ApiResponse(SimilarityDataSerializer(data).data, status=status.HTTP_201_CREATED)
+
+
+class AdaptiveRoundSerializer(serializers.Serializer):
+    n_trials = serializers.IntegerField(min_value=1, max_value=2000)
+    places = serializers.IntegerField(min_value=0, max_value=10_000, required=False, default=0)
 
 
 class StudyViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):

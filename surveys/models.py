@@ -97,11 +97,18 @@ class Survey(models.Model):
         help_text="Triplet and odd-one-out surveys: the image set they ask about.",
     )
     sampling = models.CharField(
-        max_length=100, blank=True, help_text="Triplet surveys: how the triplets were chosen (all, or uniform)."
+        max_length=500,
+        blank=True,
+        help_text="Image-set surveys: how the trials were chosen (all, uniform, then any adaptive rounds).",
     )
     seed = models.BigIntegerField(help_text="Every random choice in assembly comes from this seed.")
     n_trials = models.PositiveIntegerField(default=100, help_text="Trials under test (attention checks extra).")
     n_attention_checks = models.PositiveIntegerField(default=5)
+    n_repeats = models.PositiveIntegerField(
+        "repeated trials",
+        default=0,
+        help_text="Image-set surveys: trials asked a second time, to measure each worker's consistency.",
+    )
     include_unconverged = models.BooleanField(default=False)
     similarity_source = models.CharField(
         max_length=200, blank=True, help_text="Hard clustering: where the target similarity matrix came from."
@@ -163,6 +170,14 @@ class Trial(models.Model):
         "rating: of the pair.",
     )
     check_row = models.PositiveSmallIntegerField(null=True, blank=True)
+    repeat_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="repeats",
+        help_text="The trial this one asks again (a consistency check; its answer is not data).",
+    )
 
     class Meta:
         ordering = ["survey", "position"]

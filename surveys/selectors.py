@@ -17,10 +17,11 @@ from surveys.presentation import arrange_grid, arrange_options
 
 
 @functools.lru_cache(maxsize=256)
-def survey_answer_key(survey_id: int, survey_uuid: uuid.UUID) -> dict[int, tuple[Any, int | None]]:
-    """Trial id → (correct answer, check row) for a survey. Trials never change once a survey
-    is assembled, so each process reads them once instead of on every answer (keyed by the
-    uuid too, which is never reused, unlike an id)."""
+def survey_answer_key(survey_id: int, survey_uuid: uuid.UUID, n_trials: int) -> dict[int, tuple[Any, int | None]]:
+    """Trial id → (correct answer, check row) for a survey. Trials never change once assembled
+    (an adaptive round only adds some, and changes ``n_trials``), so each process reads them
+    once per trial count instead of on every answer (keyed by the uuid too, which is never
+    reused, unlike an id)."""
     return {
         pk: (correct, check_row)
         for pk, correct, check_row in Trial.objects.filter(survey_id=survey_id).values_list(
@@ -65,7 +66,10 @@ def assignment_next_trial(assignment: Assignment) -> NextTrial | None:
 
 
 def assignment_total(assignment: Assignment) -> int:
-    """Trials plus attention checks: fixed at assembly."""
+    """Trials plus attention checks in this worker's sequence, fixed when they started (an
+    adaptive round adds trials for later workers only)."""
+    if assignment.sequence:
+        return len(assignment.sequence)
     return assignment.survey.n_trials + assignment.survey.n_attention_checks
 
 
@@ -250,11 +254,46 @@ def _counted_answers(survey: Survey) -> tuple[list[tuple], set[str]]:
         Response.objects.filter(assignment__survey=survey, assignment__status__in=Assignment.COUNTED)
         .order_by("assignment_id", "trial__position")
         .values_list(
-            "assignment__participant__external_id", "trial__items", "trial__is_attention_check", "answer", "correct"
+            "assignment__participant__external_id",
+            "trial__items",
+            "trial__is_attention_check",
+            "answer",
+            "correct",
+            "trial__repeat_of",
         )
     )
-    failed = {worker for worker, _, check, _, correct in rows if check and not correct}
-    return [(worker, items, check, answer) for worker, items, check, answer, _ in rows], failed
+    failed = {worker for worker, _, check, _, correct, _ in rows if check and not correct}
+    # A repeated trial measures consistency (``survey_consistency``); its answer is not data.
+    answers = [(worker, items, check, answer) for worker, items, check, answer, _, repeat in rows if repeat is None]
+    return answers, failed
+
+
+RATING_SAME_WITHIN = 1
+"""Two ratings of the same pair count as alike when at most this far apart."""
+
+
+def survey_consistency(survey: Survey) -> dict[str, dict[str, float | int]]:
+    """Per worker (submitted work): how many repeated trials they answered both times, and the
+    share answered alike (the same choice; ratings within ``RATING_SAME_WITHIN``)."""
+    counted = Response.objects.filter(assignment__survey=survey, assignment__status__in=Assignment.COUNTED)
+    answers = {
+        (worker, trial): answer
+        for worker, trial, answer in counted.values_list("assignment__participant__external_id", "trial_id", "answer")
+    }
+    pairs = survey.trials.filter(repeat_of__isnull=False).values_list("pk", "repeat_of_id")
+    out: dict[str, dict[str, float | int]] = {}
+    for worker in {w for w, _ in answers}:
+        both = [
+            (answers[worker, o], answers[worker, r])
+            for r, o in pairs
+            if (worker, r) in answers and (worker, o) in answers
+        ]
+        if both:
+            alike = sum(
+                abs(a - b) <= RATING_SAME_WITHIN if survey.kind == Survey.Kind.RATING else a == b for a, b in both
+            )
+            out[worker] = {"repeats": len(both), "consistency": alike / len(both)}
+    return out
 
 
 def survey_ratings(survey: Survey) -> list[dict[str, Any]]:

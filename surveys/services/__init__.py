@@ -11,6 +11,7 @@ from surveys.services.answers import (
 )
 from surveys.services.assembly import (
     similarity_matrix_load,
+    survey_adaptive_round,
     survey_assemble,
     survey_assemble_check,
     survey_assemble_triplets,
@@ -71,6 +72,7 @@ __all__ = [
     "study_review",
     "study_stop",
     "study_sync",
+    "survey_adaptive_round",
     "survey_assemble",
     "survey_assemble_check",
     "survey_assemble_triplets",

@@ -143,7 +143,7 @@ def response_record(
     if not idempotency_key or len(idempotency_key) > 64:
         raise MetamerError("an idempotency key of 1 to 64 characters is needed", field="idempotency_key")
     clean_text(idempotency_key, field="idempotency_key", max_length=64)
-    key = survey_answer_key(assignment.survey_id, assignment.survey.uuid).get(trial_id)
+    key = survey_answer_key(assignment.survey_id, assignment.survey.uuid, assignment.survey.n_trials).get(trial_id)
     if key is None:
         raise MetamerError("no such trial in this survey", field="trial")
     if assignment.status == Assignment.Status.EXPIRED:

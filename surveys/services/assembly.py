@@ -23,6 +23,7 @@ from science import similarity as sim
 from science.alignment import n_triplets
 from science.perceptual import VARIANTS, load_lpips, lpips_pairs, pairwise_lpips
 from surveys.models import Study, Survey, Trial, TrialLpipsChoice, TrialSlot
+from surveys.selectors import survey_triplets
 
 
 @dataclass
@@ -133,6 +134,7 @@ def survey_assemble(
     similarity: np.ndarray | None = None,
     similarity_name: str = "",
     image_set: TargetSet | None = None,
+    n_repeats: int = 0,
 ) -> Survey:
     """Build a survey from one or many IRI sets (or, for ``kind="triplet"``, from ``image_set``:
     ``survey_assemble_triplets``), mixed and shuffled so that no worker can tell
@@ -149,6 +151,7 @@ def survey_assemble(
     if kind in Survey.IMAGE_SET_KINDS:  # planned once, by survey_assemble_triplets
         _check_triplet_request(jobs, image_set, kind)
         return survey_assemble_triplets(
+            n_repeats=n_repeats,
             kind=kind,
             study=study,
             name=name,
@@ -160,6 +163,8 @@ def survey_assemble(
             reward_cents=reward_cents,
             minutes_allotted=minutes_allotted,
         )
+    if n_repeats:
+        raise MetamerError("repeated trials are for triplet, odd-one-out and rating surveys", field="n_repeats")
     design = survey_assemble_check(
         jobs=jobs,
         kind=kind,
@@ -342,15 +347,19 @@ def survey_assemble_triplets(
     workers_per_survey: int = 3,
     reward_cents: int | None = None,
     minutes_allotted: int | None = None,
+    n_repeats: int = 0,
 ) -> Survey:
     """A triplet survey over any image set: "which of these two is more like the reference?",
     one triplet per trial (see ``survey_triplets_plan``), and attention checks whose one option
     is the reference itself, at random positions. The sampling is recorded on the survey.
     ``kind="odd-one-out"``: "which of these three does not belong?", checks showing one image
-    twice."""
+    twice. ``n_repeats`` trials, drawn at random, are asked a second time (each worker's own
+    order places them apart): how often a worker answers them alike is their consistency."""
     trials, checks, sampling = survey_triplets_plan(
         image_set=image_set, n_trials=n_trials, seed=seed, n_attention_checks=n_attention_checks, kind=kind
     )
+    if not 0 <= n_repeats <= len(trials):
+        raise MetamerError(f"repeats must be between 0 and the {len(trials)} trials asked", field="n_repeats")
     rng = random.Random(seed)
     plans: list[tuple[tuple[int, ...], int | None]] = [(t, None) for t in trials]
     for *items, side in checks:
@@ -365,14 +374,25 @@ def survey_assemble_triplets(
         seed=seed,
         n_trials=len(trials),
         n_attention_checks=len(checks),
+        n_repeats=n_repeats,
         workers_per_survey=workers_per_survey,
         **{key: value for key, value in pay.items() if value is not None},
     )
     stimuli = dict(image_set.targets.values_list("index", "stimulus_id"))
-    for position, (items, side) in enumerate(plans):
+    # Repeats go last in the base order; each worker's sequence is shuffled from it.
+    originals = [plans.index((t, None)) for t in rng.sample(trials, n_repeats)]
+    made: list[Trial] = []
+    for position, (items, side) in enumerate(plans + [plans[o] for o in originals]):
+        repeat_of = made[originals[position - len(plans)]] if position >= len(plans) else None
         trial = Trial.objects.create(
-            survey=survey, position=position, is_attention_check=side is not None, correct=side, items=list(items)
+            survey=survey,
+            position=position,
+            is_attention_check=side is not None,
+            correct=side,
+            items=list(items),
+            repeat_of=repeat_of,
         )
+        made.append(trial)
         if kind in (Survey.Kind.ODD_ONE_OUT, Survey.Kind.RATING):
             slots = [(TrialSlot.Role.OPTION, index, item) for index, item in enumerate(items)]
         else:
@@ -568,3 +588,54 @@ def _stored_distances(iri_ids: list[int], variants: tuple[str, ...]) -> dict[str
     for variant, iri, target, seed, d_target, d_seed in rows:
         known.setdefault(variant, {}).update({(iri, target): d_target, (iri, seed): d_seed})
     return known
+
+
+@transaction.atomic
+def survey_adaptive_round(*, survey: Survey, n_trials: int, places: int = 0, seed: int | None = None) -> Survey:
+    """Adaptive sampling for a triplet survey, in rounds: fit an ordinal embedding (t-STE) to
+    the answers so far (workers who passed every check) and add the ``n_trials`` triplets it is
+    least sure of that nobody was asked, for workers who start from now on (``places`` more of
+    them). Workers already started keep their own sequence. The round is recorded in
+    ``sampling``."""
+    survey = Survey.objects.select_for_update().get(pk=survey.pk)
+    if survey.kind != Survey.Kind.TRIPLET:
+        raise MetamerError(f"adaptive rounds ask triplets; {survey.name} is a {survey.get_kind_display()} survey")
+    if survey.status == Survey.Status.CLOSED:
+        raise MetamerError(f"{survey.name} is closed; open a new survey instead", code="conflict")
+    if not 1 <= n_trials <= ALL_TRIPLETS_UP_TO:
+        raise MetamerError(f"a round adds 1 to {ALL_TRIPLETS_UP_TO:,} triplets", field="n_trials")
+    if not 0 <= places <= 10_000:
+        raise MetamerError("places must be between 0 and 10,000", field="places")
+    answers = [r for r in survey_triplets(survey) if not r["attention_check"] and r["passed_checks"]]
+    if not answers:
+        raise MetamerError(f"{survey.name} has no answers yet from workers who passed its checks; wait for some")
+    n = survey.image_set.targets.count()
+    seed = survey.seed + survey.trials.count() if seed is None else seed
+    t = np.array([[r["i"], r["j"], r["k"]] for r in answers])
+    embedding = sim.fit_embedding(
+        t, np.array([r["choice"] for r in answers]), n, generator=torch.Generator().manual_seed(seed)
+    )
+    asked = {
+        (i, *pair)
+        for i, j, k in survey.trials.filter(is_attention_check=False).values_list("items", flat=True)
+        for pair in ((j, k), (k, j))
+    }
+    chosen = sim.most_uncertain_triplets(embedding, n_trials, seed=seed, exclude=asked)
+    if len(chosen) == 0:
+        raise MetamerError("every triplet the sampler could find was asked already", field="n_trials")
+    start = survey.trials.order_by("-position").values_list("position", flat=True).first() + 1
+    stimuli = dict(survey.image_set.targets.values_list("index", "stimulus_id"))
+    for offset, (i, j, k) in enumerate(chosen.tolist()):
+        trial = Trial.objects.create(survey=survey, position=start + offset, items=[i, j, k])
+        TrialSlot.objects.bulk_create(
+            [
+                TrialSlot(trial=trial, role=TrialSlot.Role.QUERY, index=0, stimulus_id=stimuli[i]),
+                TrialSlot(trial=trial, role=TrialSlot.Role.OPTION, index=0, stimulus_id=stimuli[j]),
+                TrialSlot(trial=trial, role=TrialSlot.Role.OPTION, index=1, stimulus_id=stimuli[k]),
+            ]
+        )
+    survey.n_trials += len(chosen)
+    survey.workers_per_survey += places
+    survey.sampling = f"{survey.sampling}; adaptive +{len(chosen)} from {len(answers)} answers (seed {seed})"[:500]
+    survey.save(update_fields=["n_trials", "workers_per_survey", "sampling"])
+    return survey

@@ -126,3 +126,38 @@ def test_a_rating_survey_answered_through_the_real_pages_reproduces_the_network(
     group = similarity_arrays(data)["group"]
     rho = stats.spearmanr(sim.upper(group), sim.upper(1 - similarity))[0]
     assert rho > 0.9 and data.n_people == 2
+
+
+def test_repeated_trials_measure_each_workers_consistency_and_are_not_data(admin_client):
+    survey = services.survey_open(survey=_survey(5, n_repeats=3, workers_per_survey=2))
+    repeats = list(survey.trials.filter(repeat_of__isnull=False))
+    assert survey.n_repeats == len(repeats) == 3
+    assert all(r.items == r.repeat_of.items and not r.is_attention_check for r in repeats)
+    first_answers = {}
+    for worker in ("steady", "fickle"):
+        assignment = services.assignment_start(survey=survey, external_id=worker)
+        assert len(assignment.sequence) == survey.n_trials + survey.n_attention_checks + 3
+        for trial in survey.trials.order_by("position"):
+            if trial.is_attention_check:
+                rating = 9
+            elif trial.repeat_of_id is None:
+                rating = first_answers.setdefault(trial.pk, 5)
+            else:
+                rating = 5 if worker == "steady" else 0  # the fickle worker changes their mind
+            services.response_record(
+                assignment=assignment, trial_id=trial.pk, answer=rating, idempotency_key=f"{worker}{trial.pk}"
+            )
+    from surveys.selectors import survey_consistency
+
+    assert survey_consistency(survey) == {
+        "steady": {"repeats": 3, "consistency": 1.0},
+        "fickle": {"repeats": 3, "consistency": 0.0},
+    }
+    assert len([r for r in survey_ratings(survey) if not r["attention_check"]]) == 2 * survey.n_trials
+    assert admin_client.get(f"/api/surveys/{survey.pk}/consistency/").json()["fickle"]["consistency"] == 0.0
+    page = admin_client.get(f"/admin/surveys/survey/{survey.pk}/change/")
+    assert b"fickle: 0% of 3" in page.content
+    with pytest.raises(MetamerError, match="repeats must be between 0 and the 10 trials"):
+        services.survey_assemble(
+            study=StudyFactory(), name="x", kind="rating", image_set=_images(5, name="b"), n_repeats=11, n_trials=None
+        )

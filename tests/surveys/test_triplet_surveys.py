@@ -165,3 +165,45 @@ def test_the_admin_and_the_api_design_a_triplet_survey_and_save_its_answers(admi
     )
     assert saved.status_code == 201 and saved.json()["n_judgements"] == 30
     assert SimilarityData.objects.get(name="mine").kind == "triplets"
+
+
+def test_an_adaptive_round_asks_later_workers_what_the_answers_so_far_leave_open(admin_client):
+    images = _images(10)
+    survey = services.survey_open(
+        survey=services.survey_assemble(
+            study=StudyFactory(), name="a", kind="triplet", image_set=images, n_trials=30, seed=2, workers_per_survey=1
+        )
+    )
+    with pytest.raises(MetamerError, match="no answers yet"):
+        services.survey_adaptive_round(survey=survey, n_trials=10)
+    first = services.assignment_start(survey=survey, external_id="w1")
+    for trial in survey.trials.order_by("position"):
+        i, j, k = trial.items
+        # A hidden one-dimensional world: images with nearby indices look alike.
+        answer = trial.correct if trial.is_attention_check else int(abs(i - k) < abs(i - j))
+        services.response_record(assignment=first, trial_id=trial.pk, answer=answer, idempotency_key=str(trial.pk))
+    asked_before = {(t[0], *sorted(t[1:])) for t in survey.trials.values_list("items", flat=True)}
+    survey = services.survey_adaptive_round(survey=survey, n_trials=15, places=1)
+    assert survey.n_trials == 45 and survey.workers_per_survey == 2
+    assert "; adaptive +15 from 30 answers" in survey.sampling
+    added = [t.items for t in survey.trials.order_by("position")][-15:]
+    assert len({(t[0], *sorted(t[1:])) for t in added} - asked_before) == 15  # all new, all distinct
+    first.refresh_from_db()
+    assert first.status == "submitted"  # the first worker's sequence was complete before the round
+    second = services.assignment_start(survey=survey, external_id="w2")
+    assert len(second.sequence) == 45 + survey.n_attention_checks
+    new_trial = survey.trials.get(position=survey.trials.count() - 1)
+    saved, created = services.response_record(assignment=second, trial_id=new_trial.pk, answer=0, idempotency_key="new")
+    assert created and saved.trial_id == new_trial.pk
+    reply = admin_client.post(
+        f"/api/surveys/{survey.pk}/adaptive-round/", {"n_trials": 5}, content_type="application/json"
+    )
+    assert reply.status_code == 200, reply.content
+    assert reply.json()["n_trials"] == 50
+    bad = admin_client.post(
+        f"/api/surveys/{survey.pk}/adaptive-round/", {"n_trials": 0}, content_type="application/json"
+    )
+    assert bad.status_code == 400
+    odd = services.survey_assemble(study=StudyFactory(), name="o", kind="odd-one-out", image_set=images, n_trials=5)
+    with pytest.raises(MetamerError, match="adaptive rounds ask triplets"):
+        services.survey_adaptive_round(survey=odd, n_trials=5)
