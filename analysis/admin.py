@@ -188,7 +188,13 @@ class AlignmentRunAdmin(CreatedByServiceAdmin):
 
     @admin.display(description="settings")
     def settings(self, obj):
-        return ", ".join(f"{k}: {v}" for k, v in obj.config.items())
+        c = obj.config
+        probes = f"{', '.join(map(str, c['probe_shots']))}-shot {c['probe_head']} probes, {c['probe_seeds']} seeds"
+        return (
+            f"{len(c['models'])} models ({', '.join(c['models'])}); layer: {c['layer'] or 'each one’s penultimate'}; "
+            f"{c['metric']} distance; {c['bootstrap']} image resamples; seed {c['seed']}; "
+            f"{probes if c['probe_shots'] else 'no probes'}"
+        )
 
     @admin.display(description="files")
     def downloads(self, obj):

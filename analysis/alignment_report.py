@@ -55,6 +55,11 @@ def _scatter(name: str, analysis: dict) -> str:
     ax.scatter([a for _, a, _ in points], [s for _, _, s in points], color=TRAINED)
     for m, a, s in points:
         ax.annotate(m, (a, s), fontsize=6, xytext=(3, 2), textcoords="offset points")
+    if points:
+        # The axes follow the models, not the fit: a steep curve is cut at the frame.
+        scores = [s for _, _, s in points]
+        pad = 0.1 * (max(scores) - min(scores) or 1.0)
+        ax.set_ylim(min(scores) - pad, max(scores) + pad)
     if analysis.get("quadratic") and points:
         xs = np.linspace(min(a for _, a, _ in points), max(a for _, a, _ in points), 100)
         ax.plot(xs, np.polyval(analysis["quadratic"], xs), color="#b45309", lw=1, label="quadratic fit")

@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class AnalysisConfig(AppConfig):
     name = "analysis"
-    verbose_name = "Analysis: LPIPS judgements and reports"
+    verbose_name = "Analysis: reports and alignment with people"
