@@ -11,7 +11,7 @@ from rest_framework.response import Response as ApiResponse
 from analysis.config import AlignmentConfig
 from analysis.models import AlignmentRun, Report
 from analysis.selectors import judgements, study_results
-from analysis.services import alignment_run_create
+from analysis.services import alignment_run_create, report_build
 from metamer.errors import MetamerError
 from surveys.api import StudyViewSet
 
@@ -19,7 +19,18 @@ from surveys.api import StudyViewSet
 class ReportSerializer(serializers.ModelSerializer):
     class Meta:
         model = Report
-        fields = ["id", "study", "html", "csv", "summary_csv", "triplets_csv", "summary", "created_at"]
+        fields = [
+            "id",
+            "study",
+            "html",
+            "csv",
+            "summary_csv",
+            "triplets_csv",
+            "codebook",
+            "summary_json",
+            "summary",
+            "created_at",
+        ]
 
 
 class ReportViewSet(viewsets.ReadOnlyModelViewSet):
@@ -34,6 +45,12 @@ class StudyWithResultsViewSet(StudyViewSet):
     def results(self, request, pk=None):
         """Live results: scores per condition, agreement with LPIPS, exclusions, the verdict."""
         return ApiResponse(json.loads(json.dumps(study_results(self.get_object()), default=str)))
+
+    @action(detail=True, methods=["post"])
+    def report(self, request, pk=None):
+        """Build a report now (HTML, CSVs, codebook, JSON) and return it."""
+        report = report_build(study=self.get_object())
+        return ApiResponse(ReportSerializer(report, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["get"])
     def judgements(self, request, pk=None):

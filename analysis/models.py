@@ -17,6 +17,8 @@ class Report(models.Model):
         blank=True,
         help_text="Every judgement as triplets (reference, closer, farther) by worker.",
     )
+    codebook = models.FileField(upload_to="reports/", blank=True, help_text="What every CSV column means.")
+    summary_json = models.FileField(upload_to="reports/", blank=True, help_text="The summary as JSON.")
     summary = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
 

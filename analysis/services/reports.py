@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from matplotlib.figure import Figure
 
+from analysis.codebook import report_codebook
 from analysis.models import Report
 from analysis.selectors import condition_label, judgements, study_jobs, study_results, study_triplets
 from inversion.models import IRI, InversionJob
@@ -100,7 +101,8 @@ def spreadsheet_safe_csv(frame: pd.DataFrame) -> bytes:
 
 def report_build(*, study: Study) -> Report:
     """The study's results as a self-contained HTML report (tables and plots), a tidy CSV of
-    every judgement, a CSV of per-condition summaries and every judgement as triplets."""
+    every judgement, a CSV of per-condition summaries, every judgement as triplets, a codebook
+    of every CSV column, and the summary as JSON."""
     jobs = study_jobs(study)
     if not jobs:
         raise MetamerError("the study has no surveys built from inversion jobs yet", field="study")
@@ -146,6 +148,15 @@ def report_build(*, study: Study) -> Report:
     triplets = study_triplets(study, frame=judgements_frame)
     report.triplets_csv.save(
         f"study-{study.pk}-{stamp}-triplets.csv", ContentFile(spreadsheet_safe_csv(triplets)), save=False
+    )
+    codebook = report_codebook(
+        judgements=list(frame.columns), summary=list(per_condition.columns), triplets=list(triplets.columns)
+    )
+    report.codebook.save(
+        f"study-{study.pk}-{stamp}-codebook.csv", ContentFile(codebook.to_csv(index=False).encode()), save=False
+    )
+    report.summary_json.save(
+        f"study-{study.pk}-{stamp}-summary.json", ContentFile(json.dumps(report.summary, indent=2).encode()), save=False
     )
     report.save()
     return report

@@ -45,6 +45,20 @@ def test_report_scores_people_and_lpips_and_excludes_check_failures(two_conditio
     assert per_condition[0].startswith("condition,kind,chance,human_mean") and len(per_condition) == 3
     triplets = report.triplets_csv.read().decode().splitlines()
     assert triplets[0].startswith("worker,survey,trial,row") and len(triplets) == len(raw)  # 2AFC: one each
+    # The codebook explains every column of every CSV; the JSON is the summary.
+    import io
+    import json
+
+    import pandas as pd
+
+    codebook = pd.read_csv(io.BytesIO(report.codebook.read()))
+    for file, header in (("judgements", raw[0]), ("summary", per_condition[0]), ("triplets", triplets[0])):
+        explained = codebook[codebook.file == file].set_index("column").meaning
+        assert list(explained.index) == header.split(",")
+        if file != "summary":
+            assert "See the report." not in set(explained), file
+    assert "apostrophe" in codebook[codebook.file == "all"].meaning.iloc[0]
+    assert json.loads(report.summary_json.read()) == report.summary
 
 
 def test_report_refuses_a_study_without_surveys():
@@ -76,3 +90,16 @@ def test_live_results_in_the_admin_and_the_api(two_conditions, admin_client):
         "/admin/surveys/study/", {"action": "build_report", "_selected_action": [study.pk]}, follow=True
     )
     assert "report ready" in reply.content.decode()
+
+
+def test_the_api_builds_a_report(two_conditions, admin_client):
+    study = StudyFactory()
+    survey_services.survey_open(
+        survey=survey_services.survey_assemble(study=study, name="s", jobs=two_conditions, n_trials=None, seed=1)
+    )
+    reply = admin_client.post(f"/api/studies/{study.pk}/report/")
+    assert reply.status_code == 201, reply.content
+    body = reply.json()
+    assert body["codebook"].endswith("-codebook.csv") and body["summary_json"].endswith("-summary.json")
+    empty = admin_client.post(f"/api/studies/{StudyFactory().pk}/report/")
+    assert empty.status_code == 400 and "no surveys built from inversion jobs" in empty.json()["detail"]
