@@ -23,6 +23,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
+from PIL import Image
 
 from analysis.alignment_report import alignment_report_html
 from analysis.config import AlignmentConfig
@@ -30,7 +31,6 @@ from analysis.models import AlignmentRun
 from analysis.services.reports import spreadsheet_safe_csv
 from inversion.archives import ImageError, image_members, load_members
 from inversion.models import ModelSpec, TargetSet
-from inversion.selectors import stimulus_tensor
 from metamer.errors import MetamerError
 from science import zoo
 from science.alignment import channel_capacity
@@ -169,13 +169,12 @@ def images_read(*, path: Path, per_class: int | None = None, seed: int = 0) -> I
 
 def images_of_set(target_set: TargetSet) -> Images:
     targets = target_set.targets.select_related("stimulus").order_by("index")
-    return _images([(t.label, _pil(stimulus_tensor(t.stimulus))) for t in targets])
+    return _images([(t.label, _stored_image(t.stimulus)) for t in targets])
 
 
-def _pil(x: torch.Tensor):
-    from PIL import Image
-
-    return Image.fromarray((x.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy())
+def _stored_image(stimulus) -> Image.Image:
+    with stimulus.image.open("rb") as f, Image.open(f) as img:
+        return img.convert("RGB")
 
 
 def human_read(*, path: Path, n_items: int, variable: str = "", similarities: bool = False) -> zoo.HumanJudgements:
