@@ -175,11 +175,19 @@ class SurveyDesignForm(forms.ModelForm):
             "jobs",
             "image_set",
             "n_repeats",
+            "min_consistency",
+            "adaptive_every",
+            "adaptive_trials",
             "include_unconverged",
             "workers_per_survey",
             "reward_cents",
             "minutes_allotted",
         ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for policy in ("min_consistency", "adaptive_every", "adaptive_trials"):  # empty: the model's default
+            self.fields[policy].required = False
 
     def clean(self):
         data = super().clean()
@@ -221,6 +229,9 @@ def _design(data: dict, *, with_study: bool = True) -> dict:
             "reward_cents": data["reward_cents"],
             "minutes_allotted": data["minutes_allotted"],
             "n_repeats": data.get("n_repeats") or 0,
+            "min_consistency": data.get("min_consistency") or 0.0,
+            "adaptive_every": data.get("adaptive_every") or 0,
+            "adaptive_trials": data.get("adaptive_trials") or 10,
         }
     return design
 
@@ -307,9 +318,9 @@ class SurveyAdmin(CreatedByServiceAdmin):
             return "— (no submitted answers yet)"
         return format_html_join(
             ", ",
-            "{}: {} of {}",
+            "{}: {} of {}{}",
             (
-                (worker, f"{c['consistency']:.0%}", c["repeats"])
+                (worker, f"{c['consistency']:.0%}", c["repeats"], "" if c["kept"] else " (left out)")
                 for worker, c in sorted(per_worker.items(), key=lambda item: item[1]["consistency"])
             ),
         )
@@ -493,10 +504,26 @@ class SimilarityImportForm(forms.ModelForm):
     similarities = forms.BooleanField(
         required=False, help_text="The matrices hold similarities (larger = more alike), not dissimilarities."
     )
+    images = forms.FileField(
+        required=False,
+        help_text="Instead of an image set: the images the data are about, as a .zip or .tar, imported in the same "
+        "step as an image set of this name. Rows, columns and indices follow their file names, sorted.",
+    )
+    image_size = forms.IntegerField(
+        required=False,
+        initial=224,
+        min_value=8,
+        max_value=1024,
+        help_text="With images: the side they are resized to, in pixels (empty: 224).",
+    )
 
     class Meta:
         model = SimilarityData
         fields = ["name", "image_set", "kind", "source"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["image_set"].required = False
 
 
 @admin.register(SimilarityData)
@@ -512,7 +539,7 @@ class SimilarityDataAdmin(CreatedByServiceAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["name", "image_set", "kind", "file", "variable", "similarities", "source"]
+            return ["name", "image_set", "images", "image_size", "kind", "file", "variable", "similarities", "source"]
         return ["name", "image_set", "kind", "source", "n_items", "n_people", "n_judgements", *self.readonly_fields]
 
     def get_readonly_fields(self, request, obj=None):
@@ -521,16 +548,9 @@ class SimilarityDataAdmin(CreatedByServiceAdmin):
         return ["image_set", "kind", "n_items", "n_people", "n_judgements", *self.readonly_fields]
 
     def create(self, request, data):
-        upload = data["file"]
-        return services.similarity_data_upload(
-            name=data["name"],
-            image_set=data["image_set"],
-            kind=data["kind"],
-            file=upload,
-            filename=upload.name,
-            variable=data["variable"],
-            similarities=data["similarities"],
-            source=data["source"],
+        fields = ("name", "kind", "file", "image_set", "images", "image_size", "variable", "similarities", "source")
+        return services.similarity_data_create(
+            **{field: data[field] for field in fields} | {"image_size": data["image_size"] or 224}
         )
 
     @admin.display(description="split-half reliability")

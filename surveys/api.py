@@ -49,6 +49,9 @@ class SurveySerializer(serializers.ModelSerializer):
             "n_trials",
             "n_attention_checks",
             "n_repeats",
+            "min_consistency",
+            "adaptive_every",
+            "adaptive_trials",
             "include_unconverged",
             "workers_per_survey",
             "reward_cents",
@@ -196,7 +199,15 @@ class SimilarityDataSerializer(serializers.ModelSerializer):
 
 class SimilarityUploadSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    image_set = serializers.PrimaryKeyRelatedField(queryset=TargetSet.objects.all())
+    image_set = serializers.PrimaryKeyRelatedField(
+        queryset=TargetSet.objects.all(), required=False, allow_null=True, default=None
+    )
+    images = serializers.FileField(
+        required=False,
+        default=None,
+        help_text="Instead of image_set: the images (.zip or .tar), imported with the data.",
+    )
+    image_size = serializers.IntegerField(required=False, default=224, min_value=8, max_value=1024)
     kind = serializers.ChoiceField(choices=SimilarityData.Kind.choices)
     file = serializers.FileField()
     variable = serializers.CharField(required=False, default="", allow_blank=True)
@@ -215,8 +226,7 @@ class SimilarityDataViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewS
     def create(self, request, *args, **kwargs):
         form = SimilarityUploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        upload = form.validated_data.pop("file")
-        data = services.similarity_data_upload(**form.validated_data, file=upload, filename=upload.name)
+        data = services.similarity_data_create(**form.validated_data)
         return ApiResponse(SimilarityDataSerializer(data).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["get"])

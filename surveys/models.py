@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import uuid
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from inversion.models import IRI, InversionJob, Stimulus
@@ -108,6 +109,25 @@ class Survey(models.Model):
         "repeated trials",
         default=0,
         help_text="Image-set surveys: trials asked a second time, to measure each worker's consistency.",
+    )
+    min_consistency = models.FloatField(
+        "least consistency",
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Image-set surveys with repeated trials: workers who answer fewer of them alike (0 to 1) are "
+        "left out of the data, as a failed attention check is. 0: keep everyone.",
+    )
+    adaptive_every = models.PositiveIntegerField(
+        "adaptive: a round every",
+        default=0,
+        validators=[MaxValueValidator(10_000)],
+        help_text="Triplet surveys: after every this many submitted workers, add the triplets the answers so far "
+        "are least sure of, for the workers who start after. 0: no automatic rounds.",
+    )
+    adaptive_trials = models.PositiveIntegerField(
+        "adaptive: triplets a round",
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(10_000)],
     )
     include_unconverged = models.BooleanField(default=False)
     similarity_source = models.CharField(

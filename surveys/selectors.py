@@ -88,7 +88,14 @@ def _answers_so_far() -> RawSQL:
 _FOR_ANSWER = (
     Assignment.objects.select_related("survey")
     .only(
-        "token", "status", "sequence", "survey__uuid", "survey__kind", "survey__n_trials", "survey__n_attention_checks"
+        "token",
+        "status",
+        "sequence",
+        "survey__uuid",
+        "survey__kind",
+        "survey__n_trials",
+        "survey__n_attention_checks",
+        "survey__adaptive_every",
     )
     .annotate(n_answered=_answers_so_far())
 )
@@ -249,7 +256,8 @@ def similarity_group_matrix(data: SimilarityData) -> np.ndarray:
 
 def _counted_answers(survey: Survey) -> tuple[list[tuple], set[str]]:
     """Answers from submitted work, in each worker's order: (worker, trial items, attention
-    check, answer), and the workers who failed a check."""
+    check, answer), and the workers left out: those who failed a check, and those whose
+    consistency on repeated trials is under the survey's ``min_consistency``."""
     rows = list(
         Response.objects.filter(assignment__survey=survey, assignment__status__in=Assignment.COUNTED)
         .order_by("assignment_id", "trial__position")
@@ -263,6 +271,8 @@ def _counted_answers(survey: Survey) -> tuple[list[tuple], set[str]]:
         )
     )
     failed = {worker for worker, _, check, _, correct, _ in rows if check and not correct}
+    if survey.min_consistency > 0:
+        failed |= {w for w, c in survey_consistency(survey).items() if c["consistency"] < survey.min_consistency}
     # A repeated trial measures consistency (``survey_consistency``); its answer is not data.
     answers = [(worker, items, check, answer) for worker, items, check, answer, _, repeat in rows if repeat is None]
     return answers, failed
@@ -273,8 +283,9 @@ RATING_SAME_WITHIN = 1
 
 
 def survey_consistency(survey: Survey) -> dict[str, dict[str, float | int]]:
-    """Per worker (submitted work): how many repeated trials they answered both times, and the
-    share answered alike (the same choice; ratings within ``RATING_SAME_WITHIN``)."""
+    """Per worker (submitted work): how many repeated trials they answered both times, the
+    share answered alike (the same choice; ratings within ``RATING_SAME_WITHIN``), and whether
+    that share keeps them in the data (``Survey.min_consistency``)."""
     counted = Response.objects.filter(assignment__survey=survey, assignment__status__in=Assignment.COUNTED)
     answers = {
         (worker, trial): answer
@@ -292,7 +303,8 @@ def survey_consistency(survey: Survey) -> dict[str, dict[str, float | int]]:
             alike = sum(
                 abs(a - b) <= RATING_SAME_WITHIN if survey.kind == Survey.Kind.RATING else a == b for a, b in both
             )
-            out[worker] = {"repeats": len(both), "consistency": alike / len(both)}
+            share = alike / len(both)
+            out[worker] = {"repeats": len(both), "consistency": share, "kept": share >= survey.min_consistency}
     return out
 
 

@@ -1,8 +1,13 @@
+import logging
+
 from celery import shared_task
 
+from metamer.errors import MetamerError
 from surveys import services
-from surveys.models import Study
+from surveys.models import Study, Survey
 from surveys.recruitment.base import is_transient
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, max_retries=5)
@@ -21,3 +26,15 @@ def sync_recruiters() -> None:
     """Periodic (Celery beat): cross-check every recruiting study with its recruiter."""
     for study in Study.objects.filter(surveys__publication__status="published").distinct():
         services.study_sync(study=study)
+
+
+@shared_task
+def adaptive_round(survey_id: int) -> None:
+    """An automatic adaptive round (``Survey.adaptive_every``). A round that cannot run yet (no
+    answers that passed the checks, every triplet asked, the survey closed) is logged, not failed:
+    the next submission tries again."""
+    survey = Survey.objects.get(pk=survey_id)
+    try:
+        services.survey_adaptive_round(survey=survey, n_trials=survey.adaptive_trials)
+    except MetamerError as exc:
+        logger.info("no adaptive round for survey %s: %s", survey_id, exc.message)

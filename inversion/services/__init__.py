@@ -19,7 +19,9 @@ from inversion.services.targets import (
     target_set_create,
     target_set_create_from_images,
     target_set_create_noise,
+    target_set_images_count,
     target_set_import,
+    upload_on_disk,
 )
 
 __all__ = [
@@ -40,5 +42,7 @@ __all__ = [
     "target_set_create",
     "target_set_create_from_images",
     "target_set_create_noise",
+    "target_set_images_count",
     "target_set_import",
+    "upload_on_disk",
 ]

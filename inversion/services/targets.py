@@ -100,8 +100,14 @@ def target_set_import(
     )
 
 
+def target_set_images_count(*, path: Path, shown: str) -> int:
+    """How many images a folder or archive would give, after checking its headers (nothing is
+    read whole, nothing stored): for checks that must pass before an import stores anything."""
+    return len(_members(path, None, 0, shown))
+
+
 @contextmanager
-def _upload_on_disk(archive: UploadedFile) -> Iterator[Path]:
+def upload_on_disk(archive: UploadedFile) -> Iterator[Path]:
     """An upload as a path to import: a single image goes into a folder of its own."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / Path(archive.name).name
@@ -132,7 +138,7 @@ def target_set_check(
     settings, or the upload (its size, that it holds images, and enough for the sample)."""
     _check_request(name=name, archive=archive, noise_law=noise_law, n=n, raw=raw)
     if not noise_law:
-        with _upload_on_disk(archive) as path:
+        with upload_on_disk(archive) as path:
             _members(path, sample, seed, archive.name)
 
 
@@ -179,7 +185,7 @@ def target_set_create(
     _check_request(name=name, archive=archive, noise_law=noise_law, n=n, raw=raw)
     if noise_law:
         return target_set_create_noise(name=name, n=n or 0, law=noise_law, image_size=image_size, seed=seed, raw=raw)
-    with _upload_on_disk(archive) as path:
+    with upload_on_disk(archive) as path:
         return target_set_import(
             name=name, path=path, image_size=image_size, sample=sample, seed=seed, shown=archive.name
         )

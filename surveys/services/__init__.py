@@ -39,6 +39,7 @@ from surveys.services.recruitment import (
 from surveys.services.similarity import (
     kriegeskorte92_import,
     kriegeskorte92_read,
+    similarity_data_create,
     similarity_data_from_survey,
     similarity_data_import,
     similarity_data_upload,
@@ -62,6 +63,7 @@ __all__ = [
     "participant_block",
     "participant_started",
     "response_record",
+    "similarity_data_create",
     "similarity_data_from_survey",
     "similarity_data_import",
     "similarity_data_upload",

@@ -113,18 +113,19 @@ def assignment_start(
     if survey.study.recruiter == Study.Recruiter.MTURK and published:
         from surveys.tasks import mark_participant_started  # tasks import services: resolved at call time
 
-        transaction.on_commit(lambda: _enqueue_started(mark_participant_started, assignment.pk))
+        transaction.on_commit(lambda: _enqueue(mark_participant_started, assignment.pk))
     return assignment
 
 
-def _enqueue_started(task, assignment_id: int) -> None:
-    """Tell the recruiter a worker started, in the background. The arrival is stored already:
-    a broker that cannot be reached must not turn it into an error page (the periodic sync and
-    Metamer's own one-study-per-person check cover what the recruiter is not told)."""
+def _enqueue(task, object_id: int) -> None:
+    """Queue follow-up work of a worker's request (telling the recruiter a worker started, an
+    adaptive round). What the worker did is stored already: a broker that cannot be reached
+    must not turn it into an error page (the periodic sync and Metamer's own one-study-per-person
+    check cover what the recruiter is not told; the next submission queues the round again)."""
     try:
-        task.delay(assignment_id)
+        task.delay(object_id)
     except Exception:
-        logger.exception("could not queue the recruiter's started call for assignment %s", assignment_id)
+        logger.exception("could not queue %s for %s", task.name, object_id)
 
 
 def response_record(
@@ -257,4 +258,18 @@ def assignment_submit(*, assignment: Assignment) -> Assignment:
     assignment.refresh_from_db()
     if not updated and assignment.status == Assignment.Status.STARTED:
         raise MetamerError("the assignment could not be submitted", code="conflict")
+    if updated:
+        _adaptive_round_due(assignment.survey)
     return assignment
+
+
+def _adaptive_round_due(survey: Survey) -> None:
+    """In adaptive mode, every ``adaptive_every``-th submission queues a round, so the workers
+    who start after it are asked what the answers so far leave least sure."""
+    if survey.kind != Survey.Kind.TRIPLET or not survey.adaptive_every:
+        return
+    submitted = Assignment.objects.filter(survey=survey, status__in=Assignment.COUNTED).count()
+    if submitted % survey.adaptive_every == 0:
+        from surveys.tasks import adaptive_round  # tasks import services: resolved at call time
+
+        transaction.on_commit(lambda: _enqueue(adaptive_round, survey.pk))

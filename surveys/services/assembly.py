@@ -135,6 +135,9 @@ def survey_assemble(
     similarity_name: str = "",
     image_set: TargetSet | None = None,
     n_repeats: int = 0,
+    min_consistency: float = 0.0,
+    adaptive_every: int = 0,
+    adaptive_trials: int = 10,
 ) -> Survey:
     """Build a survey from one or many IRI sets (or, for ``kind="triplet"``, from ``image_set``:
     ``survey_assemble_triplets``), mixed and shuffled so that no worker can tell
@@ -152,6 +155,9 @@ def survey_assemble(
         _check_triplet_request(jobs, image_set, kind)
         return survey_assemble_triplets(
             n_repeats=n_repeats,
+            min_consistency=min_consistency,
+            adaptive_every=adaptive_every,
+            adaptive_trials=adaptive_trials,
             kind=kind,
             study=study,
             name=name,
@@ -163,8 +169,10 @@ def survey_assemble(
             reward_cents=reward_cents,
             minutes_allotted=minutes_allotted,
         )
-    if n_repeats:
+    if n_repeats or min_consistency:
         raise MetamerError("repeated trials are for triplet, odd-one-out and rating surveys", field="n_repeats")
+    if adaptive_every:
+        raise MetamerError("adaptive rounds ask triplets: choose a triplet survey", field="adaptive_every")
     design = survey_assemble_check(
         jobs=jobs,
         kind=kind,
@@ -348,18 +356,25 @@ def survey_assemble_triplets(
     reward_cents: int | None = None,
     minutes_allotted: int | None = None,
     n_repeats: int = 0,
+    min_consistency: float = 0.0,
+    adaptive_every: int = 0,
+    adaptive_trials: int = 10,
 ) -> Survey:
     """A triplet survey over any image set: "which of these two is more like the reference?",
     one triplet per trial (see ``survey_triplets_plan``), and attention checks whose one option
     is the reference itself, at random positions. The sampling is recorded on the survey.
     ``kind="odd-one-out"``: "which of these three does not belong?", checks showing one image
     twice. ``n_repeats`` trials, drawn at random, are asked a second time (each worker's own
-    order places them apart): how often a worker answers them alike is their consistency."""
+    order places them apart): how often a worker answers them alike is their consistency, and
+    workers under ``min_consistency`` are left out of the data. ``adaptive_every``: after every
+    this many submitted workers, a round adds ``adaptive_trials`` triplets
+    (``survey_adaptive_round``)."""
     trials, checks, sampling = survey_triplets_plan(
         image_set=image_set, n_trials=n_trials, seed=seed, n_attention_checks=n_attention_checks, kind=kind
     )
     if not 0 <= n_repeats <= len(trials):
         raise MetamerError(f"repeats must be between 0 and the {len(trials)} trials asked", field="n_repeats")
+    _check_policies(kind, n_repeats, min_consistency, adaptive_every, adaptive_trials)
     rng = random.Random(seed)
     plans: list[tuple[tuple[int, ...], int | None]] = [(t, None) for t in trials]
     for *items, side in checks:
@@ -375,6 +390,9 @@ def survey_assemble_triplets(
         n_trials=len(trials),
         n_attention_checks=len(checks),
         n_repeats=n_repeats,
+        min_consistency=min_consistency,
+        adaptive_every=adaptive_every,
+        adaptive_trials=adaptive_trials,
         workers_per_survey=workers_per_survey,
         **{key: value for key, value in pay.items() if value is not None},
     )
@@ -402,6 +420,25 @@ def survey_assemble_triplets(
             [TrialSlot(trial=trial, role=role, index=index, stimulus_id=stimuli[item]) for role, index, item in slots]
         )
     return survey
+
+
+def _check_policies(
+    kind: str, n_repeats: int, min_consistency: float, adaptive_every: int, adaptive_trials: int
+) -> None:
+    """The data and adaptive policies of an image-set survey, refused with the reason."""
+    if not 0.0 <= min_consistency <= 1.0:
+        raise MetamerError("the least consistency is a share: between 0 and 1", field="min_consistency")
+    if min_consistency and not n_repeats:
+        raise MetamerError(
+            "a least consistency needs repeated trials to measure it: set repeated trials above 0",
+            field="min_consistency",
+        )
+    if adaptive_every and kind != Survey.Kind.TRIPLET:
+        raise MetamerError("adaptive rounds ask triplets: choose a triplet survey", field="adaptive_every")
+    if not 0 <= adaptive_every <= 10_000:
+        raise MetamerError("a round every 0 to 10,000 submitted workers", field="adaptive_every")
+    if not 1 <= adaptive_trials <= ALL_TRIPLETS_UP_TO:
+        raise MetamerError(f"a round adds 1 to {ALL_TRIPLETS_UP_TO:,} triplets", field="adaptive_trials")
 
 
 def _plan_2afc(iris: list[IRI], rng: random.Random) -> list[_Plan]:

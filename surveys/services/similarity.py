@@ -10,12 +10,19 @@ from typing import IO
 
 import numpy as np
 import torch
+from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from PIL import Image
 
 from inversion.models import TargetSet
-from inversion.services import target_set_create_from_images
+from inversion.services import (
+    target_set_create_from_images,
+    target_set_images_count,
+    target_set_import,
+    upload_on_disk,
+)
 from metamer.errors import MetamerError
 from science import similarity as sim
 from surveys.models import SimilarityData, Survey
@@ -158,7 +165,10 @@ def _npz(**arrays: np.ndarray) -> bytes:
 def similarity_data_import(
     *,
     name: str,
-    image_set: TargetSet,
+    image_set: TargetSet | None = None,
+    images: Path | None = None,
+    images_name: str = "",
+    image_size: int = 224,
     matrices: np.ndarray | None = None,
     triplets: np.ndarray | None = None,
     choices: np.ndarray | None = None,
@@ -170,13 +180,28 @@ def similarity_data_import(
     """Store people's judgements over ``image_set``: ``matrices`` (people × n × n, or n × n;
     dissimilarities, or similarities with ``similarities=True``), or ``triplets`` (m × 3) with
     ``choices`` (1: i is closer to j) and optional ``workers``. Every matrix and triplet is
-    checked first; a failure names the file (``filename``) and what to fix, and stores nothing."""
+    checked first; a failure names the file (``filename``) and what to fix, and stores nothing.
+
+    The images are ``image_set``, or ``images``: a folder, .zip or .tar on disk (named
+    ``images_name`` in messages), imported in the same step as an image set of the same name,
+    rows, columns and indices following their file names, sorted. Its archive is checked, and
+    that it holds as many images as the data need, before anything is stored."""
     prefix = f"{filename}: " if filename else ""
-    if SimilarityData.objects.filter(name=name).exists():
-        raise MetamerError(f"human similarity data named {name!r} exist already; choose another name", field="name")
-    n_items = image_set.targets.count()
+    _check_unique_name(name)
     if (matrices is None) == (triplets is None):
         raise MetamerError("give either matrices or triplets", field="file")
+    if (image_set is None) == (images is None):
+        raise MetamerError(
+            "choose the image set the data are about, or give its images with them (a folder, .zip or .tar; "
+            "rows and columns follow the images' file names, sorted)",
+            field="image_set",
+        )
+    if images is not None:
+        images_name = images_name or str(images)
+        n_items = target_set_images_count(path=images, shown=images_name)
+        _check_count(n_items, images_name, f"{prefix}the data", matrices, triplets)
+    else:
+        n_items = image_set.targets.count()
     try:
         if matrices is not None:
             stack = _checked_matrices(matrices, n_items=n_items, similarities=similarities)
@@ -195,6 +220,8 @@ def similarity_data_import(
     except ValueError as exc:
         raise MetamerError(f"{prefix}{exc}", field="file") from None
     with transaction.atomic():
+        if images is not None:  # every check above passed: only now is an image stored
+            image_set = target_set_import(name=name, path=images, image_size=image_size, shown=images_name)
         data = SimilarityData(
             name=name,
             image_set=image_set,
@@ -213,16 +240,27 @@ def similarity_data_import(
 def similarity_data_upload(
     *,
     name: str,
-    image_set: TargetSet,
     kind: str,
     file: IO[bytes],
     filename: str,
+    image_set: TargetSet | None = None,
+    images: Path | None = None,
+    images_name: str = "",
+    image_size: int = 224,
     variable: str = "",
     similarities: bool = False,
     source: str = "",
 ) -> SimilarityData:
-    """Import one uploaded file of ``kind`` (matrices or triplets), as the admin and the API do."""
-    common = {"name": name, "image_set": image_set, "source": source, "filename": filename}
+    """Import one file of ``kind`` (matrices or triplets) with ``similarity_data_import``."""
+    common = {
+        "name": name,
+        "source": source,
+        "filename": filename,
+        "image_set": image_set,
+        "images": images,
+        "images_name": images_name,
+        "image_size": image_size,
+    }
     if kind == SimilarityData.Kind.TRIPLETS:
         triplets, choices, workers = triplet_file_read(file=file, filename=filename)
         return similarity_data_import(**common, triplets=triplets, choices=choices, workers=workers)
@@ -230,6 +268,64 @@ def similarity_data_upload(
         raise MetamerError(f"unknown kind {kind!r}; choose matrices or triplets", field="kind")
     matrices = similarity_file_read(file=file, filename=filename, variable=variable)
     return similarity_data_import(**common, matrices=matrices, similarities=similarities)
+
+
+def similarity_data_create(
+    *,
+    name: str,
+    kind: str,
+    file: UploadedFile,
+    image_set: TargetSet | None = None,
+    images: UploadedFile | None = None,
+    image_size: int = 224,
+    variable: str = "",
+    similarities: bool = False,
+    source: str = "",
+) -> SimilarityData:
+    """``similarity_data_upload`` from uploads (admin and API): the images' archive, when given,
+    goes to disk once and is named by its own file name in every message."""
+    common = {
+        "name": name,
+        "kind": kind,
+        "file": file,
+        "filename": file.name,
+        "image_set": image_set,
+        "image_size": image_size,
+        "variable": variable,
+        "similarities": similarities,
+        "source": source,
+    }
+    if images is None:
+        return similarity_data_upload(**common)
+    if images.size > settings.METAMER_MAX_UPLOAD_BYTES:
+        limit = settings.METAMER_MAX_UPLOAD_BYTES // 2**20
+        raise MetamerError(f"{images.name} is larger than {limit} MiB; sample it first", field="images")
+    with upload_on_disk(images) as path:
+        return similarity_data_upload(**common, images=path, images_name=images.name)
+
+
+def _check_count(
+    n_images: int, images_name: str, what: str, matrices: np.ndarray | None, triplets: np.ndarray | None
+) -> None:
+    """That the images are as many as the matrices' side, and that every triplet index names one."""
+    if matrices is not None and np.shape(matrices)[-1] != n_images:
+        side = np.shape(matrices)[-1]
+        raise MetamerError(
+            f"{what} are {side}×{side} matrices but {images_name} holds {n_images} images; "
+            "give the images the data are about",
+            field="images",
+        )
+    if triplets is not None and len(triplets) and int(np.max(triplets)) >= n_images:
+        raise MetamerError(
+            f"{what} name image {int(np.max(triplets))} but {images_name} holds {n_images} images (counted from 0); "
+            "give the images the data are about",
+            field="images",
+        )
+
+
+def _check_unique_name(name: str) -> None:
+    if SimilarityData.objects.filter(name=name).exists():
+        raise MetamerError(f"human similarity data named {name!r} exist already; choose another name", field="name")
 
 
 def similarity_data_from_survey(*, survey: Survey, name: str) -> SimilarityData:

@@ -150,8 +150,8 @@ def test_repeated_trials_measure_each_workers_consistency_and_are_not_data(admin
     from surveys.selectors import survey_consistency
 
     assert survey_consistency(survey) == {
-        "steady": {"repeats": 3, "consistency": 1.0},
-        "fickle": {"repeats": 3, "consistency": 0.0},
+        "steady": {"repeats": 3, "consistency": 1.0, "kept": True},
+        "fickle": {"repeats": 3, "consistency": 0.0, "kept": True},
     }
     assert len([r for r in survey_ratings(survey) if not r["attention_check"]]) == 2 * survey.n_trials
     assert admin_client.get(f"/api/surveys/{survey.pk}/consistency/").json()["fickle"]["consistency"] == 0.0
@@ -160,4 +160,32 @@ def test_repeated_trials_measure_each_workers_consistency_and_are_not_data(admin
     with pytest.raises(MetamerError, match="repeats must be between 0 and the 10 trials"):
         services.survey_assemble(
             study=StudyFactory(), name="x", kind="rating", image_set=_images(5, name="b"), n_repeats=11, n_trials=None
+        )
+
+
+def test_a_least_consistency_leaves_fickle_workers_out_of_the_data(admin_client):
+    survey = services.survey_open(survey=_survey(5, n_repeats=3, workers_per_survey=2, min_consistency=0.5))
+    for worker in ("steady", "fickle"):
+        assignment = services.assignment_start(survey=survey, external_id=worker)
+        for trial in survey.trials.order_by("position"):
+            rating = 9 if trial.is_attention_check else 5
+            if trial.repeat_of_id is not None and worker == "fickle":
+                rating = 0
+            services.response_record(
+                assignment=assignment, trial_id=trial.pk, answer=rating, idempotency_key=f"{worker}{trial.pk}"
+            )
+    kept = {r["worker"] for r in survey_ratings(survey) if r["passed_checks"]}
+    assert kept == {"steady"}
+    page = admin_client.get(f"/admin/surveys/survey/{survey.pk}/change/").content.decode()
+    assert "fickle: 0% of 3 (left out), steady: 100% of 3<" in page
+    data = services.similarity_data_from_survey(survey=survey, name="kept only")
+    assert data.n_people == 1
+    with pytest.raises(MetamerError, match="needs repeated trials to measure it"):
+        services.survey_assemble(
+            study=StudyFactory(),
+            name="x",
+            kind="rating",
+            image_set=_images(5, name="c"),
+            min_consistency=0.5,
+            n_trials=None,
         )

@@ -192,3 +192,66 @@ def test_the_api_imports_an_upload_and_exports_the_group_matrix(admin_client, im
     matrix = admin_client.get(f"/api/similarity-data/{reply.json()['id']}/matrix/")
     assert matrix["Content-Type"] == "text/csv"
     assert np.allclose(np.loadtxt(io.StringIO(matrix.content.decode()), delimiter=","), _distances(), atol=1e-5)
+
+
+def _image_folder(tmp_path, n: int):
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(n):
+        Image.new("RGB", (12, 12), (40 * i, 255 - 40 * i, 90)).save(folder / f"img{i:02d}.png")
+    return folder
+
+
+def test_matrices_and_their_images_import_in_one_step(tmp_path, capsys):
+    np.save(tmp_path / "people.npy", np.stack([_distances(), _distances(seed=1)]))
+    call_command(
+        "import_similarity",
+        "matrices",
+        str(tmp_path / "people.npy"),
+        "--images",
+        str(_image_folder(tmp_path, 5)),
+        "--name",
+        "mine",
+        "--image-size",
+        "16",
+    )
+    data = SimilarityData.objects.get(name="mine")
+    assert data.image_set.name == "mine" and data.n_items == 5 and data.n_people == 2
+    assert data.image_set.source == str(tmp_path / "images")
+    assert list(data.image_set.targets.order_by("index").values_list("stimulus__width", flat=True)) == [16] * 5
+    assert "mine: 5 images, 2 people" in capsys.readouterr().out
+
+
+def test_images_that_do_not_match_the_data_are_refused_before_any_is_stored(admin_client, tmp_path, settings):
+    import shutil
+
+    from inversion.models import Stimulus, TargetSet
+
+    archive = shutil.make_archive(str(tmp_path / "four"), "zip", _image_folder(tmp_path, 4))
+    form = {"name": "web", "kind": "matrices", "image_size": 16}
+
+    def post(matrix_file, name="four.zip"):
+        with open(archive, "rb") as f:
+            images = _file(f.read(), name)
+        return admin_client.post("/api/similarity-data/", {**form, "file": matrix_file, "images": images})
+
+    bad = post(_file(_npy(_distances(5)), "five.npy"))
+    assert bad.status_code == 400
+    assert bad.json()["detail"] == (
+        "five.npy: the data are 5×5 matrices but four.zip holds 4 images; give the images the data are about"
+    )
+    asymmetric = _distances(4)
+    asymmetric[0, 1] += 1
+    assert "symmetric" in post(_file(_npy(asymmetric), "skew.npy")).json()["detail"]
+    _nothing_stored(settings)
+    assert not TargetSet.objects.exists() and not Stimulus.objects.exists()
+    assert not (settings.MEDIA_ROOT / "stimuli").exists() or not any((settings.MEDIA_ROOT / "stimuli").rglob("*.png"))
+    both = admin_client.post(
+        "/api/similarity-data/", {**form, "file": _file(_npy(_distances(4)), "d.npy"), "image_set": 1}
+    )
+    assert both.status_code == 400
+    good = post(_file(_npy(_distances(4)), "four.npy"))
+    assert good.status_code == 201, good.content
+    assert good.json()["n_items"] == 4 and TargetSet.objects.get().source == "four.zip"

@@ -207,3 +207,49 @@ def test_an_adaptive_round_asks_later_workers_what_the_answers_so_far_leave_open
     odd = services.survey_assemble(study=StudyFactory(), name="o", kind="odd-one-out", image_set=images, n_trials=5)
     with pytest.raises(MetamerError, match="adaptive rounds ask triplets"):
         services.survey_adaptive_round(survey=odd, n_trials=5)
+
+
+def test_in_adaptive_mode_every_nth_submission_adds_a_round_by_itself(django_capture_on_commit_callbacks):
+    survey = services.survey_open(
+        survey=services.survey_assemble(
+            study=StudyFactory(),
+            name="auto",
+            kind="triplet",
+            image_set=_images(10),
+            n_trials=20,
+            seed=3,
+            workers_per_survey=4,
+            adaptive_every=2,
+            adaptive_trials=6,
+        )
+    )
+
+    def answer_all(worker: str) -> None:
+        assignment = services.assignment_start(survey=survey, external_id=worker)
+        trials = {t.pk: t for t in survey.trials.all()}
+        for entry in assignment.sequence:
+            i, j, k = trials[entry["trial"]].items
+            check = trials[entry["trial"]]
+            answer = check.correct if check.is_attention_check else int(abs(i - k) < abs(i - j))
+            services.response_record(
+                assignment=assignment, trial_id=check.pk, answer=answer, idempotency_key=f"{worker}{check.pk}"
+            )
+
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        answer_all("w1")
+    assert not queued  # one submission of every two: no round yet
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        answer_all("w2")
+    assert len(queued) == 1
+    survey.refresh_from_db()
+    assert survey.n_trials == 26 and "; adaptive +6 from 40 answers" in survey.sampling
+    assert len(services.assignment_start(survey=survey, external_id="w3").sequence) == 26 + survey.n_attention_checks
+    with pytest.raises(MetamerError, match="adaptive rounds ask triplets"):
+        services.survey_assemble(
+            study=StudyFactory(),
+            name="r",
+            kind="rating",
+            image_set=_images(4, name="r"),
+            adaptive_every=2,
+            n_trials=None,
+        )

@@ -3,6 +3,7 @@
 python manage.py import_similarity kriegeskorte92 PATH
 python manage.py import_similarity matrices --image-set NAME --name NAME FILE [FILE ...] [--variable V] [--similarities]
 python manage.py import_similarity triplets --image-set NAME --name NAME FILE
+python manage.py import_similarity matrices --images FOLDER_OR_ARCHIVE --name NAME FILE   (images and data in one step)
 """
 
 from __future__ import annotations
@@ -33,7 +34,15 @@ class Command(BaseCommand):
         triplets = kinds.add_parser("triplets", help="a CSV of i,j,k,choice (or i,j,k,chosen) rows")
         triplets.add_argument("files", nargs=1, type=Path)
         for sub in (matrices, triplets):
-            sub.add_argument("--image-set", required=True, help="the target set the indices refer to")
+            over = sub.add_mutually_exclusive_group(required=True)
+            over.add_argument("--image-set", help="the image (target) set the indices refer to")
+            over.add_argument(
+                "--images",
+                type=Path,
+                help="the images themselves (a folder, .zip or .tar), imported with the data as an image set of "
+                "the same name; rows, columns and indices follow their file names, sorted",
+            )
+            sub.add_argument("--image-size", type=int, default=224, help="with --images: the side, in pixels")
             sub.add_argument("--name", required=True)
             sub.add_argument("--source", default="", help="where the data came from (cite it)")
 
@@ -47,14 +56,24 @@ class Command(BaseCommand):
     def _import(self, kind: str, options: dict) -> SimilarityData:
         if kind == "kriegeskorte92":
             return services.kriegeskorte92_import(path=options["path"], name=options["name"])
-        image_set = TargetSet.objects.filter(name=options["image_set"]).first()
-        if image_set is None:
-            raise MetamerError(f"no image set {options['image_set']!r}; see the admin's target sets for names")
+        image_set, images = None, options["images"]
+        if images is None:
+            image_set = TargetSet.objects.filter(name=options["image_set"]).first()
+            if image_set is None:
+                raise MetamerError(f"no image set {options['image_set']!r}; see the admin's target sets for names")
+        elif not images.exists():
+            raise MetamerError(f"{images}: no such folder or archive")
         files = options["files"]
         for path in files:
             if not path.is_file():
                 raise MetamerError(f"{path}: no such file")
-        common = {"name": options["name"], "image_set": image_set, "source": options["source"]}
+        common = {
+            "name": options["name"],
+            "image_set": image_set,
+            "images": images,
+            "image_size": options["image_size"],
+            "source": options["source"],
+        }
         if kind == "triplets":
             with files[0].open("rb") as f:
                 return services.similarity_data_upload(**common, kind=kind, file=f, filename=files[0].name)
