@@ -28,6 +28,7 @@ from surveys.models import (
 )
 from surveys.selectors import (
     assignment_reward_cents,
+    money,
     similarity_group_matrix,
     survey_consistency,
     survey_estimate,
@@ -254,6 +255,47 @@ class SurveyAdmin(CreatedByServiceAdmin):
             return [*SurveyDesignForm._meta.fields, "n_trials", "n_attention_checks", "seed", "similarity"]
         return super().get_fields(request, obj)
 
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return super().get_fieldsets(request, obj)
+        return [
+            (None, {"fields": ["name", "study", "kind", "status", "uuid", "preview_link", "estimate"]}),
+            (
+                "Trials",
+                {
+                    "fields": [
+                        "jobs",
+                        "image_set",
+                        "sampling",
+                        "seed",
+                        "n_trials",
+                        "n_attention_checks",
+                        "n_repeats",
+                        "include_unconverged",
+                        "similarity_source",
+                    ]
+                },
+            ),
+            ("Places, pay and time", {"fields": ["workers_per_survey", "reward_cents", "minutes_allotted"]}),
+            (
+                "What workers read and answer besides the trials",
+                {
+                    "description": "Each page can be seen with the preview links above before anyone is recruited.",
+                    "fields": [
+                        "instructions_text",
+                        "instructions_image",
+                        "consent_text",
+                        "n_practice",
+                        "exit_questions",
+                        "ask_demographics",
+                        "thank_you_text",
+                    ],
+                },
+            ),
+            ("Data", {"fields": ["min_consistency", "adaptive_every", "adaptive_trials", "consistency"]}),
+            ("Plain links", {"fields": ["place_links"]}),
+        ]
+
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
@@ -276,11 +318,19 @@ class SurveyAdmin(CreatedByServiceAdmin):
     @admin.display(description="cost and duration")
     def estimate(self, obj):
         e = survey_estimate(obj)
-        hourly = f", {e['hourly_rate_cents'] / 100:.2f}/h" if e["hourly_rate_cents"] else ""
+        recruiter = obj.study.recruiter
+        places = f"{e['places']} place{'s' if e['places'] != 1 else ''}"
+        if e["reward_cents"]:
+            hourly = f", {money(e['hourly_rate_cents'], recruiter)} an hour" if e["hourly_rate_cents"] else ""
+            cost = (
+                f"{places} × {money(e['reward_cents'], recruiter)} + fee {money(e['fee_cents'], recruiter)} "
+                f"({e['fee_rule']}) = {money(e['total_cents'], recruiter)}{hourly}"
+            )
+        else:
+            cost = f"{places}; {e['fee_rule']} through Metamer"
         return (
-            f"{e['places']} places × {e['reward_cents'] / 100:.2f} + fee {e['fee_cents'] / 100:.2f} "
-            f"({e['fee_rule']}) = {e['total_cents'] / 100:.2f}; about {e['estimated_minutes']} min "
-            f"of {e['minutes_allotted']} allotted{hourly}"
+            f"{cost}. About {e['estimated_minutes']:g} min a worker ({e['seconds_per_trial']:g} s a trial: "
+            f"{e['seconds_per_trial_from']}); {e['minutes_allotted']} min allowed."
         )
 
     @admin.action(description="Open the selected surveys to workers")
@@ -328,7 +378,15 @@ class SurveyAdmin(CreatedByServiceAdmin):
     @admin.display(description="preview as a worker")
     def preview_link(self, obj):
         url = reverse("surveys:preview", args=[obj.uuid])
-        return format_html('<a href="{}" target="_blank">open (records nothing)</a>', url)
+        pages = [("start", "?page=landing")]
+        if obj.n_practice:
+            pages.append(("practice", "?page=practice"))
+        pages.append(("first trial", ""))
+        if obj.exit_questions.strip() or obj.ask_demographics:
+            pages.append(("exit questions", "?page=exit"))
+        pages.append(("thank-you", "?page=done"))
+        links = format_html_join(" · ", '<a href="{}{}" target="_blank">{}</a>', ((url, q, n) for n, q in pages))
+        return format_html("{} (records nothing)", links)
 
     @admin.display(description="plain links (one per place)")
     def place_links(self, obj):

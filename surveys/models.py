@@ -130,12 +130,58 @@ class Survey(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(10_000)],
     )
     include_unconverged = models.BooleanField(default=False)
+    instructions_text = models.TextField(
+        "instructions",
+        blank=True,
+        max_length=5000,
+        help_text="Your own instructions, shown to workers after Metamer's description of the task and before the "
+        "consent. A blank line starts a new paragraph.",
+    )
+    instructions_image = models.ImageField(
+        upload_to="stimuli/instructions/",
+        blank=True,
+        help_text="An image shown with the instructions (e.g. an annotated example). Workers see it, so it is public.",
+    )
+    consent_text = models.TextField(
+        "consent",
+        blank=True,
+        max_length=5000,
+        help_text="What workers agree to before they start. Empty: Metamer's standard text (answers, response times "
+        "and screen size are stored, linked only to a participant id; they may stop at any time).",
+    )
+    n_practice = models.PositiveSmallIntegerField(
+        "practice questions",
+        default=0,
+        validators=[MaxValueValidator(5)],
+        help_text="Questions of this survey's kind, drawn with shapes, asked before the first trial with feedback. "
+        "Not scored and not data. 0 to 5.",
+    )
+    exit_questions = models.TextField(
+        blank=True,
+        max_length=2000,
+        help_text="Questions asked after the last trial, one per line; workers answer in free text, or skip.",
+    )
+    ask_demographics = models.BooleanField(
+        default=False,
+        help_text="After the last trial, ask for age range, gender and whether vision is normal or corrected "
+        "(each optional).",
+    )
+    thank_you_text = models.TextField(
+        "thank-you text", blank=True, max_length=2000, help_text="Shown on the last page, above the completion step."
+    )
     similarity_source = models.CharField(
         max_length=200, blank=True, help_text="Hard clustering: where the target similarity matrix came from."
     )
     workers_per_survey = models.PositiveIntegerField(default=3)
-    reward_cents = models.PositiveIntegerField(default=750)
-    minutes_allotted = models.PositiveIntegerField(default=60)
+    reward_cents = models.PositiveIntegerField(
+        "reward per worker (cents)",
+        default=750,
+        help_text="Paid on approval through MTurk or Prolific (in dollar cents, or your Prolific account's "
+        "currency); plain links pay nothing through Metamer.",
+    )
+    minutes_allotted = models.PositiveIntegerField(
+        "minutes allowed", default=60, help_text="A started place is freed after this long."
+    )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -310,6 +356,10 @@ class Assignment(models.Model):
     link = models.OneToOneField(SurveyLink, null=True, blank=True, on_delete=models.PROTECT, related_name="assignment")
     started_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    practice_done = models.PositiveSmallIntegerField(default=0, help_text="Practice questions answered (not data).")
+    exit_answers = models.JSONField(
+        null=True, blank=True, help_text="Answers to the exit questions ({} when skipped; empty until asked)."
+    )
 
     COUNTED = (Status.SUBMITTED, Status.APPROVED, Status.REJECTED)
     """Finished work: what results, reports, exports and payments count."""

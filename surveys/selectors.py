@@ -218,16 +218,46 @@ def assignment_reward_cents(survey: Survey) -> int:
     return survey.reward_cents if survey.study.recruiter != Study.Recruiter.LINKS else 0
 
 
-def survey_minutes(survey: Survey) -> float:
-    """How long a careful worker takes, from the trial count and the time a trial of this kind takes."""
-    trials = survey.trials.count() or survey.n_trials + survey.n_attention_checks
-    return trials * SECONDS_PER_TRIAL[survey.kind] / 60
+MEASURED_FROM = 20
+"""Answers needed before measured times replace ``SECONDS_PER_TRIAL``."""
+
+
+def seconds_per_trial(survey: Survey) -> tuple[float, str]:
+    """What a trial of ``survey`` takes, and where the figure comes from: the median response
+    time of this survey's answers, else of every survey of its kind, once there are
+    ``MEASURED_FROM`` of them; before that, ``SECONDS_PER_TRIAL``."""
+    timed = Response.objects.filter(response_ms__isnull=False, response_ms__gt=0)
+    for answers, source in (
+        (timed.filter(trial__survey=survey), "this survey's answers"),
+        (timed.filter(trial__survey__kind=survey.kind), f"{survey.get_kind_display()} answers so far"),
+    ):
+        times = list(answers.order_by("-pk").values_list("response_ms", flat=True)[:2000])
+        if len(times) >= MEASURED_FROM:
+            return float(np.median(times)) / 1000, f"median of {len(times)} {source}"
+    return float(SECONDS_PER_TRIAL[survey.kind]), "a typical trial of this kind (no answers measured yet)"
+
+
+def survey_minutes(survey: Survey, seconds: float | None = None) -> float:
+    """How long a careful worker takes: the trial count (practice included) times the time a
+    trial takes (``seconds``, by default ``seconds_per_trial``)."""
+    trials = (survey.trials.count() or survey.n_trials + survey.n_attention_checks) + survey.n_practice
+    return trials * (seconds_per_trial(survey)[0] if seconds is None else seconds) / 60
+
+
+def money(cents: int, recruiter: str) -> str:
+    """An amount as a worker or researcher reads it: dollars on MTurk; on Prolific, the account's
+    currency (pounds or dollars, chosen on Prolific)."""
+    amount = f"{cents / 100:,.2f}"
+    if recruiter == Study.Recruiter.MTURK:
+        return f"${amount}"
+    return f"{amount} in the Prolific account's currency" if recruiter == Study.Recruiter.PROLIFIC else amount
 
 
 def survey_estimate(survey: Survey) -> dict[str, Any]:
     """Cost (the recruiter's fee rules) and duration of one survey, before anything is spent."""
     cost = publication_cost(survey)
-    minutes = survey_minutes(survey)
+    seconds, measured = seconds_per_trial(survey)
+    minutes = survey_minutes(survey, seconds)
     return {
         "places": cost.places,
         "reward_cents": cost.reward_cents,
@@ -235,6 +265,8 @@ def survey_estimate(survey: Survey) -> dict[str, Any]:
         "fee_cents": cost.fee_cents,
         "total_cents": cost.total_cents,
         "estimated_minutes": round(minutes, 1),
+        "seconds_per_trial": round(seconds, 1),
+        "seconds_per_trial_from": measured,
         "minutes_allotted": survey.minutes_allotted,
         "hourly_rate_cents": round(cost.reward_cents / minutes * 60) if minutes and cost.reward_cents else None,
     }

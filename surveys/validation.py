@@ -126,3 +126,32 @@ def _viewing(value: Any, *, is_json: bool) -> dict[str, Any]:
     if "\\u0000" in encoded:
         raise MetamerError("viewing contains NUL characters", field="viewing")
     return value
+
+
+MAX_EXIT_ANSWER = 2000
+DEMOGRAPHICS = {
+    "age": ("", "18–24", "25–34", "35–44", "45–54", "55–64", "65 or over"),
+    "gender": ("", "Woman", "Man", "Non-binary", "Another gender"),
+    "vision": ("", "Normal", "Corrected to normal (glasses or lenses)", "Not corrected"),
+}
+"""The optional demographic questions and their choices ("" is "prefer not to say")."""
+
+
+def exit_answers(form: dict[str, str], *, questions: list[str], demographics: bool) -> dict[str, str]:
+    """A worker's exit answers: free text to each question (line breaks kept, nothing else
+    unprintable, at most ``MAX_EXIT_ANSWER`` characters each) and, when asked, the demographic
+    choices. Unanswered questions are left out."""
+    answers = {}
+    for n, question in enumerate(questions):
+        text = (form.get(f"q{n}") or "").replace("\r\n", "\n").strip()
+        if text:
+            clean_text(text.replace("\n", " ").replace("\t", " "), field=f"answer {n + 1}", max_length=MAX_EXIT_ANSWER)
+            answers[question] = text
+    if demographics:
+        for key, choices in DEMOGRAPHICS.items():
+            value = form.get(key) or ""
+            if value not in choices:
+                raise MetamerError(f"{key}: choose one of the listed answers", field=key)
+            if value:
+                answers[key] = value
+    return answers

@@ -6,6 +6,7 @@ CSRF-exempt: recruiters frame these pages on their own sites, where cookies are 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 
@@ -21,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from metamer.errors import MetamerError
 from surveys import recruiters, services, validation
 from surveys.models import Assignment, Survey, Trial
+from surveys.practice import practice_feedback, practice_question, svg_shape
 from surveys.presentation import answer_from_shown, assignment_sequence
 from surveys.selectors import (
     assignment_for_answer,
@@ -102,12 +104,18 @@ def survey_landing(request: HttpRequest, survey_uuid: str) -> HttpResponse:
 def assignment_page(request: HttpRequest, token: str) -> HttpResponse:
     assignment = get_object_or_404(Assignment.objects.select_related("survey__study"), token=token)
     answered, total = assignment_progress(assignment)
-    context = {"assignment": assignment, "answered": answered, "total": total}
+    context = {"assignment": assignment, "survey": assignment.survey, "answered": answered, "total": total}
     if assignment.status == Assignment.Status.EXPIRED:
         return render(request, "surveys/expired.html", context, status=410)
+    survey = assignment.survey
+    if assignment.status == Assignment.Status.STARTED and not answered and assignment.practice_done < survey.n_practice:
+        action = reverse("surveys:practice", args=[token])
+        return _practice_page(request, survey, assignment.practice_done, form_action=action)
     upcoming = assignment_next_trial(assignment)
     if upcoming is None:
         services.assignment_finish(assignment=assignment)
+        if assignment.status in Assignment.COUNTED and _asks_exit(survey) and assignment.exit_answers is None:
+            return _exit_page(request, survey, total, form_action=reverse("surveys:exit", args=[token]))
         return render(request, "surveys/done.html", {**context, "completion": recruiters.completion(assignment)})
     payload = trial_payload(upcoming.trial, upcoming.presentation, upcoming.position)
     return render(
@@ -120,6 +128,105 @@ def assignment_page(request: HttpRequest, token: str) -> HttpResponse:
             "idempotency_key": f"t{upcoming.trial.pk}-{assignment.pk}",
         },
     )
+
+
+def _asks_exit(survey: Survey) -> bool:
+    return bool(survey.exit_questions.strip() or survey.ask_demographics)
+
+
+def _exit_questions(survey: Survey) -> list[str]:
+    return [line.strip() for line in survey.exit_questions.splitlines() if line.strip()]
+
+
+def _exit_page(request: HttpRequest, survey: Survey, total: int, *, form_action: str, **extra) -> HttpResponse:
+    context = {
+        "survey": survey,
+        "total": total,
+        "questions": _exit_questions(survey),
+        "demographics": validation.DEMOGRAPHICS if survey.ask_demographics else None,
+        "form_action": form_action,
+        **extra,
+    }
+    return render(request, "surveys/exit.html", context, status=400 if "error" in extra else 200)
+
+
+def _practice_page(
+    request: HttpRequest, survey: Survey, index: int, *, form_action: str, feedback=None, next_url: str = "", **extra
+) -> HttpResponse:
+    """Practice question ``index``, or with ``feedback`` (right, message) the answer's feedback."""
+    question = practice_question(survey.layout, index)
+    context = {
+        "survey": survey,
+        "index": index,
+        "n_practice": survey.n_practice,
+        "question": question,
+        "reference": svg_shape(question.reference) if question.reference else None,
+        "options": [svg_shape(s) for s in question.options],
+        "columns": [svg_shape(s, 72) for s in question.columns],
+        "rows": [svg_shape(s, 60) for s in question.rows],
+        "scale": range(11),
+        "form_action": form_action,
+        "next_url": next_url,
+        **extra,
+    }
+    if feedback is not None:
+        context["right"], context["feedback"] = feedback
+    return render(request, "surveys/practice.html", context)
+
+
+def _practice_answer(post, layout: str):
+    """What was clicked on a practice question, or None when it cannot be read."""
+    try:
+        if layout == "clustering":
+            return [int(post[f"row-{row}"]) for row in range(6)]
+        return int(post["answer"])
+    except (KeyError, ValueError):
+        return None
+
+
+@worker_page
+@xframe_options_exempt
+@csrf_exempt
+@require_POST
+def assignment_practice(request: HttpRequest, token: str) -> HttpResponse:
+    """Answer a practice question: feedback, and the count of practice questions done (never data)."""
+    assignment = get_object_or_404(Assignment.objects.select_related("survey"), token=token)
+    survey = assignment.survey
+    index = _int_or_none(request.POST.get("index"))
+    index = assignment.practice_done if index is None else index
+    if index >= survey.n_practice:
+        return redirect("surveys:assignment", token=token)
+    question = practice_question(survey.layout, index)
+    feedback = practice_feedback(question, _practice_answer(request.POST, survey.layout))
+    try:
+        services.assignment_practice_record(assignment=assignment, index=index)
+    except MetamerError:
+        return redirect("surveys:assignment", token=token)
+    here = reverse("surveys:assignment", args=[token])
+    return _practice_page(request, survey, index, form_action="", feedback=feedback, next_url=here)
+
+
+@worker_page
+@xframe_options_exempt
+@csrf_exempt
+@require_POST
+def assignment_exit(request: HttpRequest, token: str) -> HttpResponse:
+    """The exit questions' answers (or a skip), then the completion page."""
+    assignment = get_object_or_404(Assignment.objects.select_related("survey"), token=token)
+    survey = assignment.survey
+    answers = {}
+    if not request.POST.get("skip"):
+        try:
+            answers = validation.exit_answers(
+                request.POST.dict(), questions=_exit_questions(survey), demographics=survey.ask_demographics
+            )
+        except MetamerError as exc:
+            _, total = assignment_progress(assignment)
+            action = reverse("surveys:exit", args=[token])
+            return _exit_page(request, survey, total, form_action=action, error=exc.message)
+    with contextlib.suppress(MetamerError):  # not submitted yet: the assignment page says what is left
+        services.assignment_exit_record(assignment=assignment, answers=answers)
+    return redirect("surveys:assignment", token=token)
 
 
 @require_GET
@@ -141,18 +248,41 @@ def survey_preview(request: HttpRequest, survey_uuid: str) -> HttpResponse:
     participant, assignment or answer is made, so no result, report, export or payment sees it.
     ``?i=N`` shows the N-th trial of a first worker's sequence; answering moves on."""
     survey = get_object_or_404(Survey.objects.select_related("study"), uuid=survey_uuid)
+    here = reverse("surveys:preview", args=[survey.uuid])
+    index = _int_or_none(request.GET.get("i")) or 0
+    page = request.GET.get("page", "")
+    if page == "landing":
+        minutes = max(1, math.ceil(survey_minutes(survey)))
+        first = f"{here}?page=practice" if survey.n_practice else here
+        context = {"survey": survey, "params": {}, "minutes": minutes, "preview": True, "next_url": first}
+        return render(request, "surveys/landing.html", context)
+    if page == "practice" and index < survey.n_practice:
+        action = f"{here}?page=practice&i={index}"
+        if request.method == "POST":
+            feedback = practice_feedback(
+                practice_question(survey.layout, index), _practice_answer(request.POST, survey.layout)
+            )
+            following = f"{here}?page=practice&i={index + 1}" if index + 1 < survey.n_practice else here
+            return _practice_page(request, survey, index, form_action="", feedback=feedback, next_url=following)
+        return _practice_page(request, survey, index, form_action=action, preview=True)
+    if page == "exit" or page == "done":
+        if request.method == "POST" or page == "done" or not _asks_exit(survey):
+            return render(
+                request, "surveys/done.html", {"preview": True, "survey": survey, "completion": {"kind": "preview"}}
+            )
+        return _exit_page(request, survey, survey.trials.count(), form_action=f"{here}?page=exit", preview=True)
     sequence = assignment_sequence(
         [(pk, survey.layout) for pk in survey.trials.order_by("position").values_list("pk", flat=True)],
         survey_seed=survey.seed,
         ordinal=0,
         places=survey.workers_per_survey,
     )
-    index = _int_or_none(request.GET.get("i")) or 0
-    here = reverse("surveys:preview", args=[survey.uuid])
     if request.method == "POST":
         return redirect(f"{here}?i={index + 1}")
     context = {"preview": True, "survey": survey, "answered": min(index, len(sequence)), "total": len(sequence)}
     if index >= len(sequence):
+        if _asks_exit(survey):
+            return redirect(f"{here}?page=exit")
         return render(request, "surveys/done.html", {**context, "completion": {"kind": "preview"}})
     entry = sequence[index]
     trial = get_object_or_404(Trial, pk=entry["trial"], survey=survey)

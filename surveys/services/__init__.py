@@ -3,7 +3,9 @@ recruitment (``recruitment``), review and payments (``payments``), human similar
 (``similarity``)."""
 
 from surveys.services.answers import (
+    assignment_exit_record,
     assignment_finish,
+    assignment_practice_record,
     assignment_start,
     assignment_submit,
     assignments_expire,
@@ -52,8 +54,10 @@ __all__ = [
     "Budget",
     "assignment_approve",
     "assignment_bonus",
+    "assignment_exit_record",
     "assignment_finish",
     "assignment_flag",
+    "assignment_practice_record",
     "assignment_reject",
     "assignment_start",
     "assignment_submit",

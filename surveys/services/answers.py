@@ -273,3 +273,24 @@ def _adaptive_round_due(survey: Survey) -> None:
         from surveys.tasks import adaptive_round  # tasks import services: resolved at call time
 
         transaction.on_commit(lambda: _enqueue(adaptive_round, survey.pk))
+
+
+def assignment_practice_record(*, assignment: Assignment, index: int) -> int:
+    """Count practice question ``index`` (0-based) as done; a repeat of it (a reload, a second
+    click) changes nothing. Practice answers are not data: only how far the worker got is kept.
+    Returns the practice questions now done."""
+    if assignment.status != Assignment.Status.STARTED:
+        raise MetamerError("this assignment is not open for answers any more", code="conflict")
+    Assignment.objects.filter(pk=assignment.pk, practice_done=index).update(practice_done=index + 1)
+    assignment.refresh_from_db(fields=["practice_done"])
+    return assignment.practice_done
+
+
+def assignment_exit_record(*, assignment: Assignment, answers: dict[str, str]) -> Assignment:
+    """Store a submitted worker's answers to the exit questions (``{}``: skipped), once: a
+    second post (a retry) keeps the first answers."""
+    if assignment.status not in Assignment.COUNTED:
+        raise MetamerError("the exit questions come after the last trial", code="conflict")
+    Assignment.objects.filter(pk=assignment.pk, exit_answers__isnull=True).update(exit_answers=answers)
+    assignment.refresh_from_db(fields=["exit_answers"])
+    return assignment

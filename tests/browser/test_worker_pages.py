@@ -280,3 +280,92 @@ def test_a_rating_survey_on_a_390_px_phone_by_tapping(page, live_server):
     assert sorted(r.answer for r in responses.filter(trial__is_attention_check=False)) == given
     assert responses.get(trial__is_attention_check=True).correct is True
     phone.close()
+
+
+def test_a_clustering_survey_on_a_390_px_phone_by_tapping(page, live_server, paired_iris):
+    survey = services.survey_open(
+        survey=services.survey_assemble(
+            study=StudyFactory(),
+            name="clusters",
+            jobs=[paired_iris[0].job],
+            kind="cluster-random",
+            n_trials=None,
+            n_attention_checks=1,
+        )
+    )
+    phone = _phone(page)
+    page = phone.new_page()
+    fits = "document.documentElement.scrollWidth <= window.innerWidth"
+    page.goto(f"{live_server.url}/s/{survey.uuid}/?pid=phone-clusters")
+    assert page.evaluate(fits)
+    page.screenshot(path=SCREENSHOTS / "clustering-landing-phone.png", full_page=True)
+    page.get_by_role("button", name="I agree, start").tap()
+    page.wait_for_selector("#trial-form")
+    assert not page.locator(".keys-hint").first.is_visible()  # no keys to press on a touch screen
+    total = Trial.objects.filter(survey=survey).count()
+    for answered in range(total):
+        assert page.evaluate(fits)
+        for row, column in enumerate(_correct_as_shown(page)):
+            choice = page.locator(f'label.choice:has(input[name="row-{row}"][value="{column}"])')
+            choice.scroll_into_view_if_needed()
+            box = choice.bounding_box()
+            assert box["width"] >= 44 and box["height"] >= 44
+            choice.tap()
+            # The column images stay in view while the lower rows are answered.
+            columns = page.locator(".columns").bounding_box()
+            assert columns["y"] >= -1 and columns["y"] + columns["height"] <= 844
+        if answered == 0:
+            page.screenshot(path=SCREENSHOTS / "clustering-trial-phone.png")
+        page.get_by_role("button", name="Next").tap()
+        _wait_for_next(page, answered)
+    assert page.get_by_text(survey.study.completion_code).is_visible()
+    assert page.evaluate(fits)
+    responses = Response.objects.filter(assignment__participant__external_id="phone-clusters")
+    assert responses.count() == total and all(r.score == 1.0 for r in responses)
+    phone.close()
+
+
+def test_practice_trials_and_exit_questions_on_a_390_px_phone(page, live_server, iris):
+    survey = services.survey_assemble(study=StudyFactory(), name="2afc", jobs=[iris[0].job], n_trials=3)
+    survey.instructions_text = "Look at each whole image before you choose."
+    survey.n_practice = 2
+    survey.exit_questions = "What did you look at to decide?"
+    survey.ask_demographics = True
+    survey.thank_you_text = "Thank you from the vision lab."
+    survey.save()
+    services.survey_open(survey=survey)
+    phone = _phone(page)
+    page = phone.new_page()
+    fits = "document.documentElement.scrollWidth <= window.innerWidth"
+    page.goto(f"{live_server.url}/s/{survey.uuid}/?pid=phone-practice")
+    assert page.get_by_text("Look at each whole image before you choose.").is_visible() and page.evaluate(fits)
+    page.get_by_role("button", name="I agree, start").tap()
+    page.wait_for_selector("#practice-form")
+    assert page.evaluate(fits)
+    page.screenshot(path=SCREENSHOTS / "practice-phone.png", full_page=True)
+    page.get_by_role("button", name="Option 2").tap()  # the first practice question's answer is on the left
+    page.wait_for_selector(".feedback.wrong")
+    assert page.get_by_text("Not quite.").is_visible() and page.evaluate(fits)
+    page.screenshot(path=SCREENSHOTS / "practice-feedback-phone.png", full_page=True)
+    page.get_by_role("link", name="Next practice question").tap()
+    page.get_by_role("button", name="Option 2").tap()
+    page.wait_for_selector(".feedback.right")
+    page.get_by_role("link", name="Start the survey").tap()
+    page.wait_for_selector("#trial-form")
+    total = Trial.objects.filter(survey=survey).count()
+    for answered in range(total):
+        page.get_by_role("button", name=f"Option {_correct_as_shown(page) + 1}").tap()
+        _wait_for_next(page, answered)
+    page.wait_for_selector("form.exit")
+    assert page.evaluate(fits)
+    page.screenshot(path=SCREENSHOTS / "exit-questions-phone.png", full_page=True)
+    page.get_by_label("What did you look at to decide?").fill("The colours in the middle.")
+    page.get_by_label("Age range").select_option("25–34")
+    page.get_by_role("button", name="Send and finish").tap()
+    page.wait_for_selector("text=Thank you from the vision lab.")
+    assert page.evaluate(fits)
+    page.screenshot(path=SCREENSHOTS / "done-phone.png", full_page=True)
+    assignment = Assignment.objects.get(participant__external_id="phone-practice")
+    assert assignment.exit_answers == {"What did you look at to decide?": "The colours in the middle.", "age": "25–34"}
+    assert Response.objects.filter(assignment=assignment).count() == total  # practice answers are not data
+    phone.close()

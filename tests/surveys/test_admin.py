@@ -33,8 +33,28 @@ def test_design_a_survey_in_the_admin_and_see_its_cost(admin_client, iris):
     survey = Survey.objects.get()
     assert (survey.n_trials, survey.seed, survey.reward_cents) == (10, 4, 750)
     page = admin_client.get(f"/admin/surveys/survey/{survey.pk}/change/").content.decode()
-    assert "3 places × 7.50 + fee 4.50 (20% commission" in page
+    assert "3 places × $7.50 + fee $4.50 (20% commission" in page
+    assert "About 0.9 min a worker (5 s a trial: a typical trial of this kind (no answers measured yet))" in page
     assert "Preview as a worker" in page
+
+
+def test_the_time_estimate_comes_from_measured_answers_once_there_are_enough(iris):
+    from surveys import services
+    from surveys.models import Response
+    from surveys.selectors import survey_estimate
+
+    survey = services.survey_open(
+        survey=services.survey_assemble(study=StudyFactory(), name="t", jobs=[iris[0].job], n_trials=19)
+    )
+    assignment = services.assignment_start(survey=survey, external_id="w")
+    for trial in survey.trials.all():
+        services.response_record(
+            assignment=assignment, trial_id=trial.pk, answer=0, idempotency_key=str(trial.pk), response_ms=2400
+        )
+    assert Response.objects.count() == 20
+    e = survey_estimate(survey)
+    assert e["seconds_per_trial"] == 2.4 and e["seconds_per_trial_from"] == "median of 20 this survey's answers"
+    assert e["estimated_minutes"] == 0.8  # 20 trials × 2.4 s
 
 
 def test_impossible_designs_are_refused_with_the_reason_and_nothing_stored(admin_client, iris):

@@ -1,0 +1,156 @@
+"""What the researcher writes for workers: instructions, consent, practice questions, exit
+questions and a thank-you text, each seen in the preview before anyone is recruited."""
+
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from surveys.models import Assignment, Participant, Response
+from surveys.practice import practice_feedback, practice_question
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def written(survey):
+    survey.instructions_text = "Look at the whole image.\n\nTake your time."
+    survey.consent_text = "I agree that the Lab of Vision keeps my answers for ten years."
+    survey.n_practice = 2
+    survey.exit_questions = "What did you look at?\nAnything unclear?"
+    survey.ask_demographics = True
+    survey.thank_you_text = "Thanks from the Lab of Vision."
+    survey.save()
+    return survey
+
+
+def _start(client, survey, pid="w1") -> Assignment:
+    reply = client.post(reverse("surveys:landing", args=[survey.uuid]), {"pid": pid})
+    assert reply.status_code == 302
+    return Assignment.objects.get(participant__external_id=pid)
+
+
+def test_the_landing_shows_the_researchers_instructions_and_consent(client, written, survey):
+    html = client.get(reverse("surveys:landing", args=[survey.uuid]) + "?pid=w1").content.decode()
+    assert "<p>Look at the whole image.</p>" in html and "<p>Take your time.</p>" in html
+    assert "the Lab of Vision keeps my answers for ten years" in html
+    assert "linked only to your participant id" not in html  # the standard consent gives way
+    assert "First come 2 practice questions" in html
+    survey.consent_text = ""
+    survey.save()
+    html = client.get(reverse("surveys:landing", args=[survey.uuid]) + "?pid=w1").content.decode()
+    assert "linked only to your participant id" in html
+
+
+def test_practice_questions_come_first_with_feedback_and_are_not_data(client, written, survey):
+    assignment = _start(client, survey)
+    page = client.get(reverse("surveys:assignment", args=[assignment.token])).content.decode()
+    assert "Practice question 1 of 2" in page and "<svg" in page and "<img" not in page
+    practice = reverse("surveys:practice", args=[assignment.token])
+    first = practice_question("2afc", 0)
+    wrong = client.post(practice, {"index": 0, "answer": 1 - first.answer}).content.decode()
+    assert "Not quite." in wrong and "same shape as the reference" in wrong
+    assert client.post(practice, {"index": 0, "answer": first.answer}).status_code == 200  # a repeat: no skip
+    second = practice_question("2afc", 1)
+    right = client.post(practice, {"index": 1, "answer": second.answer}).content.decode()
+    assert "Right." in right and "Start the survey" in right
+    assignment.refresh_from_db()
+    assert assignment.practice_done == 2 and not Response.objects.exists()
+    page = client.get(reverse("surveys:assignment", args=[assignment.token])).content.decode()
+    assert 'id="trial-form"' in page and "Question 1 of" in page
+
+
+def test_exit_questions_follow_the_last_trial_and_are_kept_once(client, written, survey):
+    assignment = _start(client, survey)
+    Assignment.objects.filter(pk=assignment.pk).update(practice_done=2)
+    url = reverse("surveys:answer", args=[assignment.token])
+    for t in survey.trials.all():
+        client.post(url, json.dumps({"trial": t.pk, "answer": 0, "idempotency_key": f"k{t.pk}"}), "application/json")
+    page = client.get(reverse("surveys:assignment", args=[assignment.token])).content.decode()
+    assert "A few last questions" in page and "What did you look at?" in page and "Age range" in page
+    exit_url = reverse("surveys:exit", args=[assignment.token])
+    bad = client.post(exit_url, {"q0": "colours", "age": "twelve"})
+    assert bad.status_code == 400 and "age: choose one of the listed answers" in bad.content.decode()
+    reply = client.post(exit_url, {"q0": "the colours\r\nmostly", "q1": "", "age": "25–34", "gender": ""})
+    assert reply.status_code == 302
+    assignment.refresh_from_db()
+    assert assignment.exit_answers == {"What did you look at?": "the colours\nmostly", "age": "25–34"}
+    client.post(exit_url, {"skip": "1"})  # a second post keeps the first answers
+    assignment.refresh_from_db()
+    assert assignment.exit_answers["age"] == "25–34"
+    done = client.get(reverse("surveys:assignment", args=[assignment.token])).content.decode()
+    assert "Thanks from the Lab of Vision." in done and survey.study.completion_code in done
+
+
+def test_a_worker_may_skip_the_exit_questions(client, written, survey):
+    assignment = _start(client, survey)
+    Assignment.objects.filter(pk=assignment.pk).update(practice_done=2)
+    url = reverse("surveys:answer", args=[assignment.token])
+    for t in survey.trials.all():
+        client.post(url, json.dumps({"trial": t.pk, "answer": 0, "idempotency_key": f"k{t.pk}"}), "application/json")
+    client.post(reverse("surveys:exit", args=[assignment.token]), {"skip": "1", "q0": "ignored"})
+    assignment.refresh_from_db()
+    assert assignment.exit_answers == {}
+
+
+def test_each_page_can_be_previewed_and_the_preview_records_nothing(admin_client, written, survey):
+    base = reverse("surveys:preview", args=[survey.uuid])
+    landing = admin_client.get(base + "?page=landing").content.decode()
+    assert "Take your time." in landing and f'href="{base}?page=practice"' in landing
+    question = admin_client.get(base + "?page=practice&i=1").content.decode()
+    assert "Practice question 2 of 2" in question
+    feedback = admin_client.post(base + "?page=practice&i=1", {"answer": 0}).content.decode()
+    assert "Right." in feedback or "Not quite." in feedback
+    assert "What did you look at?" in admin_client.get(base + "?page=exit").content.decode()
+    assert "Thanks from the Lab of Vision." in admin_client.get(base + "?page=done").content.decode()
+    assert not Participant.objects.exists() and not Assignment.objects.exists()
+    change = admin_client.get(f"/admin/surveys/survey/{survey.pk}/change/").content.decode()
+    for page in ("page=landing", "page=practice", "page=exit", "page=done"):
+        assert page in change
+
+
+def test_the_admin_saves_the_texts_and_an_instructions_image(admin_client, survey):
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (20, 10), "red").save(buffer, "PNG")
+    change = f"/admin/surveys/survey/{survey.pk}/change/"
+    form = admin_client.get(change).context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and k not in ("jobs", "instructions_image")}
+    data |= {
+        "instructions_text": "Mind the edges.",
+        "n_practice": 1,
+        "exit_questions": "",
+        "instructions_image": SimpleUploadedFile("example.png", buffer.getvalue(), "image/png"),
+    }
+    reply = admin_client.post(change, data)
+    assert reply.status_code == 302, reply.context["adminform"].form.errors
+    survey.refresh_from_db()
+    assert survey.instructions_text == "Mind the edges." and survey.n_practice == 1
+    landing = admin_client.get(reverse("surveys:landing", args=[survey.uuid]) + "?pid=x").content.decode()
+    assert survey.instructions_image.url in landing
+    assert admin_client.get(survey.instructions_image.url).status_code == 200
+
+
+@pytest.mark.parametrize("layout", ["2afc", "odd", "rating", "clustering"])
+def test_every_kind_has_practice_questions_whose_right_answer_gets_a_right(layout):
+    answers = set()
+    for index in range(5):
+        question = practice_question(layout, index)
+        answers.add(json.dumps(question.answer))
+        given = (10 if question.answer else 0) if layout == "rating" else question.answer
+        assert practice_feedback(question, given)[0] is True
+        wrong = _wrong(layout, question.answer)
+        right, message = practice_feedback(question, wrong)
+        assert right is False and message
+        assert practice_feedback(question, None)[0] is False
+    assert len(answers) > 1  # the right answer moves from one question to the next
+
+
+def _wrong(layout: str, answer):
+    if layout == "clustering":
+        return [(c + 1) % 3 for c in answer]
+    return {"2afc": 1 - answer if layout == "2afc" else 0, "odd": (answer + 1) % 3, "rating": 5}[layout]
