@@ -7,7 +7,7 @@ from analysis.models import AlignmentRun, Report
 from analysis.selectors import study_results
 from analysis.services import alignment_run_create, report_build
 from analysis.services.alignment import zoo_models_check
-from metamer.admin import CreatedByServiceAdmin, check_in_form
+from metamer.admin import CreatedByServiceAdmin, RecordedOnly, check_in_form
 from metamer.errors import MetamerError
 from science.zoo import METRICS
 from surveys.admin import StudyAdmin as SurveysStudyAdmin
@@ -15,7 +15,7 @@ from surveys.models import Study
 
 
 @admin.register(Report)
-class ReportAdmin(admin.ModelAdmin):
+class ReportAdmin(RecordedOnly, admin.ModelAdmin):
     list_display = ["id", "study", "created_at", "downloads"]
     readonly_fields = ["summary"]
 

@@ -6,13 +6,15 @@ from pathlib import Path
 from django import forms
 from django.contrib import admin
 from django.db.models import Count, Q
-from django.utils.html import format_html
+from django.http import JsonResponse
+from django.urls import path
+from django.utils.html import format_html, format_html_join
 
 from inversion import services
 from inversion.config import PRESETS, InversionConfig
 from inversion.models import IRI, InversionJob, LpipsJudgement, ModelSpec, Stimulus, Target, TargetSet
-from inversion.selectors import job_convergence, job_progress
-from metamer.admin import CreatedByServiceAdmin, ReadOnlyInline, act_on_each, check_in_form
+from inversion.selectors import architecture_choices, architecture_layers, job_convergence, job_progress
+from metamer.admin import CreatedByServiceAdmin, ReadOnlyInline, RecordedOnly, act_on_each, check_in_form
 
 
 def thumbnail(stimulus: Stimulus | None, size: int = 64) -> str:
@@ -28,7 +30,7 @@ def thumbnail(stimulus: Stimulus | None, size: int = 64) -> str:
 
 
 @admin.register(Stimulus)
-class StimulusAdmin(admin.ModelAdmin):
+class StimulusAdmin(RecordedOnly, admin.ModelAdmin):
     list_display = ["id", "preview", "role", "width", "height", "sha256", "created_at"]
     list_filter = ["role"]
     readonly_fields = ["preview", "sha256", "width", "height"]
@@ -38,7 +40,43 @@ class StimulusAdmin(admin.ModelAdmin):
         return thumbnail(obj)
 
 
+class ListedTextInput(forms.TextInput):
+    """Free text with the browser's list of suggestions (a ``<datalist>``): long lists of valid
+    names (timm's ~1,300 architectures) that can still be typed and filtered."""
+
+    def __init__(self, list_id: str, options: list[str] | None = None, attrs=None):
+        super().__init__({**(attrs or {}), "list": list_id, "autocomplete": "off"})
+        self.list_id, self.options = list_id, options or []
+
+    def render(self, name, value, attrs=None, renderer=None):
+        field = super().render(name, value, attrs, renderer)
+        options = format_html_join("", '<option value="{}">', ((o,) for o in self.options))
+        return format_html('{}<datalist id="{}">{}</datalist>', field, self.list_id, options)
+
+
 class ModelSpecForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "architecture" in self.fields:  # a registered spec shows its fields read-only
+            names = architecture_choices()
+            self.fields["architecture"].widget = ListedTextInput(
+                "architectures", [n for source in names.values() for n in source], {"size": 40}
+            )
+            self.fields["architecture"].help_text = (
+                "Built-in: " + ", ".join(names[ModelSpec.Source.BUILTIN]) + ". Or any torchvision or timm "
+                "architecture (type to filter the list), with its checkpoint."
+            )
+            self.fields["layer"].widget = ListedTextInput("layer-names", attrs={"size": 40})
+            for channels in ("mean", "std"):  # three numbers: a line, not a text area
+                self.fields[channels].widget = forms.TextInput({"size": 30, "placeholder": "[0.485, 0.456, 0.406]"})
+            self.fields["layer"].help_text = (
+                "A graph node name; the list shows the architecture's layers once one is chosen. "
+                "Empty: the penultimate layer."
+            )
+
+    class Media:
+        js = ["inversion/modelspec.js"]
+
     class Meta:
         model = ModelSpec
         fields = [
@@ -96,6 +134,16 @@ def _uploaded_path(upload) -> Iterator[Path | None]:
 @admin.register(ModelSpec)
 class ModelSpecAdmin(CreatedByServiceAdmin):
     form = ModelSpecForm
+
+    def get_urls(self):
+        layers = path("layers/", self.admin_site.admin_view(self.layers_view), name="inversion_modelspec_layers")
+        return [layers, *super().get_urls()]
+
+    def layers_view(self, request):
+        """The layers of ``?source=&architecture=`` as JSON, for the registration form's list."""
+        names, default = architecture_layers(request.GET.get("source", ""), request.GET.get("architecture", "")[:100])
+        return JsonResponse({"layers": names, "default": default})
+
     list_display = ["name", "source", "architecture", "layer", "input_size", "imagenet_top1", "created_at"]
     search_fields = ["name", "architecture", "layer"]
 
@@ -329,12 +377,9 @@ class InversionJobAdmin(CreatedByServiceAdmin):
 
 
 @admin.register(IRI)
-class IRIAdmin(admin.ModelAdmin):
+class IRIAdmin(RecordedOnly, admin.ModelAdmin):
     list_display = ["id", "iri_preview", "job", "target", "seed_index", "rep_distance", "converged"]
     list_filter = ["converged", "job__model_spec"]
-
-    def has_add_permission(self, request):
-        return False
 
     @admin.display(description="IRI")
     def iri_preview(self, obj):
@@ -342,7 +387,7 @@ class IRIAdmin(admin.ModelAdmin):
 
 
 @admin.register(LpipsJudgement)
-class LpipsJudgementAdmin(admin.ModelAdmin):
+class LpipsJudgementAdmin(RecordedOnly, admin.ModelAdmin):
     list_display = ["iri", "variant", "d_target", "d_seed", "aligned"]
     list_filter = ["variant", "iri__job__model_spec"]
 

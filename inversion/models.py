@@ -67,6 +67,7 @@ class ModelSpec(models.Model):
 
     class Meta:
         verbose_name = "model spec (network + layer)"
+        verbose_name_plural = "model specs (network + layer)"
 
     def __str__(self) -> str:
         return f"{self.name} [{self.layer}]"
@@ -188,6 +189,7 @@ class LpipsJudgement(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["iri", "variant"], name="one_judgement_per_variant")]
+        verbose_name = "LPIPS judgement"
 
     def __str__(self) -> str:
         return f"{self.variant} on IRI {self.iri_id}: {'aligned' if self.aligned else 'not aligned'}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import statistics
 from pathlib import Path
 
@@ -14,7 +15,14 @@ from PIL import Image
 
 from inversion.models import IRI, InversionJob, ModelSpec, Stimulus, Target
 from science.images import to_tensor
-from science.networks import LayerRepresentation, build_network
+from science.networks import (
+    LayerRepresentation,
+    NetworkError,
+    architecture_names,
+    build_network,
+    default_layer,
+    layer_names,
+)
 
 
 def stimulus_tensor(stimulus: Stimulus) -> torch.Tensor:
@@ -117,3 +125,21 @@ def job_convergence(job: InversionJob) -> dict[str, float | int | str | None]:
             + ". Surveys leave them out unless asked to include them."
         )
     return summary
+
+
+@functools.lru_cache(maxsize=4)
+def architecture_choices() -> dict[str, list[str]]:
+    """The architectures each network source builds, for the registration form's lists."""
+    return {source: architecture_names(source) for source in (ModelSpec.Source.BUILTIN, "torchvision", "timm")}
+
+
+@functools.lru_cache(maxsize=32)
+def architecture_layers(source: str, architecture: str) -> tuple[list[str], str]:
+    """The layer (graph node) names of an architecture, and the one used when none is chosen
+    (the penultimate), from the network built without a checkpoint; ([], "") when it does not
+    build (the registration says why)."""
+    try:
+        net = build_network(source, architecture, None, cache_dir=settings.METAMER_CACHE_DIR)
+    except (NetworkError, RuntimeError, ValueError):
+        return [], ""
+    return layer_names(net)[1:], default_layer(net)

@@ -86,3 +86,47 @@ def act_on_each(
         else:
             if done is not None:
                 modeladmin.message_user(request, done(obj))
+
+
+class RecordedOnly:
+    """A model admin for records that Metamer makes as work happens (answers, payments,
+    judgements, IRIs): they are looked at and acted on, never added by hand."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+WORKFLOW = {
+    "inversion": ["modelspec", "targetset", "inversionjob", "iri", "stimulus", "lpipsjudgement"],
+    "surveys": [
+        "study",
+        "survey",
+        "similaritydata",
+        "publication",
+        "participant",
+        "assignment",
+        "response",
+        "payment",
+        "trial",
+    ],
+    "analysis": ["report", "alignmentrun"],
+}
+"""Sections and pages in the order of the work: networks, image sets and jobs; studies and
+their surveys, the people who answer and their pay; then reports. Accounts and tokens last."""
+
+
+class MetamerAdminSite(admin.AdminSite):
+    site_header = "Metamer"
+    site_title = "Metamer"
+    index_title = "From networks to IRIs, surveys and reports, in the order of the work"
+
+    def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
+        apps = super().get_app_list(request, app_label)
+        order = list(WORKFLOW)
+        apps.sort(key=lambda app: order.index(app["app_label"]) if app["app_label"] in order else len(order))
+        for app in apps:
+            models = WORKFLOW.get(app["app_label"], [])
+            app["models"].sort(
+                key=lambda m: models.index(m["object_name"].lower()) if m["object_name"].lower() in models else 99
+            )
+        return apps

@@ -10,10 +10,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from metamer.api import router
 
-admin.site.site_header = "Metamer"
-admin.site.site_title = "Metamer"
-admin.site.index_title = "Study design"
-
 
 def healthz(request):
     """Liveness for load balancers: touches neither the database nor the cache."""

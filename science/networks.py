@@ -136,6 +136,20 @@ def build_network(
     return freeze(net)
 
 
+def architecture_names(source: str) -> list[str]:
+    """The architectures a source can build: the built-ins, torchvision's classifiers or timm's
+    models (TorchScript files name none)."""
+    if source == "builtin":
+        return list(BUILTINS)
+    if source == "torchvision":
+        return sorted(models.list_models(module=models))
+    if source == "timm":
+        import timm
+
+        return timm.list_models()
+    return []
+
+
 def freeze(module: nn.Module) -> nn.Module:
     """``eval()`` and no parameter gradients (ScriptModules refuse ``requires_grad_``)."""
     module.eval()

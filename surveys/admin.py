@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from inversion.admin import thumbnail
-from metamer.admin import CreatedByServiceAdmin, ReadOnlyInline, act_on_each, check_in_form
+from metamer.admin import CreatedByServiceAdmin, ReadOnlyInline, RecordedOnly, act_on_each, check_in_form
 from metamer.errors import MetamerError
 from surveys import services
 from surveys.models import (
@@ -411,14 +411,14 @@ class SurveyAdmin(CreatedByServiceAdmin):
 
 
 @admin.register(Trial)
-class TrialAdmin(admin.ModelAdmin):
+class TrialAdmin(RecordedOnly, admin.ModelAdmin):
     list_display = ["survey", "position", "is_attention_check", "iri", "correct"]
     list_filter = ["survey", "is_attention_check"]
     inlines = [TrialSlotInline]
 
 
 @admin.register(Participant)
-class ParticipantAdmin(admin.ModelAdmin):
+class ParticipantAdmin(RecordedOnly, admin.ModelAdmin):
     list_display = ["external_id", "study", "created_at"]
     search_fields = ["external_id"]
 
@@ -429,7 +429,7 @@ class BonusForm(forms.Form):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
+class AssignmentAdmin(RecordedOnly, admin.ModelAdmin):
     list_display = [
         "participant",
         "survey",
@@ -531,7 +531,7 @@ class AssignmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Response)
-class ResponseAdmin(admin.ModelAdmin):
+class ResponseAdmin(RecordedOnly, admin.ModelAdmin):
     list_display = ["assignment", "trial", "answer", "correct", "response_ms", "created_at"]
     list_filter = ["correct", "trial__is_attention_check"]
 
@@ -541,13 +541,13 @@ class ResponseAdmin(admin.ModelAdmin):
 
 
 @admin.register(Publication)
-class PublicationAdmin(admin.ModelAdmin):
+class PublicationAdmin(RecordedOnly, admin.ModelAdmin):
     list_display = ["survey", "recruiter", "status", "external_id", "places", "cost_cents", "created_at"]
     readonly_fields = [f.name for f in Publication._meta.fields]
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(RecordedOnly, admin.ModelAdmin):
     list_display = ["assignment", "amount_cents", "reason", "sent_at"]
     readonly_fields = [f.name for f in Payment._meta.fields]
 

@@ -22,3 +22,42 @@ def test_every_admin_list_and_change_page_renders(admin_client, survey):
             assert admin_client.get(change).status_code == 200, change
             opened.append(meta.model_name)
     assert {"inversionjob", "iri", "study", "survey", "assignment", "response"} <= set(opened)
+
+
+def test_the_index_reads_in_the_order_of_the_work_with_no_add_for_recorded_rows(admin_client):
+    html = admin_client.get("/admin/").content.decode()
+    sections = ["Inversion: networks", "Surveys: studies", "Analysis: reports", "Authentication and"]
+    assert [html.index(s) for s in sections] == sorted(html.index(s) for s in sections)
+    pages = [
+        f">{p}</a>"
+        for p in ("Model specs (network + layer)", "Target sets", "Inversion jobs", "IRIs", "LPIPS judgements")
+    ]
+    assert [html.index(p) for p in pages] == sorted(html.index(p) for p in pages)
+    assert (
+        html.index(">Studies</a>")
+        < html.index(">Surveys</a>")
+        < html.index(">Assignments</a>")
+        < html.index(">Payments</a>")
+    )
+    for recorded in ("surveys/response", "surveys/payment", "surveys/assignment", "inversion/iri", "analysis/report"):
+        assert f"/admin/{recorded}/add/" not in html
+        assert admin_client.get(f"/admin/{recorded}/add/").status_code == 403
+    assert "/admin/inversion/inversionjob/add/" in html and "/admin/surveys/survey/add/" in html
+
+
+def test_the_model_spec_form_lists_architectures_and_the_chosen_ones_layers_by_name(admin_client):
+    form = admin_client.get("/admin/inversion/modelspec/add/").content.decode()
+    assert '<datalist id="architectures">' in form
+    for name in ("alexnet-imagenet", "efficientnet-lite0-imagenet", "resnet50", "vit_base_patch16_224"):
+        assert f'<option value="{name}">' in form
+    assert 'list="layer-names"' in form and "inversion/modelspec.js" in form
+    layers = admin_client.get(
+        "/admin/inversion/modelspec/layers/", {"source": "torchvision", "architecture": "resnet18"}
+    ).json()
+    assert "layer4.1.relu_1" in layers["layers"] and layers["default"] == "flatten"
+    assert admin_client.get(
+        "/admin/inversion/modelspec/layers/", {"source": "timm", "architecture": "nope"}
+    ).json() == {
+        "layers": [],
+        "default": "",
+    }

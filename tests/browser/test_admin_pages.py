@@ -1,0 +1,140 @@
+"""The researcher's admin in a real Chromium, against `make serve`'s arrangement: the web server
+and a background worker on the embedded defaults (SQLite, tasks queued through files)."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.browser.test_worker_pages import CHROMIUM, SCREENSHOTS
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER_FLAGS = ["--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"]
+
+SETUP = """
+import django; django.setup()
+from django.contrib.auth import get_user_model
+from inversion import services
+get_user_model().objects.create_superuser("researcher", "r@example.org", "a long pass phrase")
+services.model_spec_register(name="alexnet conv2", architecture="alexnet-imagenet", layer="3", input_size=32)
+services.target_set_create_noise(name="noise", n=8, law="normal-0-1", image_size=32, seed=0)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(tmp_path):
+    """`make serve` in a temporary var/: runserver and a Celery worker on the filesystem broker."""
+    if CHROMIUM is None:
+        pytest.skip("no Chromium on this machine (Debian package 'chromium'; `make test` installs it)")
+    inherited = {
+        k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "DATABASE_", "METAMER_", "DJANGO_"))
+    }
+    inherited.pop("MEDIA_ROOT", None)
+    env = {
+        **inherited,
+        "METAMER_VAR_DIR": str(tmp_path / "var"),
+        "METAMER_CACHE_DIR": str(ROOT / "var" / "cache"),
+        "CELERY_BROKER_URL": "filesystem://",
+        "DJANGO_SETTINGS_MODULE": "metamer.settings",
+        "PYTHONPATH": str(ROOT),
+    }
+    python = sys.executable
+    subprocess.run([python, "manage.py", "migrate", "-v0", "--noinput"], cwd=ROOT, env=env, check=True)
+    subprocess.run([python, "-c", SETUP], cwd=ROOT, env=env, check=True, capture_output=True)
+    port = _free_port()
+    worker = subprocess.Popen(
+        [python, "-m", "celery", "-A", "metamer", "worker", "-Q", "gpu,celery", "--pool", "solo", *WORKER_FLAGS],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    web = subprocess.Popen(
+        [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            time.sleep(0.2)
+    yield base
+    for process in (web, worker):
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+def _progress(page) -> tuple[int, int]:
+    page.reload()
+    cell = page.locator("td.field-progress").first.inner_text()
+    done, total = cell.split(" ")[0].split("/")
+    return int(done), int(total)
+
+
+def test_saving_a_job_returns_at_once_and_its_progress_rises(served, browser):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{served}/admin/login/")
+    page.get_by_label("Username").fill("researcher")
+    page.get_by_label("Password").fill("a long pass phrase")
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{served}/admin/inversion/inversionjob/add/")
+    page.get_by_label("Model spec").select_option(index=1)
+    page.get_by_label("Target set").select_option(index=1)
+    config = page.locator("textarea[name=config]")
+    # Eight IRIs one at a time, long enough to watch: a few seconds each on two cores.
+    config.fill(json.dumps({**json.loads(config.input_value()), "steps": 300, "batch_size": 1}))
+    started = time.perf_counter()
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_load_state()
+    seconds = time.perf_counter() - started
+    assert seconds < 2, f"saving took {seconds:.1f} s: the request waited for the job"
+    assert "/admin/inversion/inversionjob/" in page.url
+    page.screenshot(path=SCREENSHOTS / "admin-job-saved.png", full_page=True)
+    seen = [_progress(page)]
+    deadline = time.monotonic() + 240
+    while seen[-1][0] < seen[-1][1] and time.monotonic() < deadline:
+        time.sleep(1)
+        seen.append(_progress(page))
+    done = [d for d, _ in seen]
+    assert done[-1] == 8, f"progress seen: {seen}"
+    assert len(set(done)) >= 3, f"progress should rise in steps, saw {seen}"  # not 0 then all at once
+    assert done == sorted(done)
+    page.screenshot(path=SCREENSHOTS / "admin-job-done.png", full_page=True)
+    # Registering a network: architectures from a list, then that architecture's layers by name.
+    page.goto(f"{served}/admin/inversion/modelspec/add/")
+    page.get_by_label("Source").select_option("torchvision")
+    page.get_by_label("Architecture").fill("resnet18")
+    page.get_by_label("Architecture").dispatch_event("change")
+    page.wait_for_function("document.querySelectorAll('#layer-names option').length > 10")
+    assert page.get_by_label("Layer").get_attribute("placeholder") == "empty: flatten (penultimate)"
+    page.screenshot(path=SCREENSHOTS / "admin-model-spec-form.png", full_page=True)
+    page.goto(f"{served}/admin/")
+    page.screenshot(path=SCREENSHOTS / "admin-index.png", full_page=True)
