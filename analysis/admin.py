@@ -23,13 +23,14 @@ class ReportAdmin(RecordedOnly, admin.ModelAdmin):
     def downloads(self, obj):
         return format_html(
             '<a class="button" href="{}">HTML report</a> <a class="button" href="{}">judgements CSV</a> '
-            '<a class="button" href="{}">summary CSV</a>{}{}',
+            '<a class="button" href="{}">summary CSV</a>{}{}{}',
             obj.html.url,
             obj.csv.url,
             obj.summary_csv.url,
             format_html(' <a class="button" href="{}">triplets CSV</a>', obj.triplets_csv.url)
             if obj.triplets_csv
             else "",
+            format_html(' <a class="button" href="{}">workers CSV</a>', obj.workers_csv.url) if obj.workers_csv else "",
             format_html(
                 ' <a class="button" href="{}">codebook</a> <a class="button" href="{}">summary JSON</a>',
                 obj.codebook.url,

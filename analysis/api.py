@@ -26,6 +26,7 @@ class ReportSerializer(serializers.ModelSerializer):
             "csv",
             "summary_csv",
             "triplets_csv",
+            "workers_csv",
             "codebook",
             "summary_json",
             "summary",

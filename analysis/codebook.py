@@ -53,6 +53,25 @@ TRIPLETS = {
     "farther_sha256": "SHA-256 of the farther image file.",
 }
 
+WORKERS = {
+    "worker": JUDGEMENTS["worker"],
+    "survey": JUDGEMENTS["survey"],
+    "status": "started, submitted, approved, rejected or expired (time ran out; never counted).",
+    "started_at": "When the worker started (ISO 8601, UTC).",
+    "submitted_at": "When their last answer submitted the assignment (empty if it was not).",
+    "minutes": "submitted_at − started_at, in minutes.",
+    "judgements": "Judgements under test counted from this worker (a clustering trial gives one per row).",
+    "checks_passed": "Attention checks answered right.",
+    "checks_asked": "Attention checks asked.",
+    "alignment": "Share of this worker's judgements under test that matched the IRI to its own target.",
+    "median_trial_s": "Median seconds from a trial appearing to its answer.",
+    "excluded": "True when this worker's answers are left out of the results.",
+    "why": "Why they are left out: failed attention checks, or the assignment was not submitted.",
+    "simulated": JUDGEMENTS["simulated"],
+    "exit_answers": "Their answers to the exit questions, as JSON (question or demographic → answer); empty when "
+    "none were asked or they skipped them.",
+}
+
 SUMMARY_PATTERNS = {
     "condition": JUDGEMENTS["condition"],
     "kind": JUDGEMENTS["kind"],
@@ -79,7 +98,9 @@ def _describe(columns: list[str], meanings: dict[str, str]) -> list[str]:
     return out
 
 
-def report_codebook(*, judgements: list[str], summary: list[str], triplets: list[str]) -> pd.DataFrame:
+def report_codebook(
+    *, judgements: list[str], summary: list[str], triplets: list[str], workers: list[str]
+) -> pd.DataFrame:
     """One row per column of each CSV: ``file``, ``column``, ``meaning``; plus a note on cells
     a spreadsheet would read as formulas."""
     rows = []
@@ -87,6 +108,7 @@ def report_codebook(*, judgements: list[str], summary: list[str], triplets: list
         ("judgements", judgements, JUDGEMENTS),
         ("summary", summary, SUMMARY_PATTERNS),
         ("triplets", triplets, TRIPLETS),
+        ("workers", workers, WORKERS),
     ):
         rows += [
             {"file": file, "column": c, "meaning": m or "See the report."}

@@ -254,3 +254,56 @@ def verdict(
             "the pipeline, not whether people see as LPIPS does: run the survey with people for that."
         )
     return " ".join(sentences) or "No answers yet."
+
+
+def response_times(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Seconds a trial took, per survey kind, for trials under test and attention checks apart
+    (one time per answered trial: a clustering trial's rows share it): the count, the median,
+    the quartiles and the 90th percentile."""
+    timed = frame[frame.response_ms.notna()].drop_duplicates(["worker", "trial"])
+    out = []
+    for (kind, check), part in timed.groupby(["kind", "attention_check"]):
+        seconds = part.response_ms.astype(float).to_numpy() / 1000
+        q1, median, q3, p90 = np.percentile(seconds, [25, 50, 75, 90])
+        out.append(
+            {
+                "kind": kind,
+                "trials": "attention checks" if check else "trials under test",
+                "n": len(seconds),
+                "median_s": round(float(median), 2),
+                "q1_s": round(float(q1), 2),
+                "q3_s": round(float(q3), 2),
+                "p90_s": round(float(p90), 2),
+            }
+        )
+    return out
+
+
+def worker_scores(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per worker and survey, from their judgements: attention checks passed of those asked,
+    alignment (the share of judgements under test matched to their own target), the median
+    seconds a trial took, whether they are left out of the results and why."""
+    rows = []
+    for (worker, survey), part in frame.groupby(["worker", "survey"], sort=False):
+        checks, tested = part[part.attention_check], part[~part.attention_check]
+        failed = int((~checks.correct.astype(bool)).sum())
+        times = part.drop_duplicates("trial").response_ms.dropna().astype(float)
+        rows.append(
+            {
+                "worker": worker,
+                "survey": survey,
+                "judgements": len(tested),
+                "checks_passed": len(checks) - failed,
+                "checks_asked": len(checks),
+                "alignment": round(float(tested.correct.mean()), 4) if len(tested) else None,
+                "median_trial_s": round(float(times.median()) / 1000, 2) if len(times) else None,
+                "excluded": bool(part.excluded.any()),
+                "why": f"failed {failed} of {len(checks)} attention checks" if failed else "",
+                "simulated": bool(part.simulated.any()),
+            }
+        )
+    columns = [
+        "worker", "survey", "judgements", "checks_passed", "checks_asked", "alignment", "median_trial_s",
+        "excluded", "why", "simulated",
+    ]  # fmt: skip
+    return pd.DataFrame.from_records(rows, columns=columns)

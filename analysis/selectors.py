@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pandas as pd
@@ -217,7 +218,52 @@ def study_results(study: Study, *, frame: pd.DataFrame | None = None, seed: int 
         "noise_ceiling": results.noise_ceiling(frame),
         "fleiss_kappa": results.kappa(frame),
         "order_effects": results.order_effects(frame),
+        "response_times": results.response_times(frame),
         "orderings": ordering,
         "participants": participants,
         "verdict": results.verdict(summary, ordering, frame=frame, participants=participants),
     }
+
+
+WORKER_COLUMNS = [
+    "worker", "survey", "status", "started_at", "submitted_at", "minutes", "judgements", "checks_passed",
+    "checks_asked", "alignment", "median_trial_s", "excluded", "why", "simulated", "exit_answers",
+]  # fmt: skip
+
+
+def study_workers(study: Study, *, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per worker who started a survey of the study, whatever became of it: the
+    assignment's status and times, their scores (``results.worker_scores``, from submitted work),
+    whether they are left out and why, and their answers to the exit questions (JSON)."""
+    frame = judgements(study) if frame is None else frame
+    scores = {(r.worker, r.survey): r._asdict() for r in results.worker_scores(frame).itertuples(index=False)}
+    assignments = (
+        Assignment.objects.filter(survey__study=study)
+        .select_related("participant", "survey")
+        .order_by("survey_id", "ordinal", "pk")
+    )
+    rows = []
+    for a in assignments:
+        worker, survey = a.participant.external_id, a.survey.name
+        minutes = (a.submitted_at - a.started_at).total_seconds() / 60 if a.submitted_at else None
+        why = "" if a.status in Assignment.COUNTED else f"not submitted ({a.get_status_display().lower()})"
+        row = {
+            "worker": worker,
+            "survey": survey,
+            "status": a.status,
+            "started_at": a.started_at.isoformat(timespec="seconds"),
+            "submitted_at": a.submitted_at.isoformat(timespec="seconds") if a.submitted_at else "",
+            "minutes": round(minutes, 1) if minutes is not None else None,
+            "judgements": 0,
+            "checks_passed": 0,
+            "checks_asked": 0,
+            "alignment": None,
+            "median_trial_s": None,
+            "excluded": a.status not in Assignment.COUNTED,
+            "why": why,
+            "simulated": False,
+            **scores.get((worker, survey), {}),
+            "exit_answers": json.dumps(a.exit_answers, ensure_ascii=False) if a.exit_answers else "",
+        }
+        rows.append(row)
+    return pd.DataFrame.from_records(rows, columns=WORKER_COLUMNS)

@@ -15,7 +15,14 @@ from matplotlib.figure import Figure
 
 from analysis.codebook import report_codebook
 from analysis.models import Report
-from analysis.selectors import condition_label, judgements, study_jobs, study_results, study_triplets
+from analysis.selectors import (
+    condition_label,
+    judgements,
+    study_jobs,
+    study_results,
+    study_triplets,
+    study_workers,
+)
 from inversion.models import IRI, InversionJob
 from inversion.selectors import stimulus_tensor
 from metamer.errors import MetamerError
@@ -36,24 +43,32 @@ def _bar_plot(rows: list[dict], participants: str) -> str:
     for offset, key, label in ((-0.2, "human", participants.capitalize()), (0.2, "lpips", "LPIPS (non-circular)")):
         means = np.array([np.nan if r[f"{key}_mean"] is None else r[f"{key}_mean"] for r in rows], dtype=float)
         errors = np.array([np.nan if r[f"{key}_std"] is None else r[f"{key}_std"] for r in rows], dtype=float)
-        ax.bar(xs + offset, means, width=0.4, yerr=errors, capsize=4, label=label)
+        # ± one standard deviation, cut at 0 and 1: an alignment is a share.
+        whiskers = np.stack([np.minimum(errors, means), np.minimum(errors, 1 - means)])
+        ax.bar(xs + offset, means, width=0.4, yerr=whiskers, capsize=4, label=label)
     for x, r in zip(xs, rows, strict=True):
         ax.hlines(r["chance"], x - 0.45, x + 0.45, colors="grey", linestyles=":")
     ax.set_xticks(xs, [f"{r['condition']}\n{r['kind']}" for r in rows], fontsize=8)
     ax.set_ylim(0, 1.05)
-    ax.set_ylabel("alignment (dotted: guessing)")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.set_ylabel("alignment ± sd (dotted: guessing)")
+    # Above the axes, where it covers no bar.
+    ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.01), ncols=2, frameon=False)
     return figure_png(fig)
 
 
 def _scatter_plot(rows: list[dict], participants: str) -> str:
     fig = Figure(figsize=(4.2, 4))
     ax = fig.subplots()
-    for variant, marker in zip(VARIANTS, "osD^", strict=True):
+    for n, (variant, marker) in enumerate(zip(VARIANTS, "osD^", strict=True)):
+        # Hollow markers of different shapes and sizes: points that coincide stay visible.
         ax.scatter(
             [r["lpips_by_variant"][variant] for r in rows],
             [r["human_mean"] for r in rows],
             marker=marker,
+            s=80 - 15 * n,
+            facecolors="none",
+            edgecolors=f"C{n}",
+            linewidths=1.5,
             label=variant,
         )
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
@@ -62,6 +77,28 @@ def _scatter_plot(rows: list[dict], participants: str) -> str:
     ax.set_xlabel("LPIPS alignment")
     ax.set_ylabel(f"{participants}' alignment")
     ax.legend(fontsize=8)
+    return figure_png(fig)
+
+
+def _times_plot(frame: pd.DataFrame) -> str:
+    """Seconds per trial, trials under test against attention checks, per survey kind."""
+    timed = frame[frame.response_ms.notna()].drop_duplicates(["worker", "trial"])
+    kinds = sorted(timed.kind.unique())
+    fig = Figure(figsize=(4.2 * len(kinds), 3))
+    axes = fig.subplots(1, len(kinds), squeeze=False)
+    for ax, kind in zip(axes[0], kinds, strict=True):
+        part = timed[timed.kind == kind]
+        seconds = part.response_ms.astype(float) / 1000
+        top = max(float(np.percentile(seconds, 99)), 1.0)
+        bins = np.linspace(0, top, 25)
+        for check, label, colour in ((False, "trials under test", "#1d4ed8"), (True, "attention checks", "#d97706")):
+            values = seconds[part.attention_check == check].clip(upper=top)
+            if len(values):
+                ax.hist(values, bins=bins, alpha=0.6, label=label, color=colour)
+        ax.set_title(kind)
+        ax.set_xlabel("seconds per trial (longest 1% drawn at the right edge)")
+        ax.set_ylabel("trials")
+        ax.legend(frameon=False, fontsize=8)
     return figure_png(fig)
 
 
@@ -109,6 +146,8 @@ def report_build(*, study: Study) -> Report:
     frame = judgements(study)
     summary = study_results(study, frame=frame)
     summary["created_at"] = timezone.now().isoformat()
+    workers_table = study_workers(study, frame=frame)
+    summary["workers_table"] = json.loads(workers_table.to_json(orient="records"))
     rows = summary["conditions"]
     html = render_to_string(
         "analysis/report.html",
@@ -119,6 +158,8 @@ def report_build(*, study: Study) -> Report:
             "bars": _bar_plot(rows, summary.get("participants", "people")) if rows else None,
             "scatter": _scatter_plot(rows, summary.get("participants", "people")) if rows else None,
             "examples": _example_grid(jobs),
+            "workers": summary["workers_table"],
+            "times": _times_plot(frame) if frame.response_ms.notna().any() else None,
         },
     )
     judgements_frame, frame = frame, frame.copy()
@@ -149,8 +190,15 @@ def report_build(*, study: Study) -> Report:
     report.triplets_csv.save(
         f"study-{study.pk}-{stamp}-triplets.csv", ContentFile(spreadsheet_safe_csv(triplets)), save=False
     )
+    workers = study_workers(study, frame=judgements_frame)
+    report.workers_csv.save(
+        f"study-{study.pk}-{stamp}-workers.csv", ContentFile(spreadsheet_safe_csv(workers)), save=False
+    )
     codebook = report_codebook(
-        judgements=list(frame.columns), summary=list(per_condition.columns), triplets=list(triplets.columns)
+        judgements=list(frame.columns),
+        summary=list(per_condition.columns),
+        triplets=list(triplets.columns),
+        workers=list(workers.columns),
     )
     report.codebook.save(
         f"study-{study.pk}-{stamp}-codebook.csv", ContentFile(codebook.to_csv(index=False).encode()), save=False

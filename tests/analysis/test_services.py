@@ -1,3 +1,7 @@
+import io
+import json
+
+import pandas as pd
 import pytest
 
 from analysis import services
@@ -12,7 +16,9 @@ def test_report_scores_people_and_lpips_and_excludes_check_failures(two_conditio
     aligned, unaligned = two_conditions
     study = StudyFactory()
     survey = survey_services.survey_open(
-        survey=survey_services.survey_assemble(study=study, name="s", jobs=two_conditions, n_trials=None, seed=1)
+        survey=survey_services.survey_assemble(
+            study=study, name="s", jobs=two_conditions, n_trials=None, seed=1, workers_per_survey=4
+        )
     )
     for worker, fail_checks in (("good", False), ("also-good", False), ("bad", True)):
         a = survey_services.assignment_start(survey=survey, external_id=worker)
@@ -20,7 +26,10 @@ def test_report_scores_people_and_lpips_and_excludes_check_failures(two_conditio
             answer = t.correct
             if (t.is_attention_check and fail_checks) or (not t.is_attention_check and t.job == unaligned):
                 answer = 1 - t.correct  # people see condition B's IRIs as their seeds
-            survey_services.response_record(assignment=a, trial_id=t.pk, answer=answer, idempotency_key=str(t.pk))
+            survey_services.response_record(
+                assignment=a, trial_id=t.pk, answer=answer, idempotency_key=str(t.pk), response_ms=1500
+            )
+    survey_services.assignment_start(survey=survey, external_id="gone")  # started, never submitted
     report = services.report_build(study=study)
     summary = report.summary
     rows = {r["condition"].split(" / ")[0]: r for r in summary["conditions"]}
@@ -46,13 +55,22 @@ def test_report_scores_people_and_lpips_and_excludes_check_failures(two_conditio
     triplets = report.triplets_csv.read().decode().splitlines()
     assert triplets[0].startswith("worker,survey,trial,row") and len(triplets) == len(raw)  # 2AFC: one each
     # The codebook explains every column of every CSV; the JSON is the summary.
-    import io
-    import json
-
-    import pandas as pd
-
     codebook = pd.read_csv(io.BytesIO(report.codebook.read()))
-    for file, header in (("judgements", raw[0]), ("summary", per_condition[0]), ("triplets", triplets[0])):
+    workers = pd.read_csv(io.BytesIO(report.workers_csv.read()), keep_default_na=False).set_index("worker")
+    assert list(workers.index) == ["good", "also-good", "bad", "gone"]
+    assert float(workers.loc["good", "alignment"]) == 0.5 and not workers.loc["good", "excluded"]
+    assert workers.loc["bad", "why"] == "failed 1 of 1 attention checks"
+    assert workers.loc["gone", "why"] == "not submitted (started)" and workers.loc["gone", "status"] == "started"
+    assert float(workers.loc["good", "median_trial_s"]) == 1.5
+    assert "Workers" in html and "no: failed 1 of 1 attention checks" in html and "Response times" in html
+    assert summary["response_times"][0]["median_s"] == 1.5
+    header = ",".join(pd.read_csv(io.BytesIO(report.workers_csv.open().read()), nrows=0).columns)
+    for file, header in (
+        ("judgements", raw[0]),
+        ("summary", per_condition[0]),
+        ("triplets", triplets[0]),
+        ("workers", header),
+    ):
         explained = codebook[codebook.file == file].set_index("column").meaning
         assert list(explained.index) == header.split(",")
         if file != "summary":
@@ -69,19 +87,21 @@ def test_report_refuses_a_study_without_surveys():
 def test_live_results_in_the_admin_and_the_api(two_conditions, admin_client):
     study = StudyFactory()
     survey = survey_services.survey_open(
-        survey=survey_services.survey_assemble(study=study, name="s", jobs=two_conditions, n_trials=None, seed=1)
+        survey=survey_services.survey_assemble(
+            study=study, name="s", jobs=two_conditions, n_trials=None, seed=1, workers_per_survey=4
+        )
     )
     a = survey_services.assignment_start(survey=survey, external_id="w1")
     trials = list(survey.trials.order_by("position"))
     survey_services.response_record(assignment=a, trial_id=trials[0].pk, answer=trials[0].correct, idempotency_key="k")
     # Unfinished work is shown apart and never counted.
     page = admin_client.get(f"/admin/surveys/study/{study.pk}/change/").content.decode()
-    assert "0/3 places submitted (1 in progress, 0 expired, not counted); 0 workers" in page
+    assert "0/4 places submitted (1 in progress, 0 expired, not counted); 0 workers" in page
     assert admin_client.get(f"/api/studies/{study.pk}/results/").json()["workers"] == 0
     for t in trials[1:]:
         survey_services.response_record(assignment=a, trial_id=t.pk, answer=t.correct, idempotency_key=f"k{t.pk}")
     page = admin_client.get(f"/admin/surveys/study/{study.pk}/change/").content.decode()
-    assert "1/3 places submitted (0 in progress, 0 expired, not counted); 1 workers, 0 excluded" in page
+    assert "1/4 places submitted (0 in progress, 0 expired, not counted); 1 workers, 0 excluded" in page
     results = admin_client.get(f"/api/studies/{study.pk}/results/").json()
     assert results["workers"] == 1 and len(results["conditions"]) == 2  # both conditions answered now
     rows = admin_client.get(f"/api/studies/{study.pk}/judgements/").json()
@@ -95,7 +115,9 @@ def test_live_results_in_the_admin_and_the_api(two_conditions, admin_client):
 def test_the_api_builds_a_report(two_conditions, admin_client):
     study = StudyFactory()
     survey_services.survey_open(
-        survey=survey_services.survey_assemble(study=study, name="s", jobs=two_conditions, n_trials=None, seed=1)
+        survey=survey_services.survey_assemble(
+            study=study, name="s", jobs=two_conditions, n_trials=None, seed=1, workers_per_survey=4
+        )
     )
     reply = admin_client.post(f"/api/studies/{study.pk}/report/")
     assert reply.status_code == 201, reply.content
