@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response as ApiResponse
 
 from inversion.models import InversionJob, TargetSet
+from metamer.errors import MetamerError
 from surveys import services
 from surveys.models import Assignment, Response, SimilarityData, Study, Survey
 from surveys.selectors import similarity_group_matrix, survey_consistency, survey_estimate
@@ -83,6 +84,18 @@ class SurveyViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def open(self, request, pk=None):
         survey = services.survey_open(survey=self.get_object())
         return ApiResponse(self.get_serializer(survey).data)
+
+    @action(detail=True, methods=["get", "patch"])
+    def content(self, request, pk=None):
+        """What workers read and answer besides the trials: ``instructions_text``, ``consent_text``,
+        ``n_practice``, ``exit_questions`` (one per line), ``ask_demographics``, ``thank_you_text``.
+        PATCH any of them (until the survey closes)."""
+        survey = self.get_object()
+        if request.method == "PATCH":
+            if not isinstance(request.data, dict):
+                raise MetamerError("send a JSON object of the fields to change")
+            survey = services.survey_content_update(survey=survey, changes=dict(request.data))
+        return ApiResponse({field: getattr(survey, field) for field in services.CONTENT_FIELDS})
 
     @action(detail=True, methods=["get"])
     def consistency(self, request, pk=None):

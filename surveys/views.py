@@ -93,7 +93,11 @@ def survey_landing(request: HttpRequest, survey_uuid: str) -> HttpResponse:
             )
         except MetamerError as exc:
             status = REFUSAL_STATUS.get(exc.code, 400)
-            return render(request, "surveys/landing.html", {**context, "error": exc.message}, status=status)
+            # A refusal (not a typing mistake) offers no start button: there is nothing to retry.
+            refused = status != 400
+            return render(
+                request, "surveys/landing.html", {**context, "error": exc.message, "refused": refused}, status=status
+            )
         return redirect("surveys:assignment", token=assignment.token)
     return render(request, "surveys/landing.html", context)
 

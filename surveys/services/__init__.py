@@ -12,11 +12,13 @@ from surveys.services.answers import (
     response_record,
 )
 from surveys.services.assembly import (
+    CONTENT_FIELDS,
     similarity_matrix_load,
     survey_adaptive_round,
     survey_assemble,
     survey_assemble_check,
     survey_assemble_triplets,
+    survey_content_update,
     survey_open,
     survey_triplets_plan,
     trial_lpips_choices_compute,
@@ -50,6 +52,7 @@ from surveys.services.similarity import (
 )
 
 __all__ = [
+    "CONTENT_FIELDS",
     "REJECTION_FEEDBACK",
     "Budget",
     "assignment_approve",
@@ -82,6 +85,7 @@ __all__ = [
     "survey_assemble",
     "survey_assemble_check",
     "survey_assemble_triplets",
+    "survey_content_update",
     "survey_open",
     "survey_triplets_plan",
     "trial_lpips_choices_compute",

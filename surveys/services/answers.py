@@ -66,7 +66,10 @@ def assignment_start(
     session_key = clean_text(session_key, field="session_key", max_length=64, required=False)
     survey = Survey.objects.select_for_update().select_related("study").get(pk=survey.pk)
     if survey.status != Survey.Status.OPEN:
-        raise MetamerError("this survey is not open", code="conflict")
+        raise MetamerError(
+            "this survey is not taking answers (it has not opened yet, or it has closed); return it on the page you came from, or contact the researcher",
+            code="conflict",
+        )
     link = None
     if link_token:
         link = SurveyLink.objects.filter(survey=survey, token=link_token).first()
@@ -80,7 +83,10 @@ def assignment_start(
     existing = Assignment.objects.filter(participant=participant).select_related("survey__study").first()
     if existing is not None:
         if existing.survey_id != survey.pk:
-            raise MetamerError("you have already taken part in this study", code="conflict")
+            raise MetamerError(
+                "you have already taken part in this study, and each person takes part once; return it on the page you came from so someone else can take the place",
+                code="conflict",
+            )
         if not _vouched(existing, recruiter_data, session_key):
             raise MetamerError(
                 "this place is already taken on another device or browser; continue where you started, or ask the "
@@ -94,7 +100,10 @@ def assignment_start(
         return existing
     taken = survey.assignments.exclude(status=Assignment.Status.EXPIRED).count()
     if taken >= survey.workers_per_survey:
-        raise MetamerError("all places in this survey are taken; thank you for your interest", code="full")
+        raise MetamerError(
+            "all places in this survey are taken; thank you for your interest. Return it on the page you came from",
+            code="full",
+        )
     ordinal = survey.assignments.count()
     trials = [(pk, survey.layout) for pk in survey.trials.order_by("position").values_list("pk", flat=True)]
     assignment = Assignment.objects.create(

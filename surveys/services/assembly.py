@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from inversion.models import IRI, InversionJob, LpipsJudgement, Stimulus, Target, TargetSet
@@ -675,4 +676,36 @@ def survey_adaptive_round(*, survey: Survey, n_trials: int, places: int = 0, see
     survey.workers_per_survey += places
     survey.sampling = f"{survey.sampling}; adaptive +{len(chosen)} from {len(answers)} answers (seed {seed})"[:500]
     survey.save(update_fields=["n_trials", "workers_per_survey", "sampling"])
+    return survey
+
+
+CONTENT_FIELDS = (
+    "instructions_text",
+    "consent_text",
+    "n_practice",
+    "exit_questions",
+    "ask_demographics",
+    "thank_you_text",
+)
+"""What workers read and answer besides the trials: changeable until the survey closes."""
+
+
+@transaction.atomic
+def survey_content_update(*, survey: Survey, changes: dict[str, Any]) -> Survey:
+    """Change what workers read (``CONTENT_FIELDS``); each value is checked against its field's
+    bounds, and nothing is stored unless all pass. A closed survey keeps what its workers saw."""
+    survey = Survey.objects.select_for_update().get(pk=survey.pk)
+    if survey.status == Survey.Status.CLOSED:
+        raise MetamerError(f"{survey.name} is closed: what its workers read stays as they read it", code="conflict")
+    unknown = set(changes) - set(CONTENT_FIELDS)
+    if unknown:
+        raise MetamerError(f"not changeable here: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+    for field, value in changes.items():
+        setattr(survey, field, value)
+    try:
+        survey.full_clean(exclude=[f.name for f in Survey._meta.fields if f.name not in changes])
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise MetamerError(f"{field}: {' '.join(messages)}", field=field) from None
+    survey.save(update_fields=list(changes))
     return survey

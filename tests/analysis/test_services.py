@@ -64,12 +64,12 @@ def test_report_scores_people_and_lpips_and_excludes_check_failures(two_conditio
     assert float(workers.loc["good", "median_trial_s"]) == 1.5
     assert "Workers" in html and "no: failed 1 of 1 attention checks" in html and "Response times" in html
     assert summary["response_times"][0]["median_s"] == 1.5
-    header = ",".join(pd.read_csv(io.BytesIO(report.workers_csv.open().read()), nrows=0).columns)
+    workers_header = ",".join(pd.read_csv(io.BytesIO(report.workers_csv.open().read()), nrows=0).columns)
     for file, header in (
         ("judgements", raw[0]),
         ("summary", per_condition[0]),
         ("triplets", triplets[0]),
-        ("workers", header),
+        ("workers", workers_header),
     ):
         explained = codebook[codebook.file == file].set_index("column").meaning
         assert list(explained.index) == header.split(",")

@@ -139,7 +139,7 @@ def test_a_participant_resumes_but_never_takes_a_second_survey_of_the_study(surv
 
 def test_a_draft_survey_takes_nobody(iris):
     draft = services.survey_assemble(study=StudyFactory(), name="d", jobs=[iris[0].job], n_trials=5)
-    with pytest.raises(MetamerError, match="not open"):
+    with pytest.raises(MetamerError, match="not taking answers"):
         services.assignment_start(survey=draft, external_id="w1")
 
 

@@ -154,3 +154,18 @@ def _wrong(layout: str, answer):
     if layout == "clustering":
         return [(c + 1) % 3 for c in answer]
     return {"2afc": 1 - answer if layout == "2afc" else 0, "odd": (answer + 1) % 3, "rating": 5}[layout]
+
+
+def test_the_api_reads_and_changes_what_workers_read_and_refuses_bad_values(admin_client, survey):
+    url = f"/api/surveys/{survey.pk}/content/"
+    assert admin_client.get(url).json()["n_practice"] == 0
+    reply = admin_client.patch(url, {"consent_text": "Yes.", "n_practice": 3}, content_type="application/json")
+    assert reply.status_code == 200 and reply.json()["consent_text"] == "Yes."
+    bad = admin_client.patch(url, {"n_practice": 9, "thank_you_text": "x"}, content_type="application/json")
+    assert bad.status_code == 400 and bad.json()["detail"].startswith("n_practice: ")
+    survey.refresh_from_db()
+    assert (survey.n_practice, survey.thank_you_text) == (3, "")  # nothing half-stored
+    assert admin_client.patch(url, {"status": "closed"}, content_type="application/json").status_code == 400
+    survey.status = survey.Status.CLOSED
+    survey.save()
+    assert admin_client.patch(url, {"consent_text": "No."}, content_type="application/json").status_code == 409

@@ -268,7 +268,7 @@ def test_places_are_capped_and_an_abandoned_place_expires_and_is_reused(client, 
     _start(Client(), survey, pid="a")
     late = _start(Client(), survey, pid="b")
     full = Client().post(reverse("surveys:landing", args=[survey.uuid]), {"pid": "c"})
-    assert full.status_code == 409 and "all places in this survey are taken" in full.content.decode()
+    assert full.status_code == 409 and "All places in this survey are taken" in full.content.decode()
     Assignment.objects.filter(pk=late.pk).update(
         started_at=timezone.now() - timedelta(minutes=survey.minutes_allotted + 1)
     )
@@ -342,3 +342,21 @@ def test_an_assignment_left_open_with_every_answer_is_submitted_when_the_page_as
     state = client.get(reverse("surveys:trial-json", args=[assignment.token])).json()
     assignment.refresh_from_db()
     assert state["trial"] is None and assignment.status == Assignment.Status.SUBMITTED
+
+
+def test_refusals_are_pages_that_say_what_to_do_and_offer_no_start_button(client, survey):
+    _start(client, survey, pid="w1")
+    _answer_everything(client, Assignment.objects.get(), survey)
+    from django.test import Client
+
+    again = Client().post(reverse("surveys:landing", args=[survey.uuid]), {"pid": "w1"})  # another browser
+    html = again.content.decode()
+    assert again.status_code == 403 and "This place is already taken on another device or browser" in html
+    assert "I agree, start" not in html and "write to the researcher" in html
+    survey.status = survey.Status.CLOSED
+    survey.save()
+    closed = client.post(reverse("surveys:landing", args=[survey.uuid]), {"pid": "w2"})
+    assert closed.status_code == 409 and "not taking answers" in closed.content.decode()
+    assert "I agree, start" not in closed.content.decode()
+    typo = client.post(reverse("surveys:landing", args=[survey.uuid]), {"pid": "x" * 300})
+    assert typo.status_code == 400 and "I agree, start" in typo.content.decode()  # a mistake to correct
