@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -48,7 +49,9 @@ def _bar_plot(rows: list[dict], participants: str) -> str:
         ax.bar(xs + offset, means, width=0.4, yerr=whiskers, capsize=4, label=label)
     for x, r in zip(xs, rows, strict=True):
         ax.hlines(r["chance"], x - 0.45, x + 0.45, colors="grey", linestyles=":")
-    ax.set_xticks(xs, [f"{r['condition']}\n{r['kind']}" for r in rows], fontsize=8)
+    # Conditions have long names: wrapped, so neighbouring labels do not run into each other.
+    labels = [textwrap.fill(f"{r['condition']} ({r['kind']})", 24) for r in rows]
+    ax.set_xticks(xs, labels, fontsize=7)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("alignment ± sd (dotted: guessing)")
     # Above the axes, where it covers no bar.
