@@ -34,6 +34,9 @@ def require(name: str) -> str:
 
 PRODUCTION = os.environ.get("METAMER_MODE", "embedded") == "production"
 CONN_MAX_AGE = int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
+# Off by default (Django's default too): a dropped connection costs one 503 that pages retry
+# (``metamer.middleware``), where a health check costs a round trip on every request.
+CONN_HEALTH_CHECKS = env_bool("DATABASE_CONN_HEALTH_CHECKS", False)
 VAR_DIR = var_dir()
 DEBUG = env_bool("DJANGO_DEBUG", False)
 METAMER_JOB_LEASE_SECONDS = int(os.environ.get("METAMER_JOB_LEASE_SECONDS", "300"))
@@ -55,7 +58,9 @@ if PRODUCTION:
     SECRET_KEY = require("DJANGO_SECRET_KEY")
     ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS") or [require("DJANGO_ALLOWED_HOSTS")]
     DATABASES = {
-        "default": dj_database_url.parse(require("DATABASE_URL"), conn_max_age=CONN_MAX_AGE, conn_health_checks=True)
+        "default": dj_database_url.parse(
+            require("DATABASE_URL"), conn_max_age=CONN_MAX_AGE, conn_health_checks=CONN_HEALTH_CHECKS
+        )
     }
 else:
     SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _embedded_secret_key()
@@ -64,7 +69,7 @@ else:
         "default": dj_database_url.parse(
             os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'metamer.sqlite3'}"),
             conn_max_age=CONN_MAX_AGE,
-            conn_health_checks=True,
+            conn_health_checks=CONN_HEALTH_CHECKS,
         )
     }
 # A fixed test database name, so a Celery worker started beside the test run finds it.
@@ -109,6 +114,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "metamer.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "metamer.urls"
