@@ -369,3 +369,30 @@ def test_practice_trials_and_exit_questions_on_a_390_px_phone(page, live_server,
     assert assignment.exit_answers == {"What did you look at to decide?": "The colours in the middle.", "age": "25–34"}
     assert Response.objects.filter(assignment=assignment).count() == total  # practice answers are not data
     phone.close()
+
+
+def test_the_report_reads_in_a_browser_with_every_plot_drawn(page, two_conditions):
+    from analysis import services as analysis_services
+
+    survey = services.survey_open(
+        survey=services.survey_assemble(
+            study=StudyFactory(), name="s", jobs=two_conditions, n_trials=None, seed=1, workers_per_survey=3
+        )
+    )
+    for n, worker in enumerate(("ann", "bo", "careless")):
+        assignment = services.assignment_start(survey=survey, external_id=worker)
+        for t in survey.trials.all():
+            wrong = worker == "careless" if t.is_attention_check else t.job == two_conditions[1]
+            answer = 1 - t.correct if wrong else t.correct
+            services.response_record(
+                assignment=assignment, trial_id=t.pk, answer=answer, idempotency_key=str(t.pk), response_ms=900 + n
+            )
+    report = analysis_services.report_build(study=survey.study)
+    page.set_viewport_size({"width": 1100, "height": 900})
+    page.goto(Path(report.html.path).as_uri())
+    for heading in ("Plots", "Workers", "Response times", "Example stimuli"):
+        assert page.get_by_role("heading", name=heading).is_visible()
+    assert page.evaluate("[...document.images].every(img => img.complete && img.naturalWidth > 0)")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.get_by_text("no: failed 1 of 1 attention checks").is_visible()
+    page.screenshot(path=SCREENSHOTS / "report-desktop.png", full_page=True)
