@@ -2,21 +2,18 @@
 and a background worker on the embedded defaults (SQLite, tasks queued through files)."""
 
 import json
-import os
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.browser.test_worker_pages import CHROMIUM, SCREENSHOTS
+from tests.embedded import ROOT, WORKER, embedded_environment
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-WORKER_FLAGS = ["--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"]
 
 SETUP = """
 import django; django.setup()
@@ -39,24 +36,13 @@ def served(tmp_path):
     """`make serve` in a temporary var/: runserver and a Celery worker on the filesystem broker."""
     if CHROMIUM is None:
         pytest.skip("no Chromium on this machine (Debian package 'chromium'; `make test` installs it)")
-    inherited = {
-        k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "DATABASE_", "METAMER_", "DJANGO_"))
-    }
-    inherited.pop("MEDIA_ROOT", None)
-    env = {
-        **inherited,
-        "METAMER_VAR_DIR": str(tmp_path / "var"),
-        "METAMER_CACHE_DIR": str(ROOT / "var" / "cache"),
-        "CELERY_BROKER_URL": "filesystem://",
-        "DJANGO_SETTINGS_MODULE": "metamer.settings",
-        "PYTHONPATH": str(ROOT),
-    }
+    env = embedded_environment(tmp_path)
     python = sys.executable
     subprocess.run([python, "manage.py", "migrate", "-v0", "--noinput"], cwd=ROOT, env=env, check=True)
     subprocess.run([python, "-c", SETUP], cwd=ROOT, env=env, check=True, capture_output=True)
     port = _free_port()
     worker = subprocess.Popen(
-        [python, "-m", "celery", "-A", "metamer", "worker", "-Q", "gpu,celery", "--pool", "solo", *WORKER_FLAGS],
+        WORKER,
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

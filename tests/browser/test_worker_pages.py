@@ -75,6 +75,19 @@ def _wait_for_next(page, answered_before: int) -> None:
     )
 
 
+def _clustering_survey(paired_iris):
+    return services.survey_open(
+        survey=services.survey_assemble(
+            study=StudyFactory(),
+            name="clusters",
+            jobs=[paired_iris[0].job],
+            kind="cluster-random",
+            n_trials=None,
+            n_attention_checks=1,
+        )
+    )
+
+
 def test_two_afc_on_mturk_preview_accept_answer_reload_submit(page, live_server, iris):
     survey = services.survey_open(
         survey=services.survey_assemble(
@@ -119,16 +132,7 @@ def test_two_afc_on_mturk_preview_accept_answer_reload_submit(page, live_server,
 
 
 def test_clustering_with_mouse_and_keys_across_a_reload(page, live_server, paired_iris):
-    survey = services.survey_open(
-        survey=services.survey_assemble(
-            study=StudyFactory(),
-            name="clusters",
-            jobs=[paired_iris[0].job],
-            kind="cluster-random",
-            n_trials=None,
-            n_attention_checks=1,
-        )
-    )
+    survey = _clustering_survey(paired_iris)
     page.goto(f"{live_server.url}/s/{survey.uuid}/?pid=lab-7")
     page.get_by_role("button", name="I agree, start").click()
     page.wait_for_selector("#trial-form")
@@ -283,16 +287,7 @@ def test_a_rating_survey_on_a_390_px_phone_by_tapping(page, live_server):
 
 
 def test_a_clustering_survey_on_a_390_px_phone_by_tapping(page, live_server, paired_iris):
-    survey = services.survey_open(
-        survey=services.survey_assemble(
-            study=StudyFactory(),
-            name="clusters",
-            jobs=[paired_iris[0].job],
-            kind="cluster-random",
-            n_trials=None,
-            n_attention_checks=1,
-        )
-    )
+    survey = _clustering_survey(paired_iris)
     phone = _phone(page)
     page = phone.new_page()
     fits = "document.documentElement.scrollWidth <= window.innerWidth"

@@ -1,14 +1,13 @@
 """``make serve`` on the embedded defaults: a job saved from a request is queued through files
 under var/ and run by the worker started beside the web server, so the request does not wait."""
 
-import os
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.embedded import ROOT, WORKER, embedded_environment
 
 CREATE = """
 import time, django; django.setup()
@@ -31,18 +30,7 @@ def _status(database: Path) -> tuple[str, int]:
 
 
 def test_a_job_is_queued_at_once_and_run_by_the_worker_beside_the_server(tmp_path):
-    # The embedded defaults only: none of the settings a test run (or its PostgreSQL pass) exports.
-    inherited = {
-        k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "DATABASE_", "METAMER_", "DJANGO_"))
-    }
-    inherited.pop("MEDIA_ROOT", None)
-    env = {
-        **inherited,
-        "METAMER_VAR_DIR": str(tmp_path / "var"),
-        "METAMER_CACHE_DIR": str(ROOT / "var" / "cache"),
-        "CELERY_BROKER_URL": "filesystem://",
-        "DJANGO_SETTINGS_MODULE": "metamer.settings",
-    }
+    env = embedded_environment(tmp_path)
     python = sys.executable
     subprocess.run([python, "manage.py", "migrate", "-v0", "--noinput"], cwd=ROOT, env=env, check=True)
     made = subprocess.run([python, "-c", CREATE], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
@@ -50,9 +38,8 @@ def test_a_job_is_queued_at_once_and_run_by_the_worker_beside_the_server(tmp_pat
     assert status == "queued" and float(seconds) < 2  # queued, not run inside the request
     assert list((tmp_path / "var" / "queue").iterdir())  # the message waits in var/queue
     database = tmp_path / "var" / "metamer.sqlite3"
-    celery = [python, "-m", "celery", "-A", "metamer", "worker", "-Q", "gpu,celery", "--pool", "solo"]
     worker = subprocess.Popen(
-        [*celery, "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        WORKER,
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -70,8 +70,14 @@ def test_exit_questions_follow_the_last_trial_and_are_kept_once(client, written,
     page = client.get(reverse("surveys:assignment", args=[assignment.token])).content.decode()
     assert "A few last questions" in page and "What did you look at?" in page and "Age range" in page
     exit_url = reverse("surveys:exit", args=[assignment.token])
-    bad = client.post(exit_url, {"q0": "colours", "age": "twelve"})
-    assert bad.status_code == 400 and "age: choose one of the listed answers" in bad.content.decode()
+    for form, reason in (
+        ({"q0": "colours", "age": "twelve"}, "age: choose one of the listed answers"),
+        ({"q0": "x" * 2001}, "answer 1 is longer than 2000 characters"),
+        ({"q1": "nul\x00"}, "answer 2 contains control characters"),
+    ):
+        bad = client.post(exit_url, form)
+        assert bad.status_code == 400 and reason in bad.content.decode(), reason
+        assert Assignment.objects.get(pk=assignment.pk).exit_answers is None
     reply = client.post(exit_url, {"q0": "the colours\r\nmostly", "q1": "", "age": "25–34", "gender": ""})
     assert reply.status_code == 302
     assignment.refresh_from_db()
