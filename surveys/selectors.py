@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import functools
+import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,13 +104,52 @@ _FOR_ANSWER = (
 )
 
 
+_STARTED: OrderedDict[str, Assignment] = OrderedDict()
+_STARTED_LOCK = threading.Lock()
+STARTED_CACHE_SIZE = 4096
+"""Started assignments each process remembers (least recently answered forgotten first)."""
+
+
 def assignment_for_answer(token: str) -> Assignment | None:
     """The assignment an answer is for, with what saving it reads and no more (this runs on every
-    answer), and ``n_answered``, its answers so far, in the same query."""
+    answer), and ``n_answered``, its answers so far, in the same query.
+
+    On PostgreSQL a started assignment is read once per process: what saving needs of it never
+    changes once it started (its survey, its own sequence), except its status and answer count,
+    which the insert itself checks and returns (``services.answers``). Such a copy comes back
+    with ``status_unchecked`` set and ``n_answered`` None."""
+    if connection.vendor == "postgresql":
+        with _STARTED_LOCK:
+            known = _STARTED.get(token)
+            if known is not None:
+                _STARTED.move_to_end(token)
+        if known is not None:
+            return _unchecked_copy(known)
     try:
-        return _FOR_ANSWER.get(token=token)
+        assignment = _FOR_ANSWER.get(token=token)
     except Assignment.DoesNotExist:
         return None
+    if connection.vendor == "postgresql" and assignment.status == Assignment.Status.STARTED:
+        with _STARTED_LOCK:
+            _STARTED[token] = _unchecked_copy(assignment)
+            while len(_STARTED) > STARTED_CACHE_SIZE:
+                _STARTED.popitem(last=False)
+    return assignment
+
+
+def assignment_forget(token: str) -> None:
+    """Drop a remembered assignment (it is no longer started, or its status is in doubt)."""
+    with _STARTED_LOCK:
+        _STARTED.pop(token, None)
+
+
+def _unchecked_copy(assignment: Assignment) -> Assignment:
+    unchecked = copy.copy(assignment)
+    unchecked._state = copy.copy(assignment._state)  # its own state: a refresh must not touch the original
+    unchecked._state.fields_cache = dict(assignment._state.fields_cache)
+    unchecked.n_answered = None
+    unchecked.status_unchecked = True
+    return unchecked
 
 
 def trial_payload(

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 
@@ -49,19 +50,25 @@ def served(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     web = subprocess.Popen(
-        [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
+    deadline = time.monotonic() + 180  # a loaded machine (two test processes, CI) starts Django slowly
+    while time.monotonic() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as reply:
+                if reply.status == 200:
+                    break
         except OSError:
-            time.sleep(0.2)
+            time.sleep(0.3)
+    else:
+        web.kill()
+        worker.kill()
+        raise AssertionError("the web server did not come up in 3 minutes")
     yield base
     for process in (web, worker):
         process.terminate()
