@@ -163,8 +163,6 @@ def response_record(
     key = survey_answer_key(assignment.survey_id, assignment.survey.uuid, assignment.survey.n_trials).get(trial_id)
     if key is None:
         raise MetamerError("no such trial in this survey", field="trial")
-    if assignment.status == Assignment.Status.EXPIRED:
-        raise MetamerError("your time for this survey ran out; no more answers are taken", code="conflict")
     if getattr(assignment, "status_unchecked", False):
         score = _score(*key, answer, layout=assignment.survey.layout)
         fields = {
@@ -188,6 +186,8 @@ def response_record(
         assignment = Assignment.objects.select_related("survey").get(pk=assignment.pk)
         if assignment.status != Assignment.Status.STARTED:
             assignment_forget(assignment.token)
+    if assignment.status == Assignment.Status.EXPIRED:
+        raise MetamerError("your time for this survey ran out; no more answers are taken", code="conflict")
     if assignment.status == Assignment.Status.STARTED:
         score = _score(*key, answer, layout=assignment.survey.layout)
         presented = _presented(assignment, trial_id, answer)
