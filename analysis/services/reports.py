@@ -193,15 +193,14 @@ def report_build(*, study: Study) -> Report:
     report.triplets_csv.save(
         f"study-{study.pk}-{stamp}-triplets.csv", ContentFile(spreadsheet_safe_csv(triplets)), save=False
     )
-    workers = study_workers(study, frame=judgements_frame)
     report.workers_csv.save(
-        f"study-{study.pk}-{stamp}-workers.csv", ContentFile(spreadsheet_safe_csv(workers)), save=False
+        f"study-{study.pk}-{stamp}-workers.csv", ContentFile(spreadsheet_safe_csv(workers_table)), save=False
     )
     codebook = report_codebook(
         judgements=list(frame.columns),
         summary=list(per_condition.columns),
         triplets=list(triplets.columns),
-        workers=list(workers.columns),
+        workers=list(workers_table.columns),
     )
     report.codebook.save(
         f"study-{study.pk}-{stamp}-codebook.csv", ContentFile(codebook.to_csv(index=False).encode()), save=False

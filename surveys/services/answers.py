@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from contextlib import nullcontext
@@ -237,20 +238,7 @@ def _insert_if_started(assignment: Assignment, fields: dict[str, Any]) -> tuple[
     neither its trial nor its key was used (the unique constraints decide, as for any insert),
     and count the answers before it. Returns (the response, answers before) or None when
     nothing was stored. Raw, because this statement is the whole cost of a first answer."""
-    quote = connection.ops.quote_name
-    responses, assignments = quote(Response._meta.db_table), quote(Assignment._meta.db_table)
-    columns = ["assignment_id", *fields, "created_at"]
-    by_column = {f.attname: f for f in Response._meta.concrete_fields}
-    # Typed placeholders: an untyped NULL in a SELECT list would be read as text.
-    values = ", ".join(f"%s::{by_column[c].cast_db_type(connection)}" for c in columns)
-    json_columns = {c for c in columns if by_column[c].get_internal_type() == "JSONField"}
-    sql = (
-        f"WITH inserted AS (INSERT INTO {responses} ({', '.join(quote(c) for c in columns)}) "
-        f"SELECT {values} WHERE EXISTS (SELECT 1 FROM {assignments} WHERE {quote('id')} = %s "
-        f"AND {quote('status')} = %s) ON CONFLICT DO NOTHING RETURNING {quote('id')}) "
-        f"SELECT (SELECT {quote('id')} FROM inserted), "
-        f"(SELECT COUNT(*) FROM {responses} WHERE {quote('assignment_id')} = %s)"
-    )
+    sql, json_columns = _insert_if_started_sql(tuple(fields))
     params = [
         assignment.pk,
         *(json.dumps(v) if c in json_columns else v for c, v in fields.items()),
@@ -265,6 +253,26 @@ def _insert_if_started(assignment: Assignment, fields: dict[str, Any]) -> tuple[
     if response_id is None:
         return None
     return Response(pk=response_id, assignment=assignment, **fields), before
+
+
+@functools.cache
+def _insert_if_started_sql(fields: tuple[str, ...]) -> tuple[str, frozenset[str]]:
+    """The statement of ``_insert_if_started`` for these columns (built once per process), and
+    which of them are JSON."""
+    quote = connection.ops.quote_name
+    responses, assignments = quote(Response._meta.db_table), quote(Assignment._meta.db_table)
+    columns = ["assignment_id", *fields, "created_at"]
+    by_column = {f.attname: f for f in Response._meta.concrete_fields}
+    # Typed placeholders: an untyped NULL in a SELECT list would be read as text.
+    values = ", ".join(f"%s::{by_column[c].cast_db_type(connection)}" for c in columns)
+    sql = (
+        f"WITH inserted AS (INSERT INTO {responses} ({', '.join(quote(c) for c in columns)}) "
+        f"SELECT {values} WHERE EXISTS (SELECT 1 FROM {assignments} WHERE {quote('id')} = %s "
+        f"AND {quote('status')} = %s) ON CONFLICT DO NOTHING RETURNING {quote('id')}) "
+        f"SELECT (SELECT {quote('id')} FROM inserted), "
+        f"(SELECT COUNT(*) FROM {responses} WHERE {quote('assignment_id')} = %s)"
+    )
+    return sql, frozenset(c for c in columns if by_column[c].get_internal_type() == "JSONField")
 
 
 def assignment_finish(*, assignment: Assignment) -> bool:

@@ -106,8 +106,9 @@ def test_each_page_can_be_previewed_and_the_preview_records_nothing(admin_client
     assert "Take your time." in landing and f'href="{base}?page=practice"' in landing
     question = admin_client.get(base + "?page=practice&i=1").content.decode()
     assert "Practice question 2 of 2" in question
-    feedback = admin_client.post(base + "?page=practice&i=1", {"answer": 0}).content.decode()
-    assert "Right." in feedback or "Not quite." in feedback
+    right = practice_question("2afc", 1).answer
+    assert "Right." in admin_client.post(base + "?page=practice&i=1", {"answer": right}).content.decode()
+    assert "Not quite." in admin_client.post(base + "?page=practice&i=1", {"answer": 1 - right}).content.decode()
     assert "What did you look at?" in admin_client.get(base + "?page=exit").content.decode()
     assert "Thanks from the Lab of Vision." in admin_client.get(base + "?page=done").content.decode()
     assert not Participant.objects.exists() and not Assignment.objects.exists()
