@@ -176,20 +176,26 @@ def response_record(
             "viewing": viewing or {},
             "presented": _presented(assignment, trial_id, answer),
         }
-        inserted = _insert_if_started(assignment, fields)
-        if inserted is not None:
-            response, before = inserted
+        stored, status, before = _insert_if_started(assignment, fields)
+        if stored is not None:
             if before + 1 >= assignment_total(assignment):
                 assignment_forget(assignment.token)
                 assignment_finish(assignment=assignment)
-            return response, True
-        # Not stored: a repeat, or the assignment is no longer started. Read it afresh.
-        assignment = Assignment.objects.select_related("survey").get(pk=assignment.pk)
-        if assignment.status != Assignment.Status.STARTED:
+            return stored, True
+        if status is None:  # deleted since this process remembered it
             assignment_forget(assignment.token)
+            raise MetamerError("this assignment no longer exists", code="conflict")
+        # Not stored: a repeat, or the assignment is no longer started; the same statement read
+        # which, and how many answers it has, so a retry costs one more read, not four.
+        assignment.status, assignment.n_answered, assignment.status_unchecked = status, before, False
+        if status != Assignment.Status.STARTED:
+            assignment_forget(assignment.token)
+        repeat = status == Assignment.Status.STARTED
+    else:
+        repeat = False
     if assignment.status == Assignment.Status.EXPIRED:
         raise MetamerError("your time for this survey ran out; no more answers are taken", code="conflict")
-    if assignment.status == Assignment.Status.STARTED:
+    if assignment.status == Assignment.Status.STARTED and not repeat:
         score = _score(*key, answer, layout=assignment.survey.layout)
         presented = _presented(assignment, trial_id, answer)
         try:
@@ -228,16 +234,20 @@ def response_record(
         raise MetamerError("this assignment has been submitted; no more answers are taken", code="conflict")
     stored = _same_or_conflict(previous, trial_id, answer)
     # The first reply to the last answer may have been lost before the submission was stored
-    # (a crash): the retry finishes the job.
-    assignment_finish(assignment=assignment)
+    # (a crash): the retry finishes the job. (An answer count read before this answer's first
+    # copy was stored may be one short; that first copy then finished the job itself.)
+    answered = getattr(assignment, "n_answered", None)
+    if answered is None or answered >= assignment_total(assignment):
+        assignment_finish(assignment=assignment)
     return stored
 
 
-def _insert_if_started(assignment: Assignment, fields: dict[str, Any]) -> tuple[Response, int] | None:
+def _insert_if_started(assignment: Assignment, fields: dict[str, Any]) -> tuple[Response | None, str | None, int]:
     """PostgreSQL, in one round trip: store the answer if the assignment is still started and
     neither its trial nor its key was used (the unique constraints decide, as for any insert),
-    and count the answers before it. Returns (the response, answers before) or None when
-    nothing was stored. Raw, because this statement is the whole cost of a first answer."""
+    and read the assignment's status and its answers before this one. Returns (the response or
+    None when nothing was stored, the status or None when there is no such assignment, answers
+    before). Raw, because this statement is the whole cost of a first answer."""
     sql, json_columns = _insert_if_started_sql(tuple(fields))
     params = [
         assignment.pk,
@@ -246,13 +256,13 @@ def _insert_if_started(assignment: Assignment, fields: dict[str, Any]) -> tuple[
         assignment.pk,
         Assignment.Status.STARTED,
         assignment.pk,
+        assignment.pk,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        response_id, before = cursor.fetchone()
-    if response_id is None:
-        return None
-    return Response(pk=response_id, assignment=assignment, **fields), before
+        response_id, status, before = cursor.fetchone()
+    stored = None if response_id is None else Response(pk=response_id, assignment=assignment, **fields)
+    return stored, status, before
 
 
 @functools.cache
@@ -270,6 +280,7 @@ def _insert_if_started_sql(fields: tuple[str, ...]) -> tuple[str, frozenset[str]
         f"SELECT {values} WHERE EXISTS (SELECT 1 FROM {assignments} WHERE {quote('id')} = %s "
         f"AND {quote('status')} = %s) ON CONFLICT DO NOTHING RETURNING {quote('id')}) "
         f"SELECT (SELECT {quote('id')} FROM inserted), "
+        f"(SELECT {quote('status')} FROM {assignments} WHERE {quote('id')} = %s), "
         f"(SELECT COUNT(*) FROM {responses} WHERE {quote('assignment_id')} = %s)"
     )
     return sql, frozenset(c for c in columns if by_column[c].get_internal_type() == "JSONField")

@@ -307,7 +307,7 @@ def test_worker_pages_carry_a_csp_that_lets_only_mturk_frame_them(client, survey
     assert page["X-Content-Type-Options"] == "nosniff"
 
 
-def test_an_answer_costs_two_queries_or_one_and_the_last_one_submits(client, survey):
+def test_an_answer_costs_two_queries_or_one_a_retry_one_more_and_the_last_one_submits(client, survey):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -327,6 +327,13 @@ def test_an_answer_costs_two_queries_or_one_and_the_last_one_submits(client, sur
     # inserts the answer if it is still started and counts those before it.
     sql = [q["sql"].split()[0] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
     assert sql == (["WITH"] if connection.vendor == "postgresql" else ["SELECT", "INSERT"])
+    with CaptureQueriesContext(connection) as queries:
+        retry = post(middle[1])
+    assert retry.status_code == 200 and retry.json()["created"] is False
+    # A retry reads the stored answer too, and no more (no count: the answer count says it
+    # cannot be the last).
+    sql = [q["sql"].split()[0] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert sql == (["WITH", "SELECT"] if connection.vendor == "postgresql" else ["SELECT", "INSERT", "SELECT"])
     for trial in middle[2:]:
         post(trial)
     assignment.refresh_from_db()
