@@ -75,13 +75,26 @@ def _spec_network(spec: ModelSpec) -> torch.nn.Module:
     )
 
 
-def _checked_layer(name: str, net: torch.nn.Module, layer: str, default: str) -> str:
+def _checked_layer(name: str, names: Sequence[str], layer: str, default: str) -> str:
     chosen = layer or default
-    names = layer_names(net)
     if chosen not in names:
         shown = ", ".join(names[1:31]) + (f", … ({len(names) - 1} in all)" if len(names) > 31 else "")
         raise MetamerError(f"{name} has no layer {chosen!r}; its layers: {shown}", field="layer")
     return chosen
+
+
+_LAYERS: dict[str, tuple[tuple[str, ...], str]] = {}
+"""Each network's layer names and default layer, by ``ZooModel.key`` (which names its weights):
+checking a run's models builds each network once per process, not on every check (each admin
+form and API call that creates a run checks all of its models)."""
+
+
+def _layers(key: str, build: Callable[[], torch.nn.Module]) -> tuple[tuple[str, ...], str]:
+    known = _LAYERS.get(key)
+    if known is None:
+        net = build()
+        known = _LAYERS[key] = (tuple(layer_names(net)), default_layer(net))
+    return known
 
 
 def zoo_models_check(*, config: AlignmentConfig) -> list[ZooModel]:
@@ -101,16 +114,17 @@ def zoo_models_check(*, config: AlignmentConfig) -> list[ZooModel]:
 
 def _resolve(name: str, layer: str, spec: ModelSpec | None) -> ZooModel:
     if spec is None:
-        net = build_network("builtin", name, cache_dir=settings.METAMER_CACHE_DIR)
-        chosen = _checked_layer(name, net, layer, default_layer(net))
-        return ZooModel(name, chosen, DEFAULT_INPUT_SIZE, f"builtin:{name}", twin_of=BUILTINS[name].twin_of)
-    try:
-        net = _spec_network(spec)
-    except (NetworkError, FileNotFoundError) as exc:
-        raise MetamerError(f"{name}: {exc}", field="models") from None
-    chosen = _checked_layer(name, net, layer, spec.layer)
+        key = f"builtin:{name}"
+        names, default = _layers(key, lambda: build_network("builtin", name, cache_dir=settings.METAMER_CACHE_DIR))
+        chosen = _checked_layer(name, names, layer, default)
+        return ZooModel(name, chosen, DEFAULT_INPUT_SIZE, key, twin_of=BUILTINS[name].twin_of)
     checkpoint = spec.checkpoint.name if spec.checkpoint else ""
     key = f"spec:{spec.pk}:{spec.source}:{spec.architecture}:{checkpoint}:{spec.cifar_stem}:{spec.mean}:{spec.std}"
+    try:
+        names, _ = _layers(key, lambda: _spec_network(spec))
+    except (NetworkError, FileNotFoundError) as exc:
+        raise MetamerError(f"{name}: {exc}", field="models") from None
+    chosen = _checked_layer(name, names, layer, spec.layer)
     return ZooModel(name, chosen, spec.input_size, key, spec_id=spec.pk, imagenet_top1=spec.imagenet_top1)
 
 

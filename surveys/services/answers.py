@@ -179,8 +179,9 @@ def response_record(
         stored, status, before = _insert_if_started(assignment, fields)
         if stored is not None:
             if before + 1 >= assignment_total(assignment):
+                # Every other answer was stored before this one: no need to count them again.
                 assignment_forget(assignment.token)
-                assignment_finish(assignment=assignment)
+                assignment_submit(assignment=assignment)
             return stored, True
         if status is None:  # deleted since this process remembered it
             assignment_forget(assignment.token)
@@ -221,8 +222,10 @@ def response_record(
             # every answer from a page) skips the count unless this answer can be the last; two
             # answers racing past that check are submitted when the page next asks what is left.
             before = getattr(assignment, "n_answered", None)
-            if before is None or before + 1 >= assignment_total(assignment):
+            if before is None:
                 assignment_finish(assignment=assignment)
+            elif before + 1 >= assignment_total(assignment):
+                assignment_submit(assignment=assignment)  # the others were stored before it was read
             return response, True
     # A repeat (a retry gets the stored answer, even after the last answer submitted the
     # assignment; a changed answer is refused), or an answer after submission.

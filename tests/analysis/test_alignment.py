@@ -13,6 +13,7 @@ from analysis.config import AlignmentConfig
 from analysis.models import AlignmentRun
 from analysis.services import alignment as services
 from inversion import services as inversion_services
+from metamer.errors import MetamerError
 from science import zoo
 from surveys import services as survey_services
 
@@ -135,6 +136,20 @@ def test_embeddings_are_computed_once_for_the_same_model_and_images(tmp_path, mo
     other = services._images([("x", p) for p in pictures[::-1]])
     with pytest.raises(pytest.fail.Exception):
         services.embedding_compute(model=model, images=other)
+
+
+def test_checking_a_runs_models_builds_each_network_once_per_process(monkeypatch):
+    built = []
+    real = services.build_network
+    monkeypatch.setattr(services, "_LAYERS", {})
+    monkeypatch.setattr(services, "build_network", lambda *a, **k: built.append(a[1]) or real(*a, **k))
+    config = AlignmentConfig(models=tuple(MODELS))
+    first = services.zoo_models_check(config=config)
+    assert services.zoo_models_check(config=config) == first  # an admin form and then its save
+    assert built == MODELS
+    with pytest.raises(MetamerError, match="alexnet-random has no layer 'fc7'; its layers: 0, 1"):
+        services.zoo_models_check(config=AlignmentConfig(models=("alexnet-random",), layer="fc7"))
+    assert built == MODELS
 
 
 @pytest.mark.parametrize(
