@@ -164,7 +164,8 @@ def response_record(
     key = survey_answer_key(assignment.survey_id, assignment.survey.uuid, assignment.survey.n_trials).get(trial_id)
     if key is None:
         raise MetamerError("no such trial in this survey", field="trial")
-    if getattr(assignment, "status_unchecked", False):
+    unchecked = getattr(assignment, "status_unchecked", False)
+    if unchecked or assignment.status == Assignment.Status.STARTED:
         score = _score(*key, answer, layout=assignment.survey.layout)
         fields = {
             "trial_id": trial_id,
@@ -176,6 +177,8 @@ def response_record(
             "viewing": viewing or {},
             "presented": _presented(assignment, trial_id, answer),
         }
+    repeat = False
+    if unchecked:
         stored, status, before = _insert_if_started(assignment, fields)
         if stored is not None:
             if before + 1 >= assignment_total(assignment):
@@ -183,38 +186,21 @@ def response_record(
                 assignment_forget(assignment.token)
                 assignment_submit(assignment=assignment)
             return stored, True
-        if status is None:  # deleted since this process remembered it
-            assignment_forget(assignment.token)
-            raise MetamerError("this assignment no longer exists", code="conflict")
         # Not stored: a repeat, or the assignment is no longer started; the same statement read
         # which, and how many answers it has, so a retry costs one more read, not four.
         assignment.status, assignment.n_answered, assignment.status_unchecked = status, before, False
         if status != Assignment.Status.STARTED:
             assignment_forget(assignment.token)
         repeat = status == Assignment.Status.STARTED
-    else:
-        repeat = False
     if assignment.status == Assignment.Status.EXPIRED:
         raise MetamerError("your time for this survey ran out; no more answers are taken", code="conflict")
     if assignment.status == Assignment.Status.STARTED and not repeat:
-        score = _score(*key, answer, layout=assignment.survey.layout)
-        presented = _presented(assignment, trial_id, answer)
         try:
             # Insert first: the unique constraints catch a repeat, so a first answer (the common
             # case) costs no lookup. In autocommit the insert is its own transaction; inside a
             # caller's transaction a savepoint keeps a caught repeat from breaking it.
             with transaction.atomic() if connection.in_atomic_block else nullcontext():
-                response = Response.objects.create(
-                    assignment=assignment,
-                    trial_id=trial_id,
-                    answer=answer,
-                    correct=None if score is None else score == 1.0,
-                    score=score,
-                    response_ms=response_ms,
-                    idempotency_key=idempotency_key,
-                    viewing=viewing or {},
-                    presented=presented,
-                )
+                response = Response.objects.create(assignment=assignment, **fields)
         except IntegrityError:
             pass  # this trial was answered, or this key used: see below
         else:
@@ -245,12 +231,12 @@ def response_record(
     return stored
 
 
-def _insert_if_started(assignment: Assignment, fields: dict[str, Any]) -> tuple[Response | None, str | None, int]:
+def _insert_if_started(assignment: Assignment, fields: dict[str, Any]) -> tuple[Response | None, str, int]:
     """PostgreSQL, in one round trip: store the answer if the assignment is still started and
     neither its trial nor its key was used (the unique constraints decide, as for any insert),
-    and read the assignment's status and its answers before this one. Returns (the response or
-    None when nothing was stored, the status or None when there is no such assignment, answers
-    before). Raw, because this statement is the whole cost of a first answer."""
+    and read the assignment's status and its answers before this one. Returns (the response, or
+    None when nothing was stored; the status; answers before). Raw, because this statement is
+    the whole cost of a first answer."""
     sql, json_columns = _insert_if_started_sql(tuple(fields))
     params = [
         assignment.pk,
