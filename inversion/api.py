@@ -213,7 +213,7 @@ class IRIViewSet(viewsets.ReadOnlyModelViewSet):
         qs = super().get_queryset()
         job = self.request.query_params.get("job")
         if job is not None:
-            if not job.isdigit():
+            if not (job.isascii() and job.isdigit() and len(job) < 19):
                 raise MetamerError("job must be a job id", field="job")
             qs = qs.filter(job_id=int(job))
         return qs

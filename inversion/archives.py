@@ -11,6 +11,8 @@ from pathlib import Path, PurePosixPath
 
 from PIL import Image, UnidentifiedImageError
 
+from science.images import FORMATS
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000
@@ -29,9 +31,9 @@ def open_image(data: bytes, name: str = "image") -> Image.Image:
     if len(data) > MAX_IMAGE_BYTES:
         raise ImageError(f"{name}: larger than {MAX_IMAGE_BYTES // 2**20} MiB")
     try:
-        with Image.open(io.BytesIO(data)) as probe:
+        with Image.open(io.BytesIO(data), formats=FORMATS) as probe:
             probe.verify()
-        img = Image.open(io.BytesIO(data))
+        img = Image.open(io.BytesIO(data), formats=FORMATS)
         if img.width * img.height > MAX_PIXELS:
             raise ImageError(f"{name}: more than {MAX_PIXELS:,} pixels")
         img.load()

@@ -6,6 +6,8 @@ import uuid
 
 from django.db import models
 
+from metamer.uploads import CHECKPOINT
+
 
 class Stimulus(models.Model):
     """One image file shown or used anywhere: a target, a seed or an IRI (lossless PNG)."""
@@ -41,7 +43,7 @@ class ModelSpec(models.Model):
     name = models.CharField(max_length=100, unique=True)
     source = models.CharField(max_length=12, choices=Source.choices, default=Source.BUILTIN)
     architecture = models.CharField(max_length=100, help_text="Built-in name, or torchvision or timm architecture.")
-    checkpoint = models.FileField(upload_to="checkpoints/", blank=True)
+    checkpoint = models.FileField(upload_to=CHECKPOINT, blank=True)
     cifar_stem = models.BooleanField(default=False, help_text="ResNet with a 3×3 stride-1 stem for 32×32 inputs.")
     layer = models.CharField(
         max_length=200, blank=True, help_text="Graph node name; the penultimate layer when left empty."

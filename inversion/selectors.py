@@ -14,7 +14,7 @@ from django.utils import timezone
 from PIL import Image
 
 from inversion.models import IRI, InversionJob, ModelSpec, Stimulus, Target
-from science.images import to_tensor
+from science.images import FORMATS, to_tensor
 from science.networks import (
     LayerRepresentation,
     NetworkError,
@@ -27,7 +27,7 @@ from science.networks import (
 
 def stimulus_tensor(stimulus: Stimulus) -> torch.Tensor:
     """A stored stimulus as a 3×H×W tensor in [0, 1]."""
-    with Image.open(stimulus.image) as img:
+    with Image.open(stimulus.image, formats=FORMATS) as img:
         return to_tensor(img)
 
 

@@ -1,14 +1,12 @@
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
-from django.urls import include, path, re_path, reverse
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
-from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from metamer.api import router
+from metamer.media import media
 
 
 def healthz(request):
@@ -25,21 +23,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("surveys.urls")),
 ]
-
-
-PUBLIC_MEDIA = ("stimuli/",)
-"""What workers' pages show (images, under content-hash names); everything else under media
-(reports, exports, checkpoints, raw targets) is for logged-in staff only."""
-
-
-def media(request, path):
-    # MEDIA_ROOT is read per request, so tests and the demo can point it elsewhere.
-    if not path.startswith(PUBLIC_MEDIA):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), login_url=reverse("admin:login"))
-        if not request.user.is_staff:
-            raise PermissionDenied("staff only")
-    return serve(request, path, document_root=settings.MEDIA_ROOT)
 
 
 if settings.SERVE_MEDIA:

@@ -11,6 +11,10 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
+"""The only formats Pillow may decode: it picks a decoder by content, not by name, and some
+(EPS, PostScript) call out to other programs."""
+
 
 def to_tensor(img: Image.Image) -> Tensor:
     """An image as a 3×H×W float tensor in [0, 1] (converted to RGB)."""
@@ -20,7 +24,7 @@ def to_tensor(img: Image.Image) -> Tensor:
 
 def read_image(path: str | Path) -> Tensor:
     """An image file as a 1×3×H×W tensor in [0, 1] (RGB)."""
-    with Image.open(path) as img:
+    with Image.open(path, formats=FORMATS) as img:
         return to_tensor(img).unsqueeze(0)
 
 

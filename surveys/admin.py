@@ -194,7 +194,8 @@ class SurveyDesignForm(forms.ModelForm):
         data = super().clean()
         if not self.errors:
             data["similarity_matrix"] = check_in_form(self, _similarity, data=data)
-            check_in_form(self, services.survey_assemble_check, **_design(data, with_study=False))
+            # Checked and planned once: the write stores this very design.
+            data["design"] = check_in_form(self, services.survey_assemble_check, **_design(data))
         return data
 
 
@@ -209,9 +210,10 @@ def _similarity(data: dict):
     return services.similarity_matrix_load(data=upload.read(), filename=upload.name, n_targets=n_targets)
 
 
-def _design(data: dict, *, with_study: bool = True) -> dict:
+def _design(data: dict) -> dict:
+    """The design form's cleaned data as ``survey_assemble_check``'s settings."""
     upload = data.get("similarity")
-    design = {
+    return {
         "jobs": list(data["jobs"]),
         "image_set": data.get("image_set"),
         "kind": data["kind"],
@@ -221,20 +223,11 @@ def _design(data: dict, *, with_study: bool = True) -> dict:
         "include_unconverged": data.get("include_unconverged", False),
         "similarity": data.get("similarity_matrix"),
         "similarity_name": upload.name if upload else "",
+        "n_repeats": data.get("n_repeats") or 0,
+        "min_consistency": data.get("min_consistency") or 0.0,
+        "adaptive_every": data.get("adaptive_every") or 0,
+        "adaptive_trials": data.get("adaptive_trials") or 10,
     }
-    if with_study:
-        design |= {
-            "study": data["study"],
-            "name": data["name"],
-            "workers_per_survey": data["workers_per_survey"],
-            "reward_cents": data["reward_cents"],
-            "minutes_allotted": data["minutes_allotted"],
-            "n_repeats": data.get("n_repeats") or 0,
-            "min_consistency": data.get("min_consistency") or 0.0,
-            "adaptive_every": data.get("adaptive_every") or 0,
-            "adaptive_trials": data.get("adaptive_trials") or 10,
-        }
-    return design
 
 
 @admin.register(Survey)
@@ -313,7 +306,14 @@ class SurveyAdmin(CreatedByServiceAdmin):
         ]
 
     def create(self, request, data):
-        return services.survey_assemble(**_design(data))
+        return services.survey_assemble(
+            study=data["study"],
+            name=data["name"],
+            design=data["design"],
+            workers_per_survey=data["workers_per_survey"],
+            reward_cents=data["reward_cents"],
+            minutes_allotted=data["minutes_allotted"],
+        )
 
     @admin.display(description="cost and duration")
     def estimate(self, obj):

@@ -77,14 +77,12 @@ def run_bot(base_url: str, survey_uuid: str, participant: str, decide: Decider, 
         trial = state["trial"]
         if trial is None:
             break
-        if trial["kind"] == "2afc":
-            query = _fetch(session, urljoin(base_url, trial["query"]["url"]), timeout)
+        # Read the page as a person does, by what it shows (``Layout.payload``).
+        if "options" in trial:
+            # With no reference the decider picks the option that does not belong, or rates the pair.
+            query = _fetch(session, urljoin(base_url, trial["query"]["url"]), timeout) if "query" in trial else None
             options = [_fetch(session, urljoin(base_url, o["url"]), timeout) for o in trial["options"]]
             answer = decide(query, options)
-        elif trial["kind"] in ("odd", "rating"):
-            # No reference: the decider picks the option that does not belong, or rates the pair.
-            options = [_fetch(session, urljoin(base_url, o["url"]), timeout) for o in trial["options"]]
-            answer = decide(None, options)
         else:
             # Clustering: each row goes to the column the decider picks for it.
             columns = [_fetch(session, urljoin(base_url, c["url"]), timeout) for c in trial["columns"]]

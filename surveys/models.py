@@ -9,6 +9,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from inversion.models import IRI, InversionJob, Stimulus
+from metamer.uploads import INSTRUCTION_IMAGE
+from surveys.kinds import KindSpec, kind_spec
 
 
 def _completion_code() -> str:
@@ -138,7 +140,7 @@ class Survey(models.Model):
         "consent. A blank line starts a new paragraph.",
     )
     instructions_image = models.ImageField(
-        upload_to="stimuli/instructions/",
+        upload_to=INSTRUCTION_IMAGE,
         blank=True,
         help_text="An image shown with the instructions (e.g. an annotated example). Workers see it, so it is public.",
     )
@@ -188,17 +190,15 @@ class Survey(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
 
-    IMAGE_SET_KINDS = ("triplet", "odd-one-out", "rating")
-    """Kinds that ask about an image set (any images), not about IRIs."""
+    @property
+    def spec(self) -> KindSpec:
+        """Everything that differs between kinds (``surveys.kinds``)."""
+        return kind_spec(self.kind)
 
     @property
     def layout(self) -> str:
-        """How a trial is shown: ``2afc`` (a reference over two options: 2AFC and triplet
-        surveys), ``odd`` (three options, one to pick out), ``rating`` (two images and a 0–10
-        scale) or ``clustering`` (three columns, six rows)."""
-        if self.kind in (self.Kind.CLUSTER_RANDOM, self.Kind.CLUSTER_HARD):
-            return "clustering"
-        return {self.Kind.ODD_ONE_OUT: "odd", self.Kind.RATING: "rating"}.get(self.kind, "2afc")
+        """How a trial is shown, for templates: ``2afc``, ``odd``, ``rating`` or ``clustering``."""
+        return self.spec.layout.name
 
 
 class Trial(models.Model):

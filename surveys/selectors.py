@@ -14,9 +14,7 @@ import numpy as np
 from django.db import connection
 from django.db.models.expressions import RawSQL
 
-from science.similarity import odd_one_out_triplets
 from surveys.models import Assignment, Response, SimilarityData, Study, Survey, SurveyLink, Trial
-from surveys.presentation import arrange_grid, arrange_options
 
 
 @functools.lru_cache(maxsize=256)
@@ -38,15 +36,9 @@ def assignment_presentations(assignment: Assignment) -> list[dict[str, Any]]:
     assignment from before per-worker sequences sees the survey's order, unswapped.)"""
     if assignment.sequence:
         return assignment.sequence
-    layout = assignment.survey.layout
-    unchanged = {
-        "2afc": {"flip": 0},
-        "odd": {"order": [0, 1, 2]},
-        "rating": {"swap": 0},
-        "clustering": {"columns": [0, 1, 2], "rows": [*range(6)]},
-    }
+    layout = assignment.survey.spec.layout
     return [
-        {"trial": pk, **unchanged[layout]}
+        layout.unchanged(pk)
         for pk in Trial.objects.filter(survey_id=assignment.survey_id).order_by("position").values_list("pk", flat=True)
     ]
 
@@ -64,7 +56,7 @@ def assignment_next_trial(assignment: Assignment) -> NextTrial | None:
     answered = set(assignment.responses.values_list("trial_id", flat=True))
     for position, entry in enumerate(assignment_presentations(assignment), start=1):
         if entry["trial"] not in answered:
-            return NextTrial(Trial.objects.get(pk=entry["trial"]), entry, position)
+            return NextTrial(Trial.objects.select_related("survey").get(pk=entry["trial"]), entry, position)
     return None
 
 
@@ -156,41 +148,27 @@ def trial_payload(
     trial: Trial, presentation: dict[str, Any] | None = None, position: int | None = None
 ) -> dict[str, Any]:
     """What the worker's page needs to show a trial, in this worker's arrangement; never the
-    correct answer."""
+    correct answer. ``kind`` is the trial's layout (``surveys.kinds.layouts``)."""
+    layout = trial.survey.spec.layout
     slots = list(trial.slots.select_related("stimulus").order_by("role", "index"))
 
-    def image(slot):
-        s = slot.stimulus
-        return {"url": s.image.url, "sha256": s.sha256, "width": s.width, "height": s.height}
+    def images(role: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "url": s.stimulus.image.url,
+                "sha256": s.stimulus.sha256,
+                "width": s.stimulus.width,
+                "height": s.stimulus.height,
+            }
+            for s in slots
+            if s.role == role
+        ]
 
-    if any(s.role == "query" for s in slots):
-        options = [image(s) for s in slots if s.role == "option"]
-        return {
-            "trial": trial.pk,
-            "kind": "2afc",
-            "position": position or trial.position + 1,
-            "query": next(image(s) for s in slots if s.role == "query"),
-            "options": arrange_options(presentation, options) if presentation else options,
-        }
-    if all(s.role == "option" for s in slots):
-        options = [image(s) for s in slots]
-        return {
-            "trial": trial.pk,
-            "kind": "odd" if len(options) == 3 else "rating",
-            "position": position or trial.position + 1,
-            "options": arrange_options(presentation, options) if presentation else options,
-            **({} if len(options) == 3 else {"scale": list(range(RATING_SCALE + 1))}),
-        }
-    columns = [image(s) for s in slots if s.role == "column"]
-    rows = [image(s) for s in slots if s.role == "row"]
-    if presentation:
-        columns, rows = arrange_grid(presentation, columns, rows)
     return {
         "trial": trial.pk,
-        "kind": "clustering",
+        "kind": layout.name,
         "position": position or trial.position + 1,
-        "columns": columns,
-        "rows": rows,
+        **layout.payload(images, presentation),
     }
 
 
@@ -210,12 +188,6 @@ def survey_link_statuses(survey: Survey) -> list[tuple[SurveyLink, str]]:
         out.append((link, status))
     return out
 
-
-RATING_SCALE = 10
-"""Ratings run from 0 (not alike at all) to this (the same)."""
-SECONDS_PER_TRIAL = {"2afc": 5, "cluster-random": 25, "cluster-hard": 30, "triplet": 5, "odd-one-out": 6, "rating": 6}
-"""What a trial takes a careful worker, for the duration estimate (the paper: ~20 minutes for
-100 2AFC trials plus checks, with 60 allotted)."""
 
 FEE_RULES = {
     "links": "no money moves",
@@ -261,13 +233,13 @@ def assignment_reward_cents(survey: Survey) -> int:
 
 
 MEASURED_FROM = 20
-"""Answers needed before measured times replace ``SECONDS_PER_TRIAL``."""
+"""Answers needed before measured times replace the kind's typical ``seconds_per_trial``."""
 
 
 def seconds_per_trial(survey: Survey) -> tuple[float, str]:
     """What a trial of ``survey`` takes, and where the figure comes from: the median response
     time of this survey's answers, else of every survey of its kind, once there are
-    ``MEASURED_FROM`` of them; before that, ``SECONDS_PER_TRIAL``."""
+    ``MEASURED_FROM`` of them; before that, the kind's typical figure."""
     timed = Response.objects.filter(response_ms__isnull=False, response_ms__gt=0)
     for answers, source in (
         (timed.filter(trial__survey=survey), "this survey's answers"),
@@ -276,7 +248,7 @@ def seconds_per_trial(survey: Survey) -> tuple[float, str]:
         times = list(answers.order_by("-pk").values_list("response_ms", flat=True)[:2000])
         if len(times) >= MEASURED_FROM:
             return float(np.median(times)) / 1000, f"median of {len(times)} {source}"
-    return float(SECONDS_PER_TRIAL[survey.kind]), "a typical trial of this kind (no answers measured yet)"
+    return float(survey.spec.seconds_per_trial), "a typical trial of this kind (no answers measured yet)"
 
 
 def survey_minutes(survey: Survey, seconds: float | None = None) -> float:
@@ -352,13 +324,9 @@ def _counted_answers(survey: Survey) -> tuple[list[tuple], set[str]]:
     return answers, failed
 
 
-RATING_SAME_WITHIN = 1
-"""Two ratings of the same pair count as alike when at most this far apart."""
-
-
 def survey_consistency(survey: Survey) -> dict[str, dict[str, float | int]]:
     """Per worker (submitted work): how many repeated trials they answered both times, the
-    share answered alike (the same choice; ratings within ``RATING_SAME_WITHIN``), and whether
+    share answered alike (``Layout.alike``: the same choice, ratings within one point), and whether
     that share keeps them in the data (``Survey.min_consistency``)."""
     counted = Response.objects.filter(assignment__survey=survey, assignment__status__in=Assignment.COUNTED)
     answers = {
@@ -374,9 +342,7 @@ def survey_consistency(survey: Survey) -> dict[str, dict[str, float | int]]:
             if (worker, r) in answers and (worker, o) in answers
         ]
         if both:
-            alike = sum(
-                abs(a - b) <= RATING_SAME_WITHIN if survey.kind == Survey.Kind.RATING else a == b for a, b in both
-            )
+            alike = sum(survey.spec.layout.alike(a, b) for a, b in both)
             share = alike / len(both)
             out[worker] = {"repeats": len(both), "consistency": share, "kept": share >= survey.min_consistency}
     return out
@@ -408,13 +374,10 @@ def survey_triplets(survey: Survey) -> list[dict[str, Any]]:
     survey's own order); an odd-one-out answer gives two: each of the two images kept is closer
     to the other than to the odd one (nothing is said about the odd one's own neighbour)."""
     rows, failed = _counted_answers(survey)
+    to_triplets = survey.spec.to_triplets
     out = []
     for worker, items, check, answer in rows:
         flags = {"attention_check": check, "passed_checks": worker not in failed}
-        if survey.kind == Survey.Kind.ODD_ONE_OUT:
-            kept = [items[p] for p in range(3) if p != answer]
-            for i, j, k in odd_one_out_triplets(kept[0], kept[1], items[answer]):
-                out.append({"worker": worker, "i": i, "j": j, "k": k, "choice": 1, **flags})
-        else:
-            out.append({"worker": worker, "i": items[0], "j": items[1], "k": items[2], "choice": 1 - answer, **flags})
+        for i, j, k, choice in to_triplets(items, answer):
+            out.append({"worker": worker, "i": i, "j": j, "k": k, "choice": choice, **flags})
     return out

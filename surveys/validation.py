@@ -75,7 +75,7 @@ def _no_constants(name: str) -> None:
 
 
 def _trial(value: Any) -> int:
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**63:
         raise MetamerError("trial must be the id of a trial (a positive whole number)", field="trial")
@@ -92,7 +92,7 @@ def _answer(data: dict[str, Any]) -> Any:
         return [_answer({"answer": data.get(f"row-{i}")}) for i in range(rows)]
     value = data.get("answer")
     if isinstance(value, str):
-        return int(value) if value.isdigit() and len(value) < 3 else value[:20]
+        return int(value) if value.isascii() and value.isdigit() and len(value) < 3 else value[:20]
     if isinstance(value, list) and len(value) > 12:
         raise MetamerError("too many rows in the answer", field="answer")
     return value

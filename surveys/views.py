@@ -22,8 +22,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from metamer.errors import MetamerError
 from surveys import recruiters, services, validation
 from surveys.models import Assignment, Survey, Trial
-from surveys.practice import practice_feedback, practice_question, svg_shape
-from surveys.presentation import answer_from_shown, assignment_sequence
+from surveys.practice import svg_shape
+from surveys.presentation import assignment_sequence
 from surveys.selectors import (
     assignment_for_answer,
     assignment_next_trial,
@@ -158,7 +158,7 @@ def _practice_page(
     request: HttpRequest, survey: Survey, index: int, *, form_action: str, feedback=None, next_url: str = "", **extra
 ) -> HttpResponse:
     """Practice question ``index``, or with ``feedback`` (right, message) the answer's feedback."""
-    question = practice_question(survey.layout, index)
+    question = survey.spec.layout.practice(index)
     context = {
         "survey": survey,
         "index": index,
@@ -178,14 +178,10 @@ def _practice_page(
     return render(request, "surveys/practice.html", context)
 
 
-def _practice_answer(post, layout: str):
-    """What was clicked on a practice question, or None when it cannot be read."""
-    try:
-        if layout == "clustering":
-            return [int(post[f"row-{row}"]) for row in range(6)]
-        return int(post["answer"])
-    except (KeyError, ValueError):
-        return None
+def _practice_feedback(survey: Survey, index: int, post) -> tuple[bool, str]:
+    """Whether what was clicked on practice question ``index`` is right, and why."""
+    layout = survey.spec.layout
+    return layout.practice_feedback(layout.practice(index), layout.practice_answer(post))
 
 
 @worker_page
@@ -200,8 +196,7 @@ def assignment_practice(request: HttpRequest, token: str) -> HttpResponse:
     index = assignment.practice_done if index is None else index
     if index >= survey.n_practice:
         return redirect("surveys:assignment", token=token)
-    question = practice_question(survey.layout, index)
-    feedback = practice_feedback(question, _practice_answer(request.POST, survey.layout))
+    feedback = _practice_feedback(survey, index, request.POST)
     try:
         services.assignment_practice_record(assignment=assignment, index=index)
     except MetamerError:
@@ -263,9 +258,7 @@ def survey_preview(request: HttpRequest, survey_uuid: str) -> HttpResponse:
     if page == "practice" and index < survey.n_practice:
         action = f"{here}?page=practice&i={index}"
         if request.method == "POST":
-            feedback = practice_feedback(
-                practice_question(survey.layout, index), _practice_answer(request.POST, survey.layout)
-            )
+            feedback = _practice_feedback(survey, index, request.POST)
             following = f"{here}?page=practice&i={index + 1}" if index + 1 < survey.n_practice else here
             return _practice_page(request, survey, index, form_action="", feedback=feedback, next_url=following)
         return _practice_page(request, survey, index, form_action=action, preview=True)
@@ -276,7 +269,7 @@ def survey_preview(request: HttpRequest, survey_uuid: str) -> HttpResponse:
             )
         return _exit_page(request, survey, survey.trials.count(), form_action=f"{here}?page=exit", preview=True)
     sequence = assignment_sequence(
-        [(pk, survey.layout) for pk in survey.trials.order_by("position").values_list("pk", flat=True)],
+        [(pk, survey.spec.layout) for pk in survey.trials.order_by("position").values_list("pk", flat=True)],
         survey_seed=survey.seed,
         ordinal=0,
         places=survey.workers_per_survey,
@@ -289,7 +282,7 @@ def survey_preview(request: HttpRequest, survey_uuid: str) -> HttpResponse:
             return redirect(f"{here}?page=exit")
         return render(request, "surveys/done.html", {**context, "completion": {"kind": "preview"}})
     entry = sequence[index]
-    trial = get_object_or_404(Trial, pk=entry["trial"], survey=survey)
+    trial = get_object_or_404(Trial.objects.select_related("survey"), pk=entry["trial"], survey=survey)
     return render(
         request,
         "surveys/trial.html",
@@ -321,7 +314,7 @@ def assignment_answer(request: HttpRequest, token: str) -> HttpResponse:
             assignment=assignment,
             trial_id=data["trial"],
             # The page sends what was clicked; the service stores it in the trial's own terms.
-            answer=answer_from_shown(shown, data["answer"]) if shown else data["answer"],
+            answer=assignment.survey.spec.layout.from_shown(shown, data["answer"]) if shown else data["answer"],
             idempotency_key=data["idempotency_key"],
             response_ms=data["response_ms"],
             viewing=data["viewing"],

@@ -34,7 +34,7 @@ from inversion.models import ModelSpec, TargetSet
 from metamer.errors import MetamerError
 from science import zoo
 from science.alignment import channel_capacity
-from science.images import fit, sha256, to_tensor
+from science.images import FORMATS, fit, sha256, to_tensor
 from science.networks import BUILTINS, LayerRepresentation, NetworkError, build_network, default_layer, layer_names
 from science.similarity import check_dissimilarity, check_triplets, embedding_dissimilarity, fit_embedding
 from surveys.models import SimilarityData
@@ -187,7 +187,7 @@ def images_of_set(target_set: TargetSet) -> Images:
 
 
 def _stored_image(stimulus) -> Image.Image:
-    with stimulus.image.open("rb") as f, Image.open(f) as img:
+    with stimulus.image.open("rb") as f, Image.open(f, formats=FORMATS) as img:
         return img.convert("RGB")
 
 

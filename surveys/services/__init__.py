@@ -1,7 +1,9 @@
-"""Writes for surveys, by concern: assembly (``assembly``), arrivals and answers (``answers``),
-recruitment (``recruitment``), review and payments (``payments``), human similarity data
-(``similarity``)."""
+"""Writes for surveys, by concern: assembly (``assembly``: a design checked once, then stored),
+the simulated participants' choices (``choices``), adaptive rounds (``adaptive``), what workers
+read (``content``), arrivals and answers (``answers``), recruitment (``recruitment``), review
+and payments (``payments``), human similarity data (``similarity``)."""
 
+from surveys.services.adaptive import survey_adaptive_round
 from surveys.services.answers import (
     assignment_exit_record,
     assignment_finish,
@@ -12,17 +14,16 @@ from surveys.services.answers import (
     response_record,
 )
 from surveys.services.assembly import (
-    CONTENT_FIELDS,
+    SurveyDesign,
     similarity_matrix_load,
-    survey_adaptive_round,
     survey_assemble,
     survey_assemble_check,
     survey_assemble_triplets,
-    survey_content_update,
     survey_open,
     survey_triplets_plan,
-    trial_lpips_choices_compute,
 )
+from surveys.services.choices import trial_lpips_choices_compute
+from surveys.services.content import CONTENT_FIELDS, survey_content_update
 from surveys.services.payments import (
     REJECTION_FEEDBACK,
     assignment_approve,
@@ -55,6 +56,7 @@ __all__ = [
     "CONTENT_FIELDS",
     "REJECTION_FEEDBACK",
     "Budget",
+    "SurveyDesign",
     "assignment_approve",
     "assignment_bonus",
     "assignment_exit_record",

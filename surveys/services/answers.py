@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from metamer.errors import MetamerError
 from surveys.models import Assignment, Participant, Publication, Response, Study, Survey, SurveyLink
-from surveys.presentation import assignment_sequence, shown_from_answer, worker_seed
+from surveys.presentation import assignment_sequence, worker_seed
 from surveys.selectors import (
     assignment_forget,
     assignment_presentations,
@@ -113,7 +113,7 @@ def assignment_start(
             code="full",
         )
     ordinal = survey.assignments.count()
-    trials = [(pk, survey.layout) for pk in survey.trials.order_by("position").values_list("pk", flat=True)]
+    trials = [(pk, survey.spec.layout) for pk in survey.trials.order_by("position").values_list("pk", flat=True)]
     assignment = Assignment.objects.create(
         survey=survey,
         participant=participant,
@@ -166,7 +166,7 @@ def response_record(
         raise MetamerError("no such trial in this survey", field="trial")
     unchecked = getattr(assignment, "status_unchecked", False)
     if unchecked or assignment.status == Assignment.Status.STARTED:
-        score = _score(*key, answer, layout=assignment.survey.layout)
+        score = assignment.survey.spec.score(*key, answer)
         fields = {
             "trial_id": trial_id,
             "answer": answer,
@@ -290,40 +290,9 @@ def _presented(assignment: Assignment, trial_id: int, answer: Any) -> dict[str, 
     """Position (1-based), sides or column/row order, and the answer as clicked."""
     for position, entry in enumerate(assignment_presentations(assignment), start=1):
         if entry["trial"] == trial_id:
-            return {**entry, "position": position, "answer_shown": shown_from_answer(entry, answer)}
+            layout = assignment.survey.spec.layout
+            return {**entry, "position": position, "answer_shown": layout.to_shown(entry, answer)}
     return {}
-
-
-RATING_MAX = 10
-
-
-def _score(correct: Any, check_row: int | None, answer: Any, *, layout: str) -> float | None:
-    """Share of the answer that is right (an attention check: 1 if passed, else 0); None for a
-    trial with no right answer (a triplet or odd-one-out trial: the choice is the datum)."""
-    if layout == "rating":
-        if not isinstance(answer, int) or isinstance(answer, bool) or not 0 <= answer <= RATING_MAX:
-            raise MetamerError(f"a rating is a whole number from 0 to {RATING_MAX}", field="answer")
-        # A check shows one image twice: passed when rated near the top of the scale.
-        return None if correct is None else float(answer >= correct)
-    if layout == "odd":
-        if answer not in (0, 1, 2) or isinstance(answer, bool):
-            raise MetamerError("an odd-one-out answer is 0, 1 or 2 (the image that does not belong)", field="answer")
-        return None if correct is None else float(answer == correct)
-    if correct is None:
-        if answer not in (0, 1):
-            raise MetamerError("a triplet answer is 0 (first option) or 1 (second option)", field="answer")
-        return None
-    if isinstance(correct, int):
-        if answer not in (0, 1):
-            raise MetamerError("a 2AFC answer is 0 (left/first option) or 1 (right/second option)", field="answer")
-        return float(answer == correct)
-    if not isinstance(answer, list) or len(answer) != len(correct) or any(a not in (0, 1, 2) for a in answer):
-        raise MetamerError(
-            f"a clustering answer gives a column (0, 1 or 2) for each of the {len(correct)} rows", field="answer"
-        )
-    if check_row is not None:
-        return float(answer[check_row] == correct[check_row])
-    return sum(a == c for a, c in zip(answer, correct, strict=True)) / len(correct)
 
 
 def _same_or_conflict(previous: Response, trial_id: int, answer: Any) -> tuple[Response, bool]:
@@ -348,7 +317,7 @@ def assignment_submit(*, assignment: Assignment) -> Assignment:
 def _adaptive_round_due(survey: Survey) -> None:
     """In adaptive mode, every ``adaptive_every``-th submission queues a round, so the workers
     who start after it are asked what the answers so far leave least sure."""
-    if survey.kind != Survey.Kind.TRIPLET or not survey.adaptive_every:
+    if not survey.spec.adaptive or not survey.adaptive_every:
         return
     submitted = Assignment.objects.filter(survey=survey, status__in=Assignment.COUNTED).count()
     if submitted % survey.adaptive_every == 0:

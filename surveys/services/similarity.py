@@ -25,6 +25,7 @@ from inversion.services import (
 )
 from metamer.errors import MetamerError
 from science import similarity as sim
+from surveys.kinds import KINDS
 from surveys.models import SimilarityData, Survey
 from surveys.selectors import survey_ratings, survey_triplets
 
@@ -334,13 +335,12 @@ def similarity_data_from_survey(*, survey: Survey, name: str) -> SimilarityData:
     from workers who passed all their checks, with worker ids. Ratings become dissimilarity
     matrices, ``(10 − rating) / 10``: one per worker who rated every pair (so reliability across
     people is known), else the mean over workers, which needs every pair rated by someone."""
-    if survey.kind not in Survey.IMAGE_SET_KINDS:
-        raise MetamerError(
-            f"{survey.name} is a {survey.get_kind_display()} survey, not a triplet, odd-one-out or rating survey",
-            field="survey",
-        )
+    spec = survey.spec
+    if not spec.image_set:
+        asks = ", ".join(s.noun for s in KINDS.values() if s.image_set)
+        raise MetamerError(f"{survey.name} is {spec.noun}, not an image-set survey ({asks})", field="survey")
     source = f"{survey.kind} survey {survey.name!r} ({survey.sampling}); workers who passed every attention check"
-    if survey.kind == Survey.Kind.RATING:
+    if spec.to_triplets is None:  # ratings: one dissimilarity matrix per worker
         rows = [r for r in survey_ratings(survey) if not r["attention_check"] and r["passed_checks"]]
         if not rows:
             raise MetamerError(f"{survey.name} has no answers yet from workers who passed its checks", field="survey")

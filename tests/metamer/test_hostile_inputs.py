@@ -147,6 +147,8 @@ def _zip_claiming_a_huge_member() -> bytes:
     return bytes(data)
 
 
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n0 0 moveto 8 8 lineto stroke\nshowpage\n%%EOF\n"
+
 UPLOADS = {
     "not an image": ("notes.png", b"just text", "not a readable image"),
     "a 30,000 × 30,000 PNG (decompression bomb)": ("bomb.png", _png_header(30_000, 30_000), "pixels"),
@@ -158,6 +160,9 @@ UPLOADS = {
     "a tar with a symlink": ("link.tar", _tar(symlink=True), "links or special files"),
     "a truncated tar": ("cut.tar", _tar(truncate=True), "not a complete .tar"),
     "a path-traversal name": ("../../etc/passwd", b"x", "not a folder, .zip or .tar"),
+    # Pillow picks a decoder by content; EPS would hand the bytes to Ghostscript.
+    "EPS bytes named .png": ("photo.png", EPS, "not a readable image"),
+    "a zip of EPS named .png": ("eps.zip", _zip({"a/1.png": EPS}), "not a readable image"),
 }
 
 
@@ -202,16 +207,6 @@ def test_bad_checkpoints_are_refused_before_anything_is_built(tmp_path, case):
         )
     assert refused.value.message
     assert not ModelSpec.objects.exists()
-
-
-def test_private_media_needs_staff_and_stimuli_do_not(client, admin_client, settings):
-    (settings.MEDIA_ROOT / "reports").mkdir(parents=True)
-    (settings.MEDIA_ROOT / "reports" / "study-1.html").write_text("results")
-    (settings.MEDIA_ROOT / "stimuli").mkdir()
-    (settings.MEDIA_ROOT / "stimuli" / "x.png").write_bytes(b"png")
-    assert client.get("/media/reports/study-1.html").status_code == 302  # to the login page
-    assert client.get("/media/stimuli/x.png").status_code == 200
-    assert admin_client.get("/media/reports/study-1.html").status_code == 200
 
 
 def test_the_debug_page_hides_credentials_in_urls(settings):

@@ -5,17 +5,11 @@ from collections import Counter
 import pytest
 
 from surveys import services
-from surveys.presentation import (
-    answer_from_shown,
-    arrange_grid,
-    arrange_options,
-    assignment_sequence,
-    shown_from_answer,
-    worker_seed,
-)
+from surveys.kinds.layouts import Clustering, PickOfTwo
+from surveys.presentation import assignment_sequence, worker_seed
 
-TWO_AFC = [(pk, "2afc") for pk in range(10, 22)]
-CLUSTERS = [(pk, "clustering") for pk in range(30, 36)]
+TWO_AFC = [(pk, PickOfTwo()) for pk in range(10, 22)]
+CLUSTERS = [(pk, Clustering()) for pk in range(30, 36)]
 
 
 def test_each_worker_sequence_is_rebuilt_from_the_survey_seed_and_their_arrival():
@@ -46,21 +40,25 @@ def test_clustering_columns_rotate_over_three_workers():
 
 @pytest.mark.parametrize("flip", [0, 1])
 def test_two_afc_answers_map_between_what_was_clicked_and_the_trial(flip):
-    entry = {"trial": 1, "flip": flip}
-    assert arrange_options(entry, ["target", "seed"]) == (["seed", "target"] if flip else ["target", "seed"])
-    clicked = arrange_options(entry, ["target", "seed"]).index("target")
-    assert answer_from_shown(entry, clicked) == 0 and shown_from_answer(entry, 0) == clicked
-    assert answer_from_shown(entry, 7) == 7  # malformed answers pass through for validation to name
+    entry, layout = {"trial": 1, "flip": flip}, PickOfTwo()
+    assert layout.arrange(entry, ["target", "seed"]) == (["seed", "target"] if flip else ["target", "seed"])
+    clicked = layout.arrange(entry, ["target", "seed"]).index("target")
+    assert layout.from_shown(entry, clicked) == 0 and layout.to_shown(entry, 0) == clicked
+    assert layout.from_shown(entry, 7) == 7  # malformed answers pass through for validation to name
+    # A boolean or a float is not an option index: it passes through unmapped, to be refused.
+    assert layout.from_shown(entry, True) is True and layout.from_shown(entry, 1.0) == 1.0
 
 
 def test_clustering_answers_map_between_what_was_clicked_and_the_trial():
     entry = {"trial": 1, "columns": [2, 0, 1], "rows": [5, 4, 3, 2, 1, 0]}
     correct = [0, 0, 1, 1, 2, 2]  # each row's own column
-    columns, rows = arrange_grid(entry, ["c0", "c1", "c2"], [f"r{i}" for i in range(6)])
+    layout = Clustering()
+    drawn = layout.payload(lambda role: [f"{role[0]}{i}" for i in range(3 if role == "column" else 6)], entry)
+    columns, rows = drawn["columns"], drawn["rows"]
     assert columns == ["c2", "c0", "c1"] and rows[0] == "r5"
     clicked = [columns.index(f"c{correct[int(row[1])]}") for row in rows]
-    assert answer_from_shown(entry, clicked) == correct
-    assert shown_from_answer(entry, correct) == clicked
+    assert layout.from_shown(entry, clicked) == correct
+    assert layout.to_shown(entry, correct) == clicked
 
 
 @pytest.mark.django_db
@@ -69,7 +67,7 @@ def test_two_assignments_get_different_recorded_sequences_and_responses_record_w
     b = services.assignment_start(survey=survey, external_id="w2")
     assert (a.ordinal, b.ordinal) == (0, 1) and a.seed != b.seed
     assert a.sequence != b.sequence
-    trials = [(pk, "2afc") for pk in survey.trials.order_by("position").values_list("pk", flat=True)]
+    trials = [(pk, PickOfTwo()) for pk in survey.trials.order_by("position").values_list("pk", flat=True)]
     assert a.sequence == assignment_sequence(
         trials, survey_seed=survey.seed, ordinal=0, places=survey.workers_per_survey
     )

@@ -12,7 +12,8 @@ from metamer.errors import MetamerError
 from science import similarity as sim
 from surveys import services
 from surveys.models import Response
-from surveys.presentation import answer_from_shown, assignment_sequence, shown_from_answer
+from surveys.kinds.layouts import Rating
+from surveys.presentation import assignment_sequence
 from surveys.selectors import survey_ratings, trial_payload
 from tests.factories import StudyFactory
 
@@ -43,10 +44,10 @@ def test_a_small_set_asks_every_pair_once_with_checks_showing_one_image_twice():
 
 
 def test_a_rating_reads_the_same_whichever_image_is_on_the_left():
-    sequences = [assignment_sequence([(1, "rating")], survey_seed=0, ordinal=o, places=2) for o in range(2)]
+    sequences = [assignment_sequence([(1, Rating())], survey_seed=0, ordinal=o, places=2) for o in range(2)]
     assert {s[0]["swap"] for s in sequences} == {0, 1}
     for entry in (s[0] for s in sequences):
-        assert answer_from_shown(entry, 7) == shown_from_answer(entry, 7) == 7
+        assert Rating().from_shown(entry, 7) == Rating().to_shown(entry, 7) == 7
 
 
 def test_ratings_are_checked_the_checks_scored_and_full_sets_become_one_matrix_per_worker():

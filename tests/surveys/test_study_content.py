@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from surveys.models import Assignment, Participant, Response
-from surveys.practice import practice_feedback, practice_question
+from surveys.kinds.layouts import Clustering, OddOneOut, PickOfTwo, Rating
 
 pytestmark = pytest.mark.django_db
 
@@ -48,11 +48,11 @@ def test_practice_questions_come_first_with_feedback_and_are_not_data(client, wr
     page = client.get(reverse("surveys:assignment", args=[assignment.token])).content.decode()
     assert "Practice question 1 of 2" in page and "<svg" in page and "<img" not in page
     practice = reverse("surveys:practice", args=[assignment.token])
-    first = practice_question("2afc", 0)
+    first = PickOfTwo().practice(0)
     wrong = client.post(practice, {"index": 0, "answer": 1 - first.answer}).content.decode()
     assert "Not quite." in wrong and "same shape as the reference" in wrong
     assert client.post(practice, {"index": 0, "answer": first.answer}).status_code == 200  # a repeat: no skip
-    second = practice_question("2afc", 1)
+    second = PickOfTwo().practice(1)
     right = client.post(practice, {"index": 1, "answer": second.answer}).content.decode()
     assert "Right." in right and "Start the survey" in right
     assignment.refresh_from_db()
@@ -106,7 +106,7 @@ def test_each_page_can_be_previewed_and_the_preview_records_nothing(admin_client
     assert "Take your time." in landing and f'href="{base}?page=practice"' in landing
     question = admin_client.get(base + "?page=practice&i=1").content.decode()
     assert "Practice question 2 of 2" in question
-    right = practice_question("2afc", 1).answer
+    right = PickOfTwo().practice(1).answer
     assert "Right." in admin_client.post(base + "?page=practice&i=1", {"answer": right}).content.decode()
     assert "Not quite." in admin_client.post(base + "?page=practice&i=1", {"answer": 1 - right}).content.decode()
     assert "What did you look at?" in admin_client.get(base + "?page=exit").content.decode()
@@ -142,18 +142,18 @@ def test_the_admin_saves_the_texts_and_an_instructions_image(admin_client, surve
     assert admin_client.get(survey.instructions_image.url).status_code == 200
 
 
-@pytest.mark.parametrize("layout", ["2afc", "odd", "rating", "clustering"])
+@pytest.mark.parametrize("layout", [PickOfTwo(), OddOneOut(), Rating(), Clustering()], ids=lambda layout: layout.name)
 def test_every_kind_has_practice_questions_whose_right_answer_gets_a_right(layout):
     answers = set()
     for index in range(5):
-        question = practice_question(layout, index)
+        question = layout.practice(index)
         answers.add(json.dumps(question.answer))
-        given = (10 if question.answer else 0) if layout == "rating" else question.answer
-        assert practice_feedback(question, given)[0] is True
-        wrong = _wrong(layout, question.answer)
-        right, message = practice_feedback(question, wrong)
+        given = (10 if question.answer else 0) if layout.name == "rating" else question.answer
+        assert layout.practice_feedback(question, given)[0] is True
+        wrong = _wrong(layout.name, question.answer)
+        right, message = layout.practice_feedback(question, wrong)
         assert right is False and message
-        assert practice_feedback(question, None)[0] is False
+        assert layout.practice_feedback(question, None)[0] is False
     assert len(answers) > 1  # the right answer moves from one question to the next
 
 
