@@ -63,7 +63,7 @@ def answer_body(raw: bytes, *, is_json: bool, form: dict[str, str]) -> dict[str,
         data = form
     return {
         "trial": _trial(data.get("trial")),
-        "answer": _answer(data),
+        "answer": _answer(data, from_form=not is_json),
         "idempotency_key": clean_text(data.get("idempotency_key"), field="idempotency_key", max_length=MAX_KEY_LENGTH),
         "response_ms": _response_ms(data.get("response_ms")),
         "viewing": _viewing(data.get("viewing"), is_json=is_json),
@@ -82,16 +82,17 @@ def _trial(value: Any) -> int:
     return value
 
 
-def _answer(data: dict[str, Any]) -> Any:
-    """JSON carries the answer; form posts carry text (``answer``, or ``row-N`` for clustering).
-    Its meaning is checked against the trial by the service."""
-    if "answer" not in data and "row-0" in data:
+def _answer(data: dict[str, Any], *, from_form: bool) -> Any:
+    """JSON carries the answer as it is (a string is not a number there); form posts carry text
+    (``answer``, or ``row-N`` for clustering), read as whole numbers. Its meaning is checked
+    against the trial by the kind's spec."""
+    if from_form and "answer" not in data and "row-0" in data:
         rows = sum(1 for k in data if k.startswith("row-"))
         if rows > 12:
             raise MetamerError("too many rows in the answer", field="answer")
-        return [_answer({"answer": data.get(f"row-{i}")}) for i in range(rows)]
+        return [_answer({"answer": data.get(f"row-{i}")}, from_form=True) for i in range(rows)]
     value = data.get("answer")
-    if isinstance(value, str):
+    if from_form and isinstance(value, str):
         return int(value) if value.isascii() and value.isdigit() and len(value) < 3 else value[:20]
     if isinstance(value, list) and len(value) > 12:
         raise MetamerError("too many rows in the answer", field="answer")
