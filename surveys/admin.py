@@ -26,6 +26,7 @@ from surveys.models import (
     Trial,
     TrialSlot,
 )
+from surveys.recruitment import RECRUITERS
 from surveys.selectors import (
     assignment_reward_cents,
     money,
@@ -128,8 +129,8 @@ class StudyAdmin(admin.ModelAdmin):
 
 def _surveys_published(publications: list) -> str:
     text = f"{len(publications)} survey{'' if len(publications) == 1 else 's'} on the recruiter"
-    if publications and publications[0].recruiter == "links":
-        text += "; each survey's page (Surveys → the survey) lists its links, one per place, with copy buttons"
+    if publications:
+        text += RECRUITERS[publications[0].recruiter].published_hint
     return text
 
 

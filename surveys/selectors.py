@@ -14,7 +14,8 @@ import numpy as np
 from django.db import connection
 from django.db.models.expressions import RawSQL
 
-from surveys.models import Assignment, Response, SimilarityData, Study, Survey, SurveyLink, Trial
+from surveys.models import Assignment, Response, SimilarityData, Survey, SurveyLink, Trial
+from surveys.recruitment import RECRUITERS, recruiter_terms
 
 
 @functools.lru_cache(maxsize=256)
@@ -189,22 +190,6 @@ def survey_link_statuses(survey: Survey) -> list[tuple[SurveyLink, str]]:
     return out
 
 
-FEE_RULES = {
-    "links": "no money moves",
-    "mturk": "20% commission, 40% for HITs with 10 or more assignments",
-    "prolific": "platform fee: 33.3% academic/non-profit, 42.8% corporate",
-}
-
-
-def recruiter_fee_rate(study: Study, places: int) -> float:
-    """The recruiter's fee on each reward: the one place the fee rules live."""
-    if study.recruiter == Study.Recruiter.MTURK:
-        return 0.4 if places >= 10 else 0.2
-    if study.recruiter == Study.Recruiter.PROLIFIC:
-        return 0.333 if study.academic else 0.428
-    return 0.0
-
-
 @dataclass(frozen=True)
 class PublicationCost:
     """What putting one survey before the recruiter's workers costs (no money moves on links)."""
@@ -222,14 +207,14 @@ def publication_cost(survey: Survey) -> PublicationCost:
     study = survey.study
     places = survey.workers_per_survey
     reward = assignment_reward_cents(survey)
-    rate = recruiter_fee_rate(study, places)
+    rate = recruiter_terms(study).fee_rate(study, places)
     fee = round(places * reward * rate)
     return PublicationCost(places, reward, rate, fee, places * reward + fee)
 
 
 def assignment_reward_cents(survey: Survey) -> int:
-    """The reward one approved assignment of ``survey`` pays (0 on plain links)."""
-    return survey.reward_cents if survey.study.recruiter != Study.Recruiter.LINKS else 0
+    """The reward one approved assignment of ``survey`` pays (0 where the recruiter moves no money)."""
+    return survey.reward_cents if recruiter_terms(survey.study).pays else 0
 
 
 MEASURED_FROM = 20
@@ -259,12 +244,8 @@ def survey_minutes(survey: Survey, seconds: float | None = None) -> float:
 
 
 def money(cents: int, recruiter: str) -> str:
-    """An amount as a worker or researcher reads it: dollars on MTurk; on Prolific, the account's
-    currency (pounds or dollars, chosen on Prolific)."""
-    amount = f"{cents / 100:,.2f}"
-    if recruiter == Study.Recruiter.MTURK:
-        return f"${amount}"
-    return f"{amount} in the Prolific account's currency" if recruiter == Study.Recruiter.PROLIFIC else amount
+    """An amount as a worker or researcher reads it, in the recruiter's currency (``Terms.money``)."""
+    return RECRUITERS[recruiter].money(cents)
 
 
 def survey_estimate(survey: Survey) -> dict[str, Any]:
@@ -275,7 +256,7 @@ def survey_estimate(survey: Survey) -> dict[str, Any]:
     return {
         "places": cost.places,
         "reward_cents": cost.reward_cents,
-        "fee_rule": FEE_RULES[survey.study.recruiter],
+        "fee_rule": recruiter_terms(survey.study).fee_rule,
         "fee_cents": cost.fee_cents,
         "total_cents": cost.total_cents,
         "estimated_minutes": round(minutes, 1),

@@ -20,10 +20,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from metamer.errors import MetamerError
-from surveys import recruiters, services, validation
+from surveys import services, validation
 from surveys.models import Assignment, Survey, Trial
 from surveys.practice import svg_shape
 from surveys.presentation import assignment_sequence
+from surveys.recruitment import recruiter_terms
 from surveys.selectors import (
     assignment_for_answer,
     assignment_next_trial,
@@ -74,7 +75,7 @@ def survey_landing(request: HttpRequest, survey_uuid: str) -> HttpResponse:
     minutes = max(1, math.ceil(survey_minutes(survey)))
     context = {"survey": survey, "params": params, "link": link_token, "minutes": minutes}
     try:
-        who = recruiters.arrival(survey.study, params)
+        who = recruiter_terms(survey.study).arrival(survey.study, params)
     except MetamerError as exc:
         return render(request, "surveys/landing.html", {**context, "error": exc.message}, status=400)
     context.update(preview=who.preview, pid=who.external_id)
@@ -120,7 +121,11 @@ def assignment_page(request: HttpRequest, token: str) -> HttpResponse:
         services.assignment_finish(assignment=assignment)
         if assignment.status in Assignment.COUNTED and _asks_exit(survey) and assignment.exit_answers is None:
             return _exit_page(request, survey, total, form_action=reverse("surveys:exit", args=[token]))
-        return render(request, "surveys/done.html", {**context, "completion": recruiters.completion(assignment)})
+        return render(
+            request,
+            "surveys/done.html",
+            {**context, "completion": recruiter_terms(assignment.survey.study).completion(assignment)},
+        )
     payload = trial_payload(upcoming.trial, upcoming.presentation, upcoming.position)
     return render(
         request,

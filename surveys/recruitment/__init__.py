@@ -8,12 +8,23 @@ from __future__ import annotations
 import functools
 
 from surveys.models import Study
-from surveys.recruitment.base import Recruiter, RemoteSubmission
+from surveys.recruitment.base import Recruiter, RemoteSubmission, Terms
+from surveys.recruitment.links import LinksRecruiter
+from surveys.recruitment.mturk import MTurkRecruiter
+from surveys.recruitment.prolific import ProlificRecruiter
+
+RECRUITERS: dict[str, type] = {r.name: r for r in (LinksRecruiter, MTurkRecruiter, ProlificRecruiter)}
+"""Every recruiter's class by the key a study stores: one home each (its module)."""
 
 
 def request_token(kind: str, *parts: object) -> str:
     """Deterministic, at most 64 characters: a retried call carries the same token."""
     return "-".join(["metamer", kind, *map(str, parts)])[:64]
+
+
+def recruiter_terms(study: Study) -> type[Terms]:
+    """The study's recruiter's terms (arrival, completion, fees, money): no credentials needed."""
+    return RECRUITERS[study.recruiter]
 
 
 def recruiter_for(study: Study) -> Recruiter:
@@ -24,17 +35,7 @@ def recruiter_for(study: Study) -> Recruiter:
 
 @functools.lru_cache(maxsize=256)
 def _recruiter(study_id: int, kind: str, production: bool) -> Recruiter:
-    if kind == Study.Recruiter.MTURK:
-        from surveys.recruitment.mturk import MTurkRecruiter
-
-        return MTurkRecruiter(production=production)
-    if kind == Study.Recruiter.PROLIFIC:
-        from surveys.recruitment.prolific import ProlificRecruiter
-
-        return ProlificRecruiter()
-    from surveys.recruitment.links import LinksRecruiter
-
-    return LinksRecruiter()
+    return RECRUITERS[kind].connect(production=production)
 
 
 def recruiters_reset() -> None:
@@ -42,4 +43,13 @@ def recruiters_reset() -> None:
     _recruiter.cache_clear()
 
 
-__all__ = ["Recruiter", "RemoteSubmission", "recruiter_for", "recruiters_reset", "request_token"]
+__all__ = [
+    "RECRUITERS",
+    "Recruiter",
+    "RemoteSubmission",
+    "Terms",
+    "recruiter_for",
+    "recruiter_terms",
+    "recruiters_reset",
+    "request_token",
+]

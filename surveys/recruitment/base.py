@@ -1,9 +1,11 @@
-"""The recruiter interface."""
+"""The recruiter interface: what a recruiter does with money and workers (``Recruiter``, an
+instance holding its client) and what it means for Metamer's pages and prices (``Terms``, class
+level, needing no credentials: arrival, completion, resuming, fees, money)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
 
 import requests
 from botocore.exceptions import BotoCoreError, ClientError
@@ -42,11 +44,65 @@ def refused_before_acting(exc: BaseException) -> bool:
 
 @dataclass(frozen=True)
 class RemoteSubmission:
-    """What the recruiter says about one worker's assignment: a cross-check on Metamer's own."""
+    """What the recruiter says about one worker's assignment: a cross-check on Metamer's own.
+    ``data`` is kept in the assignment's ``recruiter_data`` (ids later calls need)."""
 
     external_id: str
     worker_id: str
     status: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """Who arrives on a survey's landing page, by the recruiter's own query parameters."""
+
+    external_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+    preview: bool = False
+
+
+class Terms:
+    """A recruiter's terms, the same for every study of it; each recruiter class overrides what
+    differs. Class methods: the worker's pages and the price need no recruiter credentials."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    pays: ClassVar[bool] = True
+    """Rewards and bonuses move through the recruiter (plain links pay nothing)."""
+    fee_rule: ClassVar[str] = ""
+    """The fee in words, shown beside every cost."""
+    tells_started: ClassVar[bool] = False
+    """A worker's start is reported to the recruiter (``participant_started``), once published."""
+    published_hint: ClassVar[str] = ""
+    """What to do next once surveys are published, said in the admin."""
+
+    @classmethod
+    def fee_rate(cls, study: Any, places: int) -> float:
+        """The recruiter's fee on each reward."""
+        return 0.0
+
+    @classmethod
+    def money(cls, cents: int) -> str:
+        """An amount as a worker or researcher reads it."""
+        return f"{cents / 100:,.2f}"
+
+    @classmethod
+    def arrival(cls, study: Any, params: dict[str, str]) -> Arrival:
+        """Who is arriving (refused, ``MetamerError``, when the link cannot be the recruiter's)."""
+        return Arrival(external_id=params.get("pid", ""))
+
+    @classmethod
+    def completion(cls, assignment: Any) -> dict[str, Any]:
+        """What the last page does (``kind`` names the template's branch)."""
+        study = assignment.survey.study
+        return {"kind": "code", "code": study.completion_code, "redirect": study.completion_redirect_url}
+
+    @classmethod
+    def vouches(cls, existing: Any, recruiter_data: dict[str, Any], session_key: str) -> bool:
+        """Whether an arrival may resume ``existing``: by default, it comes from the browser
+        session that started it."""
+        return bool(session_key) and session_key == existing.session_key
 
 
 REVIEW_STATES = ("submitted", "approved", "rejected")

@@ -6,12 +6,20 @@ from __future__ import annotations
 
 from metamer.errors import MetamerError
 from surveys.models import Assignment, Payment, Publication, Survey, SurveyLink
-from surveys.recruitment.base import RemoteSubmission
+from surveys.recruitment.base import RemoteSubmission, Terms
 
 
-class LinksRecruiter:
+class LinksRecruiter(Terms):
     name = "links"
+    label = "Plain links (pilots, no money)"
+    pays = False
+    fee_rule = "no money moves"
+    published_hint = "; each survey's page (Surveys → the survey) lists its links, one per place, with copy buttons"
     bonus_idempotent = True
+
+    @classmethod
+    def connect(cls, *, production: bool = False) -> LinksRecruiter:
+        return cls()
 
     def check(self, survey: Survey, reward_cents: int, url: str) -> None:
         """Links take anyone with the link; nothing to check."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from decimal import Decimal
+from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
 import boto3
@@ -22,7 +23,7 @@ from django.utils import timezone
 
 from metamer.errors import MetamerError
 from surveys.models import Assignment, Payment, Publication, Study, Survey
-from surveys.recruitment.base import RemoteSubmission
+from surveys.recruitment.base import Arrival, RemoteSubmission, Terms
 
 SANDBOX_ENDPOINT = "https://mturk-requester-sandbox.us-east-1.amazonaws.com"
 PRODUCTION_ENDPOINT = "https://mturk-requester.us-east-1.amazonaws.com"
@@ -75,9 +76,60 @@ def qualification_requirements(study: Study) -> list[dict]:
     return requirements
 
 
-class MTurkRecruiter:
+MTURK_PREVIEW = "ASSIGNMENT_ID_NOT_AVAILABLE"
+MTURK_SUBMIT_HOSTS = {"www.mturk.com", "workersandbox.mturk.com"}
+
+
+class MTurkRecruiter(Terms):
     name = "mturk"
+    label = "Amazon Mechanical Turk"
+    fee_rule = "20% commission, 40% for HITs with 10 or more assignments"
+    tells_started = True
     bonus_idempotent = True
+
+    @classmethod
+    def connect(cls, *, production: bool = False) -> MTurkRecruiter:
+        return cls(production=production)
+
+    @classmethod
+    def fee_rate(cls, study: Study, places: int) -> float:
+        return 0.4 if places >= 10 else 0.2
+
+    @classmethod
+    def money(cls, cents: int) -> str:
+        return f"${cents / 100:,.2f}"
+
+    @classmethod
+    def arrival(cls, study: Study, params: dict[str, str]) -> Arrival:
+        """MTurk's own parameters; a preview (no assignment yet) starts nothing, and only a
+        ``turkSubmitTo`` on MTurk's own hosts is taken (the last page posts there)."""
+        assignment_id = params.get("assignmentId", "")
+        if not assignment_id or assignment_id == MTURK_PREVIEW:
+            return Arrival(external_id="", preview=True)
+        submit_to = params.get("turkSubmitTo", "")
+        parsed = urlsplit(submit_to)
+        if parsed.scheme != "https" or parsed.hostname not in MTURK_SUBMIT_HOSTS or parsed.username or parsed.password:
+            raise MetamerError("this link did not come from Mechanical Turk (turkSubmitTo is missing or foreign)")
+        data = {"assignmentId": assignment_id, "hitId": params.get("hitId", ""), "turkSubmitTo": submit_to}
+        return Arrival(external_id=params.get("workerId", ""), data=data)
+
+    @classmethod
+    def completion(cls, assignment: Assignment) -> dict:
+        data = assignment.recruiter_data
+        return {
+            "kind": "post",
+            "action": data["turkSubmitTo"].rstrip("/") + "/mturk/externalSubmit",
+            "fields": {
+                "assignmentId": data["assignmentId"],
+                "completion_code": assignment.survey.study.completion_code,
+            },
+        }
+
+    @classmethod
+    def vouches(cls, existing: Assignment, recruiter_data: dict, session_key: str) -> bool:
+        """MTurk vouches for a worker's return by the same assignmentId."""
+        assignment_id = recruiter_data.get("assignmentId")
+        return bool(assignment_id) and assignment_id == existing.recruiter_data.get("assignmentId")
 
     def __init__(self, *, production: bool = False, client=None) -> None:
         if client is None and boto3.Session().get_credentials() is None:

@@ -11,6 +11,7 @@ lost is confirmed from the submission's ``bonus_payments``, never resent blind.
 from __future__ import annotations
 
 import os
+from urllib.parse import urlencode
 
 import requests
 from django.utils import timezone
@@ -18,19 +19,55 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from metamer.errors import MetamerError
-from surveys.models import Assignment, Payment, Publication, Survey
-from surveys.recruitment.base import RemoteSubmission
+from surveys.models import Assignment, Payment, Publication, Study, Survey
+from surveys.recruitment.base import Arrival, RemoteSubmission, Terms
 
 API = "https://api.prolific.com/api/v1"
 MIN_HOURLY_CENTS = 800  # Prolific's minimum pay: £6.00 / $8.00 an hour
 URL_PARAMETERS = "PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
 """Prolific's documented placeholders (double braces), replaced by each participant's ids."""
 REVIEW_STATES = {"AWAITING REVIEW": "submitted", "APPROVED": "approved", "REJECTED": "rejected"}
+COMPLETE = "https://app.prolific.com/submissions/complete"
 
 
-class ProlificRecruiter:
+class ProlificRecruiter(Terms):
     name = "prolific"
+    label = "Prolific"
+    fee_rule = "platform fee: 33.3% academic/non-profit, 42.8% corporate"
     bonus_idempotent = False
+
+    @classmethod
+    def connect(cls, *, production: bool = False) -> ProlificRecruiter:
+        return cls()
+
+    @classmethod
+    def fee_rate(cls, study: Study, places: int) -> float:
+        return 0.333 if study.academic else 0.428
+
+    @classmethod
+    def money(cls, cents: int) -> str:
+        return f"{cents / 100:,.2f} in the Prolific account's currency"
+
+    @classmethod
+    def arrival(cls, study: Study, params: dict[str, str]) -> Arrival:
+        data = {k: params.get(k, "") for k in ("STUDY_ID", "SESSION_ID")}
+        pid = params.get("PROLIFIC_PID", "")
+        if any("%" in value or "{" in value for value in (pid, *data.values())):
+            # Prolific left its placeholder in place: every such arrival would share one id.
+            raise MetamerError(
+                "this link still carries Prolific's placeholders instead of your ids: open the study from Prolific"
+            )
+        return Arrival(external_id=pid, data=data)
+
+    @classmethod
+    def completion(cls, assignment: Assignment) -> dict:
+        return {"kind": "return", "url": f"{COMPLETE}?{urlencode({'cc': assignment.survey.study.completion_code})}"}
+
+    @classmethod
+    def vouches(cls, existing: Assignment, recruiter_data: dict, session_key: str) -> bool:
+        """Prolific vouches for a participant's return by the same session id."""
+        session = recruiter_data.get("SESSION_ID")
+        return bool(session) and session == existing.recruiter_data.get("SESSION_ID")
 
     def __init__(self, *, token: str | None = None, session: requests.Session | None = None) -> None:
         token = token or os.environ.get("PROLIFIC_TOKEN")
@@ -103,7 +140,10 @@ class ProlificRecruiter:
         out, path = [], f"/studies/{publication.external_id}/submissions/"
         while path:
             page = self._call("GET", path)
-            out += [RemoteSubmission(s["id"], s["participant_id"], s["status"]) for s in page["results"]]
+            out += [
+                RemoteSubmission(s["id"], s["participant_id"], s["status"], data={"submission_id": s["id"]})
+                for s in page["results"]
+            ]
             following = (page.get("_links") or {}).get("next", {}).get("href")
             path = following.removeprefix(API) if following else None
         return out

@@ -14,8 +14,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from metamer.errors import MetamerError
-from surveys.models import Assignment, Participant, Publication, Response, Study, Survey, SurveyLink
+from surveys.models import Assignment, Participant, Publication, Response, Survey, SurveyLink
 from surveys.presentation import assignment_sequence, worker_seed
+from surveys.recruitment import recruiter_terms
 from surveys.selectors import (
     assignment_forget,
     assignment_presentations,
@@ -26,22 +27,6 @@ from surveys.selectors import (
 from surveys.validation import MAX_ID_LENGTH, clean_text
 
 logger = logging.getLogger(__name__)
-
-
-def _vouched(existing: Assignment, recruiter_data: dict[str, Any], session_key: str) -> bool:
-    """Whether an arrival may resume ``existing``: the recruiter vouches for it (MTurk's
-    assignmentId with its workerId, Prolific's PID with its session), or, for plain links and
-    typed ids, it comes from the browser session that started it."""
-    recruiter = existing.survey.study.recruiter
-    if recruiter == Study.Recruiter.MTURK:
-        return bool(recruiter_data.get("assignmentId")) and (
-            recruiter_data.get("assignmentId") == existing.recruiter_data.get("assignmentId")
-        )
-    if recruiter == Study.Recruiter.PROLIFIC:
-        return bool(recruiter_data.get("SESSION_ID")) and (
-            recruiter_data.get("SESSION_ID") == existing.recruiter_data.get("SESSION_ID")
-        )
-    return bool(session_key) and session_key == existing.session_key
 
 
 def assignments_expire(*, survey: Survey) -> int:
@@ -95,7 +80,9 @@ def assignment_start(
                 "you have already taken part in this study, and each person takes part once; return it on the page you came from so someone else can take the place",
                 code="conflict",
             )
-        if not _vouched(existing, recruiter_data, session_key):
+        # The recruiter vouches for a return (MTurk's assignmentId, Prolific's session), or for
+        # plain links and typed ids, the browser session that started it does.
+        if not recruiter_terms(existing.survey.study).vouches(existing, recruiter_data, session_key):
             raise MetamerError(
                 "this place is already taken on another device or browser; continue where you started, or ask the "
                 "researcher for a link of your own",
@@ -127,7 +114,7 @@ def assignment_start(
         link=link,
     )
     published = Publication.objects.filter(survey=survey, status=Publication.Status.PUBLISHED).exists()
-    if survey.study.recruiter == Study.Recruiter.MTURK and published:
+    if recruiter_terms(survey.study).tells_started and published:
         from surveys.tasks import mark_participant_started  # tasks import services: resolved at call time
 
         transaction.on_commit(lambda: _enqueue(mark_participant_started, assignment.pk))

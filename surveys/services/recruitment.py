@@ -110,8 +110,7 @@ def study_sync(*, study: Study, recruiter=None) -> dict[str, int]:
                 continue
             counts["matched"] += 1
             assignment.recruiter_status = remote.status
-            if study.recruiter == Study.Recruiter.PROLIFIC:
-                assignment.recruiter_data = {**assignment.recruiter_data, "submission_id": remote.external_id}
+            assignment.recruiter_data = {**assignment.recruiter_data, **remote.data}
             assignment.save(update_fields=["recruiter_status", "recruiter_data"])
     return counts
 

@@ -82,3 +82,11 @@ def test_each_kind_stores_a_well_formed_answer(client, survey_of_kind):
     assert reply.status_code == 200, reply.content
     stored = Response.objects.get()
     assert type(stored.answer) is type(answer)
+
+
+def test_every_stored_recruiter_has_one_home_and_the_same_label():
+    from surveys.models import Study
+    from surveys.recruitment import RECRUITERS
+
+    assert list(RECRUITERS) == Study.Recruiter.values
+    assert all(RECRUITERS[value].label == label for value, label in Study.Recruiter.choices)

@@ -10,8 +10,8 @@ from inversion import services as inversion_services
 from metamer.errors import MetamerError
 from science import similarity as sim
 from surveys import services
-from surveys.models import Response, Survey
 from surveys.kinds.layouts import OddOneOut
+from surveys.models import Response, Survey
 from surveys.presentation import assignment_sequence
 from surveys.selectors import survey_triplets, trial_payload
 from tests.factories import StudyFactory
@@ -60,7 +60,9 @@ def test_large_sets_are_sampled_and_bad_requests_refused():
 
 
 def test_each_worker_sees_the_three_in_their_own_order_and_answers_map_back():
-    sequences = [assignment_sequence([(1, OddOneOut()), (2, OddOneOut())], survey_seed=0, ordinal=o, places=4) for o in range(4)]
+    sequences = [
+        assignment_sequence([(1, OddOneOut()), (2, OddOneOut())], survey_seed=0, ordinal=o, places=4) for o in range(4)
+    ]
     orders = {tuple(s[0]["order"]) for s in sequences}
     assert len(orders) > 1 and all(sorted(o) == [0, 1, 2] for o in orders)
     entry = sequences[0][0]

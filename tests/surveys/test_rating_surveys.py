@@ -11,8 +11,8 @@ from inversion import services as inversion_services
 from metamer.errors import MetamerError
 from science import similarity as sim
 from surveys import services
-from surveys.models import Response
 from surveys.kinds.layouts import Rating
+from surveys.models import Response
 from surveys.presentation import assignment_sequence
 from surveys.selectors import survey_ratings, trial_payload
 from tests.factories import StudyFactory

@@ -7,8 +7,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from surveys.models import Assignment, Participant, Response
 from surveys.kinds.layouts import Clustering, OddOneOut, PickOfTwo, Rating
+from surveys.models import Assignment, Participant, Response
 
 pytestmark = pytest.mark.django_db
 

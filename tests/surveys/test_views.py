@@ -165,10 +165,20 @@ def test_mturk_worker_completes_by_posting_to_external_submit(client, survey):
     assert 'name="assignmentId" value="A1"' in done
 
 
-def test_mturk_refuses_a_foreign_submit_address(client, survey):
+@pytest.mark.parametrize(
+    "submit_to",
+    [
+        "https://evil.example",
+        "http://www.mturk.com",
+        # A browser reads the backslash as the end of the host: the post would go to evil.example.
+        "https://evil.example%5C@www.mturk.com",
+        "https://user:pw@www.mturk.com",
+    ],
+)
+def test_mturk_refuses_a_foreign_submit_address(client, survey, submit_to):
     _study_with(survey, "mturk")
     reply = client.post(
-        reverse("surveys:landing", args=[survey.uuid]) + "?assignmentId=A&workerId=W&turkSubmitTo=https://evil.example"
+        reverse("surveys:landing", args=[survey.uuid]) + f"?assignmentId=A&workerId=W&turkSubmitTo={submit_to}"
     )
     assert reply.status_code == 400 and not Assignment.objects.exists()
 
