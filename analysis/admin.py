@@ -95,11 +95,12 @@ class StudyAdmin(SurveysStudyAdmin):
         if report is None:
             return "–"
         return format_html(
-            '<a href="{}">HTML</a> · <a href="{}">judgements CSV</a> · <a href="{}">summary CSV</a>{}',
+            '<a href="{}">HTML</a> · <a href="{}">judgements CSV</a> · <a href="{}">summary CSV</a>{}{}',
             report.html.url,
             report.csv.url,
             report.summary_csv.url,
             format_html(' · <a href="{}">triplets CSV</a>', report.triplets_csv.url) if report.triplets_csv else "",
+            format_html(' · <a href="{}">audit log CSV</a>', report.audit_csv.url) if report.audit_csv else "",
         )
 
 

@@ -72,6 +72,17 @@ WORKERS = {
     "none were asked or they skipped them.",
 }
 
+AUDIT = {
+    "when": "When the decision was recorded (ISO 8601, UTC).",
+    "actor": "Who took it: a staff user's name, or metamer for a policy applied by the process itself.",
+    "action": "approve, reject, flag, note, exclude (from the data), include (again), bonus, block, or record "
+    "(the recruiter was found to have done it already).",
+    "worker": JUDGEMENTS["worker"],
+    "survey": JUDGEMENTS["survey"],
+    "reason": "Why, as given when it was taken (a rejection's feedback, a bonus's reason).",
+    "details": "The decision's particulars as JSON (a bonus's amount in cents, ...).",
+}
+
 SUMMARY_PATTERNS = {
     "condition": JUDGEMENTS["condition"],
     "kind": JUDGEMENTS["kind"],
@@ -99,7 +110,7 @@ def _describe(columns: list[str], meanings: dict[str, str]) -> list[str]:
 
 
 def report_codebook(
-    *, judgements: list[str], summary: list[str], triplets: list[str], workers: list[str]
+    *, judgements: list[str], summary: list[str], triplets: list[str], workers: list[str], audit: list[str] = ()
 ) -> pd.DataFrame:
     """One row per column of each CSV: ``file``, ``column``, ``meaning``; plus a note on cells
     a spreadsheet would read as formulas."""
@@ -109,6 +120,7 @@ def report_codebook(
         ("summary", summary, SUMMARY_PATTERNS),
         ("triplets", triplets, TRIPLETS),
         ("workers", workers, WORKERS),
+        ("audit", list(audit), AUDIT),
     ):
         rows += [
             {"file": file, "column": c, "meaning": m or "See the report."}

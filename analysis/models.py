@@ -22,6 +22,11 @@ class Report(models.Model):
         blank=True,
         help_text="One row per worker: status, time, attention checks, alignment, excluded and why, exit answers.",
     )
+    audit_csv = models.FileField(
+        upload_to="reports/",
+        blank=True,
+        help_text="The audit log: every later decision (exclusions, approvals, flags, bonuses), who took it and why.",
+    )
     codebook = models.FileField(upload_to="reports/", blank=True, help_text="What every CSV column means.")
     summary_json = models.FileField(upload_to="reports/", blank=True, help_text="The summary as JSON.")
     summary = models.JSONField(default=dict)

@@ -279,6 +279,12 @@ def response_times(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+def _why_excluded(failed: int, asked: int, excluded: bool) -> str:
+    if failed:
+        return f"failed {failed} of {asked} attention checks"
+    return "excluded by the researcher (the reason is in the audit log)" if excluded else ""
+
+
 def worker_scores(frame: pd.DataFrame) -> pd.DataFrame:
     """Per worker and survey, from their judgements: attention checks passed of those asked,
     alignment (the share of judgements under test matched to their own target), the median
@@ -298,7 +304,7 @@ def worker_scores(frame: pd.DataFrame) -> pd.DataFrame:
                 "alignment": round(float(tested.correct.mean()), 4) if len(tested) else None,
                 "median_trial_s": round(float(times.median()) / 1000, 2) if len(times) else None,
                 "excluded": bool(part.excluded.any()),
-                "why": f"failed {failed} of {len(checks)} attention checks" if failed else "",
+                "why": _why_excluded(failed, len(checks), bool(part.excluded.any())),
                 "simulated": bool(part.simulated.any()),
             }
         )

@@ -46,7 +46,7 @@ def judgements(study: Study) -> pd.DataFrame:
     submitted work only (in-progress and expired assignments never count), with what the
     worker saw (their position, the side or column the target was on, the answer as clicked),
     each LPIPS variant's answer and distances beside it, and whether the worker is excluded
-    (failed an attention check)."""
+    (failed an attention check, or left out by the researcher: see the audit log)."""
     responses = (
         Response.objects.filter(
             assignment__survey__study=study, assignment__status__in=Assignment.COUNTED, trial__job__isnull=False
@@ -93,7 +93,10 @@ def judgements(study: Study) -> pd.DataFrame:
             records.append(record)
     extra = [f"{p}:{v}" for v in VARIANTS for p in ("lpips", "dist")]
     frame = pd.DataFrame.from_records(records, columns=[c for c in BASE_COLUMNS if c != "excluded"] + extra)
-    failed = frame[frame.attention_check & ~frame.correct.astype(bool)].worker.unique()
+    failed = set(frame[frame.attention_check & ~frame.correct.astype(bool)].worker.unique())
+    failed |= set(
+        Assignment.objects.filter(survey__study=study, excluded=True).values_list("participant__external_id", flat=True)
+    )
     frame.insert(len(BASE_COLUMNS) - 1, "excluded", frame.worker.isin(failed))
     return frame
 

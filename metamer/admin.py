@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
 
 from metamer.errors import MetamerError
 
@@ -88,11 +89,47 @@ def act_on_each(
                 modeladmin.message_user(request, done(obj))
 
 
+def confirm_page(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: Iterable[Any],
+    *,
+    title: str,
+    message: str,
+    reason: str = "",
+) -> TemplateResponse:
+    """The one confirmation step of the admin's actions: what will happen (``message``: the
+    cost, before money moves) over the objects it happens to, with a required reason field
+    (posted as ``feedback``) when ``reason`` labels one. Posting it back runs the action with
+    ``confirm``."""
+    return TemplateResponse(
+        request,
+        "admin/confirm_action.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": title,
+            "message": message,
+            "objects": list(queryset),
+            "reason": reason,
+            "action": request.POST["action"],
+            "opts": modeladmin.model._meta,
+        },
+    )
+
+
 class RecordedOnly:
-    """A model admin for records that Metamer makes as work happens (answers, payments,
-    judgements, IRIs): they are looked at and acted on, never added by hand."""
+    """A model admin for records that Metamer makes as work happens (answers, answer keys,
+    sequences, payments, judgements, IRIs): they stay as recorded. They are looked at and acted
+    on through actions (services, which write the audit log), never added, edited or deleted
+    by hand."""
 
     def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

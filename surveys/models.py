@@ -349,6 +349,10 @@ class Assignment(models.Model):
     recruiter_status = models.CharField(max_length=20, blank=True, help_text="The recruiter's record, a cross-check.")
     flagged = models.BooleanField(default=False, help_text="Marked for a closer look; no money moves.")
     review_note = models.TextField(blank=True)
+    excluded = models.BooleanField(
+        default=False,
+        help_text="Left out of the data by the researcher (who, when and why: the audit log); the answers stay stored.",
+    )
     ordinal = models.PositiveIntegerField(null=True, blank=True, help_text="Arrival order within the survey (0, 1, …).")
     seed = models.BigIntegerField(null=True, blank=True, help_text="This worker's presentation seed.")
     sequence = models.JSONField(default=list, blank=True, help_text="Trial order and sides, as this worker sees them.")
@@ -478,3 +482,37 @@ class SimilarityData(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AuditEntry(models.Model):
+    """One later decision about what was recorded: who, when, what and why. Written by services
+    only and never changed or deleted (the model has no add, change or delete permission):
+    approvals, rejections, flags, notes, exclusions, bonuses and blocks, and what the recruiter
+    was found to have done already."""
+
+    class Action(models.TextChoices):
+        APPROVE = "approve"
+        REJECT = "reject"
+        FLAG = "flag"
+        NOTE = "note"
+        EXCLUDE = "exclude", "exclude from the data"
+        INCLUDE = "include", "include in the data again"
+        BONUS = "bonus"
+        BLOCK = "block"
+        RECORD = "record", "record the recruiter's state"
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="audit")
+    assignment = models.ForeignKey(Assignment, null=True, blank=True, on_delete=models.PROTECT, related_name="audit")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    actor = models.CharField(max_length=150, help_text="Who decided: a staff user, or the process acting alone.")
+    reason = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        default_permissions = ("view",)
+        verbose_name_plural = "audit log"
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor}: {self.get_action_display()}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import threading
 import uuid
 from collections import OrderedDict
@@ -14,7 +15,7 @@ import numpy as np
 from django.db import connection
 from django.db.models.expressions import RawSQL
 
-from surveys.models import Assignment, Response, SimilarityData, Survey, SurveyLink, Trial
+from surveys.models import Assignment, AuditEntry, Response, SimilarityData, Study, Survey, SurveyLink, Trial
 from surveys.recruitment import RECRUITERS, recruiter_terms
 
 
@@ -283,8 +284,9 @@ def similarity_group_matrix(data: SimilarityData) -> np.ndarray:
 
 def _counted_answers(survey: Survey) -> tuple[list[tuple], set[str]]:
     """Answers from submitted work, in each worker's order: (worker, trial items, attention
-    check, answer), and the workers left out: those who failed a check, and those whose
-    consistency on repeated trials is under the survey's ``min_consistency``."""
+    check, answer), and the workers left out: those who failed a check, those the researcher
+    excluded (the audit log says why), and those whose consistency on repeated trials is under
+    the survey's ``min_consistency``."""
     rows = list(
         Response.objects.filter(assignment__survey=survey, assignment__status__in=Assignment.COUNTED)
         .order_by("assignment_id", "trial__position")
@@ -298,6 +300,7 @@ def _counted_answers(survey: Survey) -> tuple[list[tuple], set[str]]:
         )
     )
     failed = {worker for worker, _, check, _, correct, _ in rows if check and not correct}
+    failed |= set(survey.assignments.filter(excluded=True).values_list("participant__external_id", flat=True))
     if survey.min_consistency > 0:
         failed |= {w for w, c in survey_consistency(survey).items() if c["consistency"] < survey.min_consistency}
     # A repeated trial measures consistency (``survey_consistency``); its answer is not data.
@@ -362,3 +365,21 @@ def survey_triplets(survey: Survey) -> list[dict[str, Any]]:
         for i, j, k, choice in to_triplets(items, answer):
             out.append({"worker": worker, "i": i, "j": j, "k": k, "choice": choice, **flags})
     return out
+
+
+def study_audit(study: Study) -> list[dict[str, Any]]:
+    """Every later decision in a study, oldest first: when, who, what, about which worker and
+    survey, why, and the decision's details (JSON)."""
+    entries = AuditEntry.objects.filter(study=study).select_related("assignment__participant", "assignment__survey")
+    return [
+        {
+            "when": e.created_at.isoformat(timespec="seconds"),
+            "actor": e.actor,
+            "action": e.action,
+            "worker": e.assignment.participant.external_id if e.assignment else "",
+            "survey": e.assignment.survey.name if e.assignment else "",
+            "reason": e.reason,
+            "details": json.dumps(e.details, sort_keys=True),
+        }
+        for e in entries
+    ]

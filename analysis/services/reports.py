@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from matplotlib.figure import Figure
 
-from analysis.codebook import report_codebook
+from analysis.codebook import AUDIT, report_codebook
 from analysis.models import Report
 from analysis.selectors import (
     condition_label,
@@ -29,6 +29,7 @@ from inversion.selectors import stimulus_tensor
 from metamer.errors import MetamerError
 from science.perceptual import VARIANTS
 from surveys.models import Study
+from surveys.selectors import study_audit
 
 
 def figure_png(fig) -> str:
@@ -196,11 +197,14 @@ def report_build(*, study: Study) -> Report:
     report.workers_csv.save(
         f"study-{study.pk}-{stamp}-workers.csv", ContentFile(spreadsheet_safe_csv(workers_table)), save=False
     )
+    audit = pd.DataFrame.from_records(study_audit(study), columns=list(AUDIT))
+    report.audit_csv.save(f"study-{study.pk}-{stamp}-audit.csv", ContentFile(spreadsheet_safe_csv(audit)), save=False)
     codebook = report_codebook(
         judgements=list(frame.columns),
         summary=list(per_condition.columns),
         triplets=list(triplets.columns),
         workers=list(workers_table.columns),
+        audit=list(audit.columns),
     )
     report.codebook.save(
         f"study-{study.pk}-{stamp}-codebook.csv", ContentFile(codebook.to_csv(index=False).encode()), save=False

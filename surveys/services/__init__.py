@@ -22,6 +22,7 @@ from surveys.services.assembly import (
     survey_open,
     survey_triplets_plan,
 )
+from surveys.services.audit import PROCESS, assignment_exclude, assignment_include, assignment_note, audit_record
 from surveys.services.choices import trial_lpips_choices_compute
 from surveys.services.content import CONTENT_FIELDS, survey_content_update
 from surveys.services.payments import (
@@ -54,19 +55,24 @@ from surveys.services.similarity import (
 
 __all__ = [
     "CONTENT_FIELDS",
+    "PROCESS",
     "REJECTION_FEEDBACK",
     "Budget",
     "SurveyDesign",
     "assignment_approve",
     "assignment_bonus",
+    "assignment_exclude",
     "assignment_exit_record",
     "assignment_finish",
     "assignment_flag",
+    "assignment_include",
+    "assignment_note",
     "assignment_practice_record",
     "assignment_reject",
     "assignment_start",
     "assignment_submit",
     "assignments_expire",
+    "audit_record",
     "kriegeskorte92_import",
     "kriegeskorte92_read",
     "participant_block",

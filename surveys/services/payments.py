@@ -1,4 +1,5 @@
-"""Reviewing submitted work and paying for it: approval, rejection, blocks, flags, bonuses."""
+"""Reviewing submitted work and paying for it: approval, rejection, blocks, flags, bonuses.
+Every decision is written to the study's audit log with who took it (``actor``)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from metamer.errors import MetamerError
-from surveys.models import Assignment, Payment, Study
+from surveys.models import Assignment, AuditEntry, Payment, Study
 from surveys.recruitment import recruiter_for, request_token
 from surveys.recruitment.base import refused_before_acting
 from surveys.selectors import assignment_reward_cents
+from surveys.services.audit import PROCESS, audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -51,15 +53,25 @@ class ReviewResult:
         return asdict(self)
 
 
-def _settle(recruiter, assignment: Assignment, want: str, act) -> bool:
+def _settle(recruiter, assignment: Assignment, want: str, act, *, actor: str, reason: str = "") -> bool:
     """Reconcile, then act: read the recruiter's review state first and take "already done"
     as done; after a failed call, read it again, since the call may have acted before its
-    answer was lost. Records the outcome; returns whether it was found already done."""
+    answer was lost. Records the outcome, in the audit log too; returns whether it was found
+    already done."""
     state = recruiter.review_state(assignment)
     already = state == want
+    study = assignment.survey.study
     if state not in (None, "submitted", want):
         assignment.status = state
         assignment.save(update_fields=["status"])
+        audit_record(
+            study=study,
+            assignment=assignment,
+            action=AuditEntry.Action.RECORD,
+            actor=actor,
+            reason=f"{recruiter.name} had it as {state} already",
+            details={"status": state},
+        )
         raise MetamerError(
             f"{recruiter.name} has this assignment as {state} already; recorded that instead", code="conflict"
         )
@@ -75,10 +87,13 @@ def _settle(recruiter, assignment: Assignment, want: str, act) -> bool:
                 raise
     assignment.status = want
     assignment.save(update_fields=["status"])
+    action = AuditEntry.Action.APPROVE if want == Assignment.Status.APPROVED else AuditEntry.Action.REJECT
+    details = {"found_done_at_recruiter": True} if already else {}
+    audit_record(study=study, assignment=assignment, action=action, actor=actor, reason=reason, details=details)
     return already
 
 
-def study_review(*, study: Study, confirm: bool = False, recruiter=None) -> ReviewResult:
+def study_review(*, study: Study, confirm: bool = False, recruiter=None, actor: str = PROCESS) -> ReviewResult:
     """Apply the study's review policy to every submitted assignment. The default approves and
     pays everyone who finished (check failures are only left out of the analysis); rejecting
     failures is an opt-in. Moves money, so without ``confirm`` it refuses, stating the cost.
@@ -111,10 +126,17 @@ def study_review(*, study: Study, confirm: bool = False, recruiter=None) -> Revi
                     assignment,
                     Assignment.Status.REJECTED,
                     lambda a=assignment: recruiter.reject(a, REJECTION_FEEDBACK),
+                    actor=actor,
+                    reason="review policy: failed an attention check",
                 )
             else:
                 already = _settle(
-                    recruiter, assignment, Assignment.Status.APPROVED, lambda a=assignment: recruiter.approve(a)
+                    recruiter,
+                    assignment,
+                    Assignment.Status.APPROVED,
+                    lambda a=assignment: recruiter.approve(a),
+                    actor=actor,
+                    reason="review policy",
                 )
         except Exception as exc:
             message = exc.message if isinstance(exc, MetamerError) else f"{type(exc).__name__}: {exc}"
@@ -131,7 +153,9 @@ def study_review(*, study: Study, confirm: bool = False, recruiter=None) -> Revi
     return result
 
 
-def assignment_approve(*, assignment: Assignment, confirm: bool = False, recruiter=None) -> Assignment:
+def assignment_approve(
+    *, assignment: Assignment, confirm: bool = False, recruiter=None, actor: str = PROCESS
+) -> Assignment:
     """Approve one submitted assignment: the recruiter pays its reward (reconciled first, so a
     retry after a lost answer records what the recruiter already did)."""
     if assignment.status != Assignment.Status.SUBMITTED:
@@ -144,11 +168,11 @@ def assignment_approve(*, assignment: Assignment, confirm: bool = False, recruit
             f"approving pays {reward / 100:.2f} to {assignment.participant}; confirm to go ahead", code="confirm"
         )
     recruiter = recruiter or recruiter_for(assignment.survey.study)
-    _settle(recruiter, assignment, Assignment.Status.APPROVED, lambda: recruiter.approve(assignment))
+    _settle(recruiter, assignment, Assignment.Status.APPROVED, lambda: recruiter.approve(assignment), actor=actor)
     return assignment
 
 
-def assignment_reject(*, assignment: Assignment, feedback: str, recruiter=None) -> Assignment:
+def assignment_reject(*, assignment: Assignment, feedback: str, recruiter=None, actor: str = PROCESS) -> Assignment:
     """Reject one submitted assignment, telling the worker why (it hurts their record)."""
     if assignment.status != Assignment.Status.SUBMITTED:
         raise MetamerError(
@@ -157,28 +181,51 @@ def assignment_reject(*, assignment: Assignment, feedback: str, recruiter=None) 
     if not feedback.strip():
         raise MetamerError("a rejection needs feedback telling the worker why", field="feedback")
     recruiter = recruiter or recruiter_for(assignment.survey.study)
-    _settle(recruiter, assignment, Assignment.Status.REJECTED, lambda: recruiter.reject(assignment, feedback))
+    _settle(
+        recruiter,
+        assignment,
+        Assignment.Status.REJECTED,
+        lambda: recruiter.reject(assignment, feedback),
+        actor=actor,
+        reason=feedback,
+    )
     return assignment
 
 
-def participant_block(*, assignment: Assignment, reason: str, recruiter=None) -> Assignment:
+def participant_block(*, assignment: Assignment, reason: str, recruiter=None, actor: str = PROCESS) -> Assignment:
     """Keep a worker out of the recruiter's future tasks (MTurk's worker block)."""
     if not reason.strip():
         raise MetamerError("a block needs a reason", field="reason")
     (recruiter or recruiter_for(assignment.survey.study)).block(assignment, reason)
-    return assignment_flag(assignment=assignment, note=f"blocked: {reason}")
+    audit_record(
+        study=assignment.survey.study,
+        assignment=assignment,
+        action=AuditEntry.Action.BLOCK,
+        actor=actor,
+        reason=reason,
+    )
+    return assignment_flag(assignment=assignment, note=f"blocked: {reason}", actor=actor)
 
 
-def assignment_flag(*, assignment: Assignment, note: str) -> Assignment:
+def assignment_flag(*, assignment: Assignment, note: str, actor: str = PROCESS) -> Assignment:
     """Mark an assignment for a closer look; no money moves."""
     assignment.flagged = True
     assignment.review_note = note
     assignment.save(update_fields=["flagged", "review_note"])
+    audit_record(
+        study=assignment.survey.study, assignment=assignment, action=AuditEntry.Action.FLAG, actor=actor, reason=note
+    )
     return assignment
 
 
 def assignment_bonus(
-    *, assignment: Assignment, amount_cents: int, reason: str, confirm: bool = False, recruiter=None
+    *,
+    assignment: Assignment,
+    amount_cents: int,
+    reason: str,
+    confirm: bool = False,
+    recruiter=None,
+    actor: str = PROCESS,
 ) -> Payment:
     """Pay a bonus once. The payment is stored with its request token before any call, and
     reconciled with the recruiter before paying: a bonus the recruiter already shows (an
@@ -202,7 +249,7 @@ def assignment_bonus(
             request_token=request_token("bonus", assignment.pk, assignment.payments.count() + 1),
         )
     if _bonus_already_paid(recruiter, payment):
-        return _bonus_sent(payment)
+        return _bonus_sent(payment, actor)
     if payment.requested_at and not recruiter.bonus_idempotent:
         raise MetamerError(
             f"this bonus was sent to {recruiter.name} at {payment.requested_at:%Y-%m-%d %H:%M} UTC and is not "
@@ -213,12 +260,12 @@ def assignment_bonus(
         recruiter.bonus(payment)
     except Exception as exc:
         if _bonus_already_paid(recruiter, payment, quiet=True):
-            return _bonus_sent(payment)
+            return _bonus_sent(payment, actor)
         if refused_before_acting(exc):
             # The recruiter did not pay, so a later try may send it again.
             Payment.objects.filter(pk=payment.pk).update(requested_at=None)
         raise
-    return _bonus_sent(payment)
+    return _bonus_sent(payment, actor)
 
 
 def _bonus_already_paid(recruiter, payment: Payment, *, quiet: bool = False) -> bool:
@@ -240,7 +287,16 @@ def _bonus_already_paid(recruiter, payment: Payment, *, quiet: bool = False) -> 
     return paid > recorded
 
 
-def _bonus_sent(payment: Payment) -> Payment:
-    Payment.objects.filter(pk=payment.pk, sent_at__isnull=True).update(sent_at=timezone.now())
+def _bonus_sent(payment: Payment, actor: str) -> Payment:
+    if Payment.objects.filter(pk=payment.pk, sent_at__isnull=True).update(sent_at=timezone.now()):
+        assignment = payment.assignment
+        audit_record(
+            study=assignment.survey.study,
+            assignment=assignment,
+            action=AuditEntry.Action.BONUS,
+            actor=actor,
+            reason=payment.reason,
+            details={"amount_cents": payment.amount_cents, "payment": payment.pk},
+        )
     payment.refresh_from_db()
     return payment

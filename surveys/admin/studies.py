@@ -1,0 +1,113 @@
+"""Studies: recruiter, review policy, publishing and paying, the audit log of later decisions."""
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.db import models
+from django.urls import reverse
+from django.utils.html import format_html
+
+from metamer.admin import ReadOnlyInline, confirm_page
+from metamer.errors import MetamerError
+from surveys import services
+from surveys.admin.audit import StudyAuditInline
+from surveys.models import (
+    Assignment,
+    Study,
+    Survey,
+)
+from surveys.recruitment import RECRUITERS
+
+
+class SurveyInline(ReadOnlyInline):
+    model = Survey
+    fields = ["name", "kind", "status", "n_trials", "n_attention_checks", "link"]
+    show_change_link = True
+
+    @admin.display(description="worker link")
+    def link(self, obj):
+        url = reverse("surveys:landing", args=[obj.uuid])
+        return format_html('<a href="{}" target="_blank">{}</a>', url, url)
+
+
+@admin.register(Study)
+class StudyAdmin(admin.ModelAdmin):
+    list_display = ["name", "recruiter", "surveys_count", "progress", "created_at"]
+    inlines = [SurveyInline]
+    readonly_fields = ["completion_code", "qualification_type_id"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    actions = ["publish", "sync", "review", "stop"]
+
+    def get_inlines(self, request, obj=None):
+        # A new study has no decisions yet; a saved one shows every decision taken in it.
+        return [SurveyInline, StudyAuditInline] if obj else [SurveyInline]
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        # The code is made once, when the study is saved: the add form has none to show.
+        return fields if obj else [f for f in fields if f not in ("completion_code", "live_results")]
+
+    def _confirmed(self, request, queryset, verb: str, run):
+        """Run ``run(study, confirm)``; a spending action first shows its cost on a confirmation page."""
+        if "confirm" not in request.POST:
+            try:
+                for study in queryset:
+                    run(study, False)
+            except MetamerError as exc:
+                if exc.code != "confirm":
+                    self.message_user(request, f"{study}: {exc.message}", messages.ERROR)
+                    return None
+                return confirm_page(self, request, queryset, title=f"Confirm: {verb}", message=exc.message)
+        for study in queryset:
+            try:
+                result = run(study, True)
+            except MetamerError as exc:
+                self.message_user(request, f"{study}: {exc.message}", messages.ERROR)
+                continue
+            level = messages.WARNING if getattr(result, "failures", None) else messages.SUCCESS
+            self.message_user(request, f"{study}: {verb} done: {result}.", level)
+        return None
+
+    @admin.action(description="Publish to the recruiter (shows the cost first)")
+    def publish(self, request, queryset):
+        base_url = settings.METAMER_PUBLIC_URL
+        return self._confirmed(
+            request,
+            queryset,
+            "publish",
+            lambda s, ok: _surveys_published(services.study_publish(study=s, base_url=base_url, confirm=ok)),
+        )
+
+    @admin.action(description="Sync with the recruiter")
+    def sync(self, request, queryset):
+        for study in queryset:
+            self.message_user(request, f"{study}: {services.study_sync(study=study)}")
+
+    @admin.action(description="Review submitted assignments by the study's policy (shows the cost first)")
+    def review(self, request, queryset):
+        return self._confirmed(
+            request,
+            queryset,
+            "review",
+            lambda s, ok: services.study_review(study=s, confirm=ok, actor=request.user.get_username()),
+        )
+
+    @admin.action(description="Stop recruiting")
+    def stop(self, request, queryset):
+        return self._confirmed(request, queryset, "stop", lambda s, ok: services.study_stop(study=s))
+
+    @admin.display(description="surveys")
+    def surveys_count(self, obj):
+        return obj.surveys.count()
+
+    @admin.display(description="assignments submitted")
+    def progress(self, obj):
+        submitted = Assignment.objects.filter(survey__study=obj).exclude(status=Assignment.Status.STARTED).count()
+        wanted = sum(s.workers_per_survey for s in obj.surveys.all())
+        return f"{submitted}/{wanted}"
+
+
+def _surveys_published(publications: list) -> str:
+    text = f"{len(publications)} survey{'' if len(publications) == 1 else 's'} on the recruiter"
+    if publications:
+        text += RECRUITERS[publications[0].recruiter].published_hint
+    return text

@@ -1,0 +1,89 @@
+"""Later decisions about recorded data, each written to the append-only audit log: who, when,
+what and why. What a worker sent is never changed or deleted; excluding a worker leaves their
+answers stored and out of the data, with the reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from metamer.errors import MetamerError
+from surveys.models import Assignment, AuditEntry, Study
+
+PROCESS = "metamer"
+"""The actor of decisions no person took (a review policy applied by a scheduled task)."""
+
+
+def audit_record(
+    *,
+    study: Study,
+    action: str,
+    actor: str,
+    assignment: Assignment | None = None,
+    reason: str = "",
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one decision to the study's audit log."""
+    return AuditEntry.objects.create(
+        study=study,
+        assignment=assignment,
+        action=action,
+        actor=(actor or PROCESS)[:150],
+        reason=reason,
+        details=details or {},
+    )
+
+
+def _reason(reason: str, what: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise MetamerError(f"{what} needs a reason, for the audit log", field="reason")
+    return reason
+
+
+@transaction.atomic
+def assignment_exclude(*, assignment: Assignment, reason: str, actor: str) -> Assignment:
+    """Leave a worker's answers out of every result, report and export of data (they stay
+    stored); the reason goes to the audit log. Replaces deleting anything a worker sent."""
+    reason = _reason(reason, "an exclusion")
+    if not Assignment.objects.filter(pk=assignment.pk, excluded=False).update(excluded=True):
+        raise MetamerError(f"{assignment.participant} is excluded already", code="conflict")
+    assignment.excluded = True
+    audit_record(
+        study=assignment.survey.study,
+        assignment=assignment,
+        action=AuditEntry.Action.EXCLUDE,
+        actor=actor,
+        reason=reason,
+    )
+    return assignment
+
+
+@transaction.atomic
+def assignment_include(*, assignment: Assignment, reason: str, actor: str) -> Assignment:
+    """Undo an exclusion: the worker's answers count again (recorded, with the reason)."""
+    reason = _reason(reason, "including a worker again")
+    if not Assignment.objects.filter(pk=assignment.pk, excluded=True).update(excluded=False):
+        raise MetamerError(f"{assignment.participant} is not excluded", code="conflict")
+    assignment.excluded = False
+    audit_record(
+        study=assignment.survey.study,
+        assignment=assignment,
+        action=AuditEntry.Action.INCLUDE,
+        actor=actor,
+        reason=reason,
+    )
+    return assignment
+
+
+@transaction.atomic
+def assignment_note(*, assignment: Assignment, note: str, actor: str) -> AuditEntry:
+    """A note on an assignment for whoever reviews it next; changes nothing else."""
+    return audit_record(
+        study=assignment.survey.study,
+        assignment=assignment,
+        action=AuditEntry.Action.NOTE,
+        actor=actor,
+        reason=_reason(note, "a note"),
+    )
