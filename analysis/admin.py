@@ -5,8 +5,7 @@ from django.utils.html import format_html, format_html_join
 from analysis.config import DEFAULT_MODELS, MAX_BOOTSTRAP, AlignmentConfig
 from analysis.models import AlignmentRun, Report
 from analysis.selectors import study_results
-from analysis.services import alignment_run_create, report_build
-from analysis.services.alignment import zoo_models_check
+from analysis.services import alignment_run_create, report_build, zoo_models_check
 from metamer.admin import CreatedByServiceAdmin, RecordedOnly, check_in_form
 from metamer.errors import MetamerError
 from science.zoo import METRICS

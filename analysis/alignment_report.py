@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from analysis.services.reports import figure_png
 
 if TYPE_CHECKING:
-    from analysis.services.alignment import Benchmark
+    from analysis.services.benchmark import Benchmark
 
 TRAINED, RANDOM = "#1d4ed8", "#9ca3af"
 

@@ -2,7 +2,7 @@ import logging
 
 from celery import shared_task
 
-from analysis.services import alignment
+from analysis import services
 
 logger = logging.getLogger(__name__)
 
@@ -11,7 +11,7 @@ logger = logging.getLogger(__name__)
 def embed_alignment_model(run_id: int, model_name: str) -> None:
     """One model of an alignment run (the last one to finish aligns them all)."""
     try:
-        alignment.alignment_run_embed(run_id=run_id, model_name=model_name)
+        services.alignment_run_embed(run_id=run_id, model_name=model_name)
     except Exception:
         # The run records what failed; the worker carries on.
         logger.exception("alignment run %s failed on %s", run_id, model_name)

@@ -58,9 +58,6 @@ def worker_page(view):
     return wrapped
 
 
-REFUSAL_STATUS = {"full": 409, "taken": 403, "expired": 410, "link": 404, "conflict": 409}
-
-
 @worker_page
 @xframe_options_exempt
 @csrf_exempt
@@ -93,7 +90,7 @@ def survey_landing(request: HttpRequest, survey_uuid: str) -> HttpResponse:
                 link_token=link_token,
             )
         except MetamerError as exc:
-            status = REFUSAL_STATUS.get(exc.code, 400)
+            status = exc.status
             # A refusal (not a typing mistake) offers no start button: there is nothing to retry.
             refused = status != 400
             return render(
@@ -300,9 +297,6 @@ def survey_preview(request: HttpRequest, survey_uuid: str) -> HttpResponse:
     )
 
 
-ANSWER_REFUSAL_STATUS = {"conflict": 409, "too_large": 413}
-
-
 @csrf_exempt
 @require_POST
 def assignment_answer(request: HttpRequest, token: str) -> HttpResponse:
@@ -325,7 +319,7 @@ def assignment_answer(request: HttpRequest, token: str) -> HttpResponse:
             viewing=data["viewing"],
         )
     except MetamerError as exc:
-        return JsonResponse(exc.as_dict(), status=ANSWER_REFUSAL_STATUS.get(exc.code, 400))
+        return JsonResponse(exc.as_dict(), status=exc.status)
     if not is_json:
         return redirect("surveys:assignment", token=token)
     return JsonResponse({"saved": True, "created": created, "response": response.pk})

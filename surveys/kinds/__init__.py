@@ -15,6 +15,12 @@ KINDS: dict[str, KindSpec] = {spec.value: spec for spec in (*iris.SPECS, *image_
 """Every kind's spec by its stored value, in the order forms list them."""
 
 
+DEFAULT_KIND = iris.TWO_AFC.value
+"""The paper's survey: what a design is when it names no kind."""
+DEFAULT_IMAGE_SET_KIND = image_sets.TRIPLET.value
+"""An image-set design that names no kind."""
+
+
 def kind_spec(value: str) -> KindSpec:
     """The spec of the kind stored as ``value``."""
     return KINDS[value]

@@ -15,7 +15,7 @@ from django.db import transaction
 from inversion.models import InversionJob, TargetSet
 from inversion.selectors import survey_ready_iris
 from metamer.errors import MetamerError
-from surveys.kinds import KINDS, KindSpec, kind_spec
+from surveys.kinds import DEFAULT_IMAGE_SET_KIND, DEFAULT_KIND, KINDS, KindSpec, kind_spec
 from surveys.kinds.image_sets import ALL_TRIPLETS_UP_TO
 from surveys.kinds.iris import attention_check
 from surveys.kinds.spec import Plan
@@ -50,7 +50,7 @@ class SurveyDesign:
 def survey_assemble_check(
     *,
     jobs: Sequence[InversionJob] = (),
-    kind: str = Survey.Kind.TWO_AFC,
+    kind: str = DEFAULT_KIND,
     n_trials: int | None = 100,
     n_attention_checks: int | None = None,
     seed: int = 0,
@@ -268,7 +268,7 @@ def survey_assemble(
     return survey
 
 
-def survey_assemble_triplets(*, kind: str = Survey.Kind.TRIPLET, n_trials: int | None = None, **settings) -> Survey:
+def survey_assemble_triplets(*, kind: str = DEFAULT_IMAGE_SET_KIND, n_trials: int | None = None, **settings) -> Survey:
     """``survey_assemble`` for an image-set kind, asking every trial of a small set by default."""
     return survey_assemble(kind=kind, n_trials=n_trials, **settings)
 
@@ -279,7 +279,7 @@ def survey_triplets_plan(
     n_trials: int | None,
     seed: int,
     n_attention_checks: int | None = None,
-    kind: str = Survey.Kind.TRIPLET,
+    kind: str = DEFAULT_IMAGE_SET_KIND,
 ) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]], str]:
     """What an image-set survey of ``kind`` would ask (the kind's planner): its trials as
     image-set indices, its attention checks (indices and the right answer) and the sampling;

@@ -9,9 +9,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from PIL import Image
 
+from analysis import services
 from analysis.config import AlignmentConfig
 from analysis.models import AlignmentRun
-from analysis.services import alignment as services
+from analysis.services import alignment_inputs, zoo_models
 from inversion import services as inversion_services
 from metamer.errors import MetamerError
 from science import zoo
@@ -48,7 +49,7 @@ def _human_from(model_name, pictures, noise, seed=0):
     """People who see as ``model_name`` does, plus noise: 4 people's matrices."""
     config = AlignmentConfig(models=(model_name,), bootstrap=0)
     model = services.zoo_models_check(config=config)[0]
-    images = services._images([("x", p) for p in pictures])
+    images = alignment_inputs._images([("x", p) for p in pictures])
     d = zoo.dissimilarity(services.embedding_compute(model=model, images=images))
     rng = np.random.default_rng(seed)
     people = []
@@ -128,21 +129,21 @@ def test_permuting_the_images_and_the_human_matrix_together_changes_no_number(tm
 
 def test_embeddings_are_computed_once_for_the_same_model_and_images(tmp_path, monkeypatch):
     pictures = _pictures(6)
-    images = services._images([("x", p) for p in pictures])
+    images = alignment_inputs._images([("x", p) for p in pictures])
     model = services.zoo_models_check(config=AlignmentConfig(models=("alexnet-imagenet",)))[0]
     first = services.embedding_compute(model=model, images=images)
     monkeypatch.setattr(zoo, "embed", lambda *a, **k: pytest.fail("the cache was not used"))
     assert np.array_equal(services.embedding_compute(model=model, images=images), first)
-    other = services._images([("x", p) for p in pictures[::-1]])
+    other = alignment_inputs._images([("x", p) for p in pictures[::-1]])
     with pytest.raises(pytest.fail.Exception):
         services.embedding_compute(model=model, images=other)
 
 
 def test_checking_a_runs_models_builds_each_network_once_per_process(monkeypatch):
     built = []
-    real = services.build_network
-    monkeypatch.setattr(services, "_LAYERS", {})
-    monkeypatch.setattr(services, "build_network", lambda *a, **k: built.append(a[1]) or real(*a, **k))
+    real = zoo_models.build_network
+    monkeypatch.setattr(zoo_models, "_LAYERS", {})
+    monkeypatch.setattr(zoo_models, "build_network", lambda *a, **k: built.append(a[1]) or real(*a, **k))
     config = AlignmentConfig(models=tuple(MODELS))
     first = services.zoo_models_check(config=config)
     assert services.zoo_models_check(config=config) == first  # an admin form and then its save

@@ -8,9 +8,9 @@ import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from analysis import services
 from analysis.config import DEFAULT_MODELS, AlignmentConfig
 from analysis.models import AlignmentRun
-from analysis.services import alignment as services
 from inversion.models import TargetSet
 from metamer.errors import MetamerError
 from science.zoo import HEADS, METRICS, check_probe_labels
