@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from science.downstream import HEADS
 from science.networks import BUILTINS
-from science.zoo import HEADS, METRICS
+from science.zoo import METRICS
 
 DEFAULT_MODELS = tuple(BUILTINS)
 """Every built-in: the five ImageNet networks and their random-weight twins."""

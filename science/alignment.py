@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from science.similarity import noise_ceiling, triplet_agreement, triplet_answers, triplet_reliability, upper
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -190,3 +192,167 @@ def fleiss_kappa(counts: np.ndarray) -> float:
     if chance == 1:
         return 1.0
     return float((agreement.mean() - chance) / (1 - chance))
+
+
+EXHAUSTIVE_TRIPLETS_UP_TO = 200
+"""Image sets up to this size get exact triplet alignment over every triplet (200 images: 3.9
+million triplets, about a second); larger ones a uniform sample with a Wilson interval."""
+SAMPLED_TRIPLETS = 200_000
+
+
+def correlate(a: np.ndarray, b: np.ndarray, method: str) -> float:
+    """Pearson or Spearman correlation of two vectors; NaN when either is constant."""
+    if method == "spearman":
+        a, b = stats.rankdata(a), stats.rankdata(b)
+    elif method != "pearson":
+        raise ValueError("method must be 'pearson' or 'spearman'")
+    if a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def bootstrap_correlation(
+    d_model: np.ndarray,
+    d_human: np.ndarray,
+    *,
+    method: str,
+    n_boot: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> Estimate:
+    """Pearson or Spearman correlation of two dissimilarity matrices' upper triangles, with a
+    percentile interval from resampling the *images* with replacement (pairs of an image with
+    its own copy are left out), so the interval speaks for other images of the same kind."""
+    d_model, d_human = np.asarray(d_model, np.float64), np.asarray(d_human, np.float64)
+    if d_model.shape != d_human.shape or d_model.ndim != 2 or d_model.shape[0] != d_model.shape[1]:
+        raise ValueError(f"the matrices cover different images: {d_model.shape} vs {d_human.shape}")
+    n = len(d_model)
+    value = correlate(upper(d_model), upper(d_human), method)
+    if n_boot < 1:
+        return Estimate(value, value, value, n * (n - 1) // 2)
+    rng = np.random.default_rng(seed)
+    rows, cols = np.triu_indices(n, k=1)
+    draws = []
+    for _ in range(n_boot):
+        pick = rng.integers(0, n, n)
+        a, b = pick[rows], pick[cols]
+        keep = a != b
+        r = correlate(d_model[a[keep], b[keep]], d_human[a[keep], b[keep]], method)
+        if np.isfinite(r):
+            draws.append(r)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(draws, [tail, 100 - tail]) if draws else (np.nan, np.nan)
+    return Estimate(value, float(low), float(high), n * (n - 1) // 2, exhaustive=False)
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """One model's agreement with people over one image set."""
+
+    n_items: int
+    pearson: Estimate
+    spearman: Estimate
+    triplet: Estimate
+
+    def row(self) -> dict[str, float | int]:
+        """The figures as ``alignment.csv`` names them."""
+        out: dict[str, float | int] = {"n_items": self.n_items}
+        for name in ("pearson", "spearman", "triplet"):
+            e: Estimate = getattr(self, name)
+            out |= {name: e.value, f"{name}_low": e.ci_low, f"{name}_high": e.ci_high}
+        return out
+
+
+def _canonical(d: np.ndarray, order: np.ndarray | None) -> np.ndarray:
+    return np.asarray(d, np.float64) if order is None else np.asarray(d, np.float64)[np.ix_(order, order)]
+
+
+def matrix_alignment(
+    d_model: np.ndarray, d_human: np.ndarray, *, n_boot: int = 1000, seed: int = 0, order: np.ndarray | None = None
+) -> Alignment:
+    """A model's matrix against a human dissimilarity matrix: Pearson and Spearman with
+    bootstrap-over-images intervals, and triplet alignment (exact over every triplet up to
+    ``EXHAUSTIVE_TRIPLETS_UP_TO`` images, else sampled with a Wilson interval).
+
+    ``order``: the images in a canonical order (e.g. by their hashes) for the random draws, so
+    that listing the same images in another order changes no figure, intervals included."""
+    d_model, d_human = _canonical(d_model, order), _canonical(d_human, order)
+    n = len(d_human)
+    samples = None if n <= EXHAUSTIVE_TRIPLETS_UP_TO else SAMPLED_TRIPLETS
+    return Alignment(
+        n_items=n,
+        pearson=bootstrap_correlation(d_model, d_human, method="pearson", n_boot=n_boot, seed=seed),
+        spearman=bootstrap_correlation(d_model, d_human, method="spearman", n_boot=n_boot, seed=seed),
+        triplet=triplet_alignment(d_model, d_human, samples=samples, seed=seed),
+    )
+
+
+def triplet_data_alignment(
+    d_model: np.ndarray,
+    d_human: np.ndarray,
+    triplets: np.ndarray,
+    answers: np.ndarray,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    order: np.ndarray | None = None,
+) -> Alignment:
+    """A model against human *triplets*: triplet alignment is the share of the people's own
+    answers the model's matrix gives (Wilson interval over answers); Pearson and Spearman are
+    against ``d_human``, the matrix an ordinal embedding of those answers fills in (``order``
+    as for ``matrix_alignment``)."""
+    agree = triplet_agreement(triplet_answers(d_model, triplets), answers)
+    low, high = wilson_interval(agree * len(answers), len(answers))
+    d_model, d_human = _canonical(d_model, order), _canonical(d_human, order)
+    return Alignment(
+        n_items=len(d_human),
+        pearson=bootstrap_correlation(d_model, d_human, method="pearson", n_boot=n_boot, seed=seed),
+        spearman=bootstrap_correlation(d_model, d_human, method="spearman", n_boot=n_boot, seed=seed),
+        triplet=Estimate(agree, low, high, len(answers), exhaustive=False),
+    )
+
+
+@dataclass(frozen=True)
+class HumanJudgements:
+    """People's judgements over an image set, as alignment reads them: ``group``, the n×n
+    dissimilarity matrix models are compared with (the people's mean, or an ordinal embedding's
+    distances for triplet data); ``people``, one matrix each (p×n×n) when known; or the
+    ``triplets`` (m×3) people answered, ``answers`` (1: i is closer to j) and ``workers``."""
+
+    group: np.ndarray
+    people: np.ndarray | None = None
+    triplets: np.ndarray | None = None
+    answers: np.ndarray | None = None
+    workers: np.ndarray | None = None
+
+    @property
+    def n_items(self) -> int:
+        return len(self.group)
+
+    def alignment(
+        self, d_model: np.ndarray, *, n_boot: int = 1000, seed: int = 0, order: np.ndarray | None = None
+    ) -> Alignment:
+        if self.triplets is not None:
+            return triplet_data_alignment(
+                d_model, self.group, self.triplets, self.answers, n_boot=n_boot, seed=seed, order=order
+            )
+        return matrix_alignment(d_model, self.group, n_boot=n_boot, seed=seed, order=order)
+
+    def ceiling(self) -> dict[str, float | None]:
+        """What the best possible model would reach. ``noise_ceiling_low``/``_high``: Spearman,
+        each person against the mean of the others / of everyone (needs two people's
+        matrices); ``triplet_ceiling``: each person's triplets against the others' (matrices:
+        every triplet of each person against the mean of the others; triplets: the majority of
+        the other workers who answered the same triplet). None where it cannot be known."""
+        out: dict[str, float | None] = {"noise_ceiling_low": None, "noise_ceiling_high": None, "triplet_ceiling": None}
+        if self.people is not None and len(self.people) >= 2:
+            ceiling = noise_ceiling(self.people)
+            out["noise_ceiling_low"], out["noise_ceiling_high"] = ceiling["low"], ceiling["high"]
+            total, p = self.people.sum(0), len(self.people)
+            samples = None if self.n_items <= EXHAUSTIVE_TRIPLETS_UP_TO else SAMPLED_TRIPLETS
+            out["triplet_ceiling"] = float(
+                np.mean([triplet_alignment(m, (total - m) / (p - 1), samples=samples).value for m in self.people])
+            )
+        elif self.triplets is not None and self.workers is not None:
+            out["triplet_ceiling"] = triplet_reliability(self.triplets, self.answers, self.workers)["noise_ceiling"]
+        return out

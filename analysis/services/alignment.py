@@ -24,7 +24,7 @@ from analysis.services.benchmark import alignment_compute, embedding_compute
 from analysis.services.zoo_models import ZooModel, zoo_models_check
 from inversion.models import TargetSet
 from metamer.errors import MetamerError
-from science import zoo
+from science.downstream import check_probe_labels
 from science.networks import NetworkError
 from surveys.models import SimilarityData
 
@@ -41,7 +41,7 @@ def alignment_run_create(
         if not config.probe_shots:
             raise MetamerError("a probe set needs probe shots (e.g. 1, 5, 10)", field="probe_shots")
         try:
-            zoo.check_probe_labels(list(probe_set.targets.values_list("label", flat=True)), config.probe_shots)
+            check_probe_labels(list(probe_set.targets.values_list("label", flat=True)), config.probe_shots)
         except ValueError as exc:
             raise MetamerError(f"{probe_set.name}: {exc}", field="probe_shots") from None
     with transaction.atomic():

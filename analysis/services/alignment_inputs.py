@@ -18,7 +18,7 @@ from analysis.services.zoo_models import DEFAULT_INPUT_SIZE
 from inversion.archives import ImageError, image_members, load_members
 from inversion.models import TargetSet
 from metamer.errors import MetamerError
-from science import zoo
+from science.alignment import HumanJudgements
 from science.images import FORMATS, fit, sha256, to_tensor
 from science.similarity import check_dissimilarity, check_triplets, embedding_dissimilarity, fit_embedding
 from surveys.models import SimilarityData
@@ -91,7 +91,7 @@ def _stored_image(stimulus) -> Image.Image:
         return img.convert("RGB")
 
 
-def human_read(*, path: Path, n_items: int, variable: str = "", similarities: bool = False) -> zoo.HumanJudgements:
+def human_read(*, path: Path, n_items: int, variable: str = "", similarities: bool = False) -> HumanJudgements:
     """People's judgements from a file in any format the similarity-data import takes:
     matrices (.csv, .npy, .mat; one per person or averaged; dissimilarities, or similarities
     with ``similarities``) or a triplet CSV (``i,j,k,choice`` or ``i,j,k,chosen``, optional
@@ -113,31 +113,31 @@ def human_read(*, path: Path, n_items: int, variable: str = "", similarities: bo
                 raise MetamerError(f"{path.name}: {exc}", field="human") from None
             generator = torch.Generator().manual_seed(0)
             group = embedding_dissimilarity(fit_embedding(triplets, answers, n_items, generator=generator))
-            return zoo.HumanJudgements(group, triplets=triplets, answers=answers, workers=np.asarray(workers, str))
+            return HumanJudgements(group, triplets=triplets, answers=answers, workers=np.asarray(workers, str))
         matrices = similarity_file_read(file=f, filename=path.name, variable=variable)
     if similarities:
         matrices = np.stack([m.max() - m for m in matrices])
     return _checked_human(matrices, n_items, path.name)
 
 
-def _checked_human(matrices: np.ndarray, n_items: int, name: str) -> zoo.HumanJudgements:
+def _checked_human(matrices: np.ndarray, n_items: int, name: str) -> HumanJudgements:
     try:
         stack = np.stack(
             [check_dissimilarity(m, n_items=n_items, name=f"{name}, matrix {p + 1}") for p, m in enumerate(matrices)]
         )
     except ValueError as exc:
         raise MetamerError(str(exc), field="human") from None
-    return zoo.HumanJudgements(stack.mean(0), people=stack if len(stack) > 1 else None)
+    return HumanJudgements(stack.mean(0), people=stack if len(stack) > 1 else None)
 
 
-def human_of_data(data: SimilarityData) -> zoo.HumanJudgements:
+def human_of_data(data: SimilarityData) -> HumanJudgements:
     arrays = similarity_arrays(data)
     if data.kind == SimilarityData.Kind.TRIPLETS:
-        return zoo.HumanJudgements(
+        return HumanJudgements(
             arrays["group"], triplets=arrays["triplets"], answers=arrays["choices"], workers=arrays["workers"]
         )
     people = arrays["matrices"]
-    return zoo.HumanJudgements(arrays["group"], people=people if len(people) > 1 else None)
+    return HumanJudgements(arrays["group"], people=people if len(people) > 1 else None)
 
 
 def scores_read(*, path: Path) -> pd.DataFrame:

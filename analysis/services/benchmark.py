@@ -22,7 +22,8 @@ from analysis.services.alignment_inputs import (
 from analysis.services.zoo_models import ZooModel
 from metamer.errors import MetamerError
 from science import zoo
-from science.alignment import channel_capacity
+from science.alignment import HumanJudgements, channel_capacity
+from science.downstream import downstream_analysis, few_shot_probe
 
 
 def _device() -> torch.device:
@@ -81,7 +82,7 @@ def alignment_compute(
     *,
     models: Sequence[ZooModel],
     features: dict[str, np.ndarray],
-    human: zoo.HumanJudgements,
+    human: HumanJudgements,
     human_label: str,
     config: AlignmentConfig,
     order: np.ndarray | None = None,
@@ -114,7 +115,7 @@ def alignment_compute(
     if probe_features and config.probe_shots:
         for model in models:
             try:
-                results = zoo.few_shot_probe(
+                results = few_shot_probe(
                     probe_features[model.name],
                     probe_labels,
                     shots=config.probe_shots,
@@ -162,7 +163,7 @@ def _downstream(benchmark: Benchmark, scores: pd.DataFrame | None) -> dict[str, 
         score = series.reindex(table.index).astype(float)
         covariate = None if top1 is None else top1.reindex(table.index).astype(float).to_numpy()
         out[name] = {
-            **zoo.downstream_analysis(table["spearman"].to_numpy(), score.to_numpy(), covariate),
+            **downstream_analysis(table["spearman"].to_numpy(), score.to_numpy(), covariate),
             "points": [[m, a, s] for m, a, s in zip(table.index, table["spearman"], score, strict=True)],
         }
     return out

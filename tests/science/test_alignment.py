@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from science import alignment
+from science import alignment, zoo
+from science.alignment import HumanJudgements, bootstrap_correlation, matrix_alignment
+from tests.science.made_up import made_points, noisy_people
 
 
 def _dissimilarities(n, seed):
@@ -121,3 +123,72 @@ def test_fleiss_kappa_matches_the_textbook_example():
     ]
     assert alignment.fleiss_kappa(np.array(counts)) == pytest.approx(0.210, abs=5e-4)
     assert alignment.fleiss_kappa(np.array([[3, 0], [0, 3]])) == 1.0
+
+
+def test_the_noise_ceiling_is_rsatoolboxs_leave_one_out_bounds():
+    rsatoolbox = pytest.importorskip("rsatoolbox")
+    _, people = noisy_people(noise=1.0)
+    low, high = rsatoolbox.inference.boot_noise_ceiling(rsatoolbox.rdm.RDMs(people), method="spearman")
+    ceiling = HumanJudgements(people.mean(0), people=people).ceiling()
+    # rsatoolbox pools ranked matrices where we average the matrices: the same bounds to rounding.
+    assert ceiling["noise_ceiling_low"] == pytest.approx(low, abs=0.01)
+    assert ceiling["noise_ceiling_high"] == pytest.approx(high, abs=0.01)
+    assert ceiling["noise_ceiling_low"] < ceiling["noise_ceiling_high"] < 1
+
+
+def test_the_bootstrap_interval_holds_the_value_and_narrows_with_more_images():
+    _, people = noisy_people(n=60, p=4, noise=1.0)
+    model = zoo.dissimilarity(made_points(60, seed=0) + np.random.default_rng(5).normal(scale=0.5, size=(60, 6)))
+    small = bootstrap_correlation(model[:20, :20], people.mean(0)[:20, :20], method="spearman", n_boot=300)
+    large = bootstrap_correlation(model, people.mean(0), method="spearman", n_boot=300)
+    for e in (small, large):
+        assert e.ci_low < e.value < e.ci_high
+    assert large.ci_high - large.ci_low < small.ci_high - small.ci_low
+
+
+def test_permuting_images_and_people_together_changes_no_figure():
+    _, people = noisy_people(n=24)
+    model = zoo.dissimilarity(made_points(24, seed=0) + np.random.default_rng(9).normal(scale=0.7, size=(24, 6)))
+    keys = np.array([f"{i:03d}" for i in range(24)])
+    perm = np.random.default_rng(3).permutation(24)
+    human = HumanJudgements(people.mean(0), people=people)
+    moved = HumanJudgements(people.mean(0)[np.ix_(perm, perm)], people=people[:, perm][:, :, perm])
+    before = human.alignment(model, n_boot=200, order=np.argsort(keys)).row()
+    after = moved.alignment(model[np.ix_(perm, perm)], n_boot=200, order=np.argsort(keys[perm])).row()
+    assert after == pytest.approx(before, abs=1e-12)
+    assert moved.ceiling() == pytest.approx(human.ceiling(), abs=1e-12)
+
+
+def test_a_monotone_transform_of_the_human_matrix_changes_no_rank_figure():
+    _, people = noisy_people(n=24)
+    model = zoo.dissimilarity(made_points(24, seed=0) + np.random.default_rng(9).normal(scale=0.7, size=(24, 6)))
+    group = people.mean(0)
+    plain = matrix_alignment(model, group, n_boot=200)
+    squashed = matrix_alignment(model, np.log1p(5 * group) ** 3, n_boot=200)
+    assert squashed.spearman == plain.spearman
+    assert squashed.triplet == plain.triplet
+    assert squashed.pearson.value != pytest.approx(plain.pearson.value)
+
+
+def test_a_random_human_matrix_gives_no_alignment():
+    rng = np.random.default_rng(0)
+    noise = rng.random((80, 80))
+    noise = (noise + noise.T) / 2
+    np.fill_diagonal(noise, 0)
+    result = matrix_alignment(zoo.dissimilarity(made_points(80, 10)), noise, n_boot=200)
+    assert abs(result.spearman.value) < 0.05
+    assert result.spearman.ci_low < 0 < result.spearman.ci_high
+    assert result.triplet.value == pytest.approx(0.5, abs=0.01)
+
+
+def test_human_triplets_are_scored_on_the_answers_people_gave():
+    truth = zoo.dissimilarity(made_points(15))
+    from science.similarity import sample_triplets, triplet_answers
+
+    t = sample_triplets(15, 400, seed=1)
+    answers = triplet_answers(truth, t)
+    human = HumanJudgements(truth, triplets=t, answers=answers, workers=np.array(["a", "b"] * 200))
+    exact = human.alignment(truth, n_boot=50)
+    assert exact.triplet.value == 1.0 and exact.triplet.n == 400
+    flipped = human.alignment(truth.max() - truth + np.eye(15) * 0, n_boot=50)
+    assert flipped.triplet.value < 0.1

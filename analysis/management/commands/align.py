@@ -13,7 +13,8 @@ from analysis.config import DEFAULT_MODELS, AlignmentConfig
 from analysis.models import AlignmentRun
 from inversion.models import TargetSet
 from metamer.errors import MetamerError
-from science.zoo import HEADS, METRICS, check_probe_labels
+from science.downstream import HEADS, check_probe_labels
+from science.zoo import METRICS
 from surveys.models import SimilarityData
 
 

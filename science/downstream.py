@@ -1,0 +1,154 @@
+"""What alignment predicts (SCIENCE.md §3; the second source paper): n-shot probes on a model's
+features, and across models, the correlation of alignment with downstream scores.
+
+Plain PyTorch/NumPy/SciPy/scikit-learn, no Django.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import stats
+from torch import nn
+
+from science.alignment import (
+    high_mid_low,
+    partial_correlation,
+    z_squared,
+)
+
+SHOTS = (1, 5, 10, 20, 40, 80)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    shots: int
+    head: str
+    seeds: int
+    accuracy: float
+    accuracy_std: float
+
+
+def check_probe_labels(labels: Sequence[str] | np.ndarray, shots: Sequence[int]) -> None:
+    """Refuse a labelled set that cannot hold out test examples of every class at the largest n."""
+    names, counts = np.unique(np.asarray(labels, dtype=str), return_counts=True)
+    biggest = max(shots)
+    if len(names) < 2:
+        raise ValueError("probes need a labelled set of at least two classes (class folders give the labels)")
+    if counts.min() <= biggest:
+        raise ValueError(
+            f"{biggest}-shot probes need more than {biggest} examples of every class; "
+            f"{str(names[int(np.argmin(counts))])!r} has {counts.min()}: use fewer shots or a bigger labelled set"
+        )
+
+
+def few_shot_probe(
+    features: np.ndarray,
+    labels: Sequence[str] | np.ndarray,
+    *,
+    shots: Sequence[int] = SHOTS,
+    seeds: int = 5,
+    head: str = "linear",
+    seed: int = 0,
+) -> list[ProbeResult]:
+    """n-shot classification on frozen features: for each n, ``seeds`` times, n examples per
+    class train a head and every other example tests it; mean and spread of test accuracy.
+    ``head``: ``linear`` (logistic regression, scikit-learn) or ``mlp1``/``mlp2`` (one or two
+    hidden layers with input dropout 0.8, as the paper's heads; PyTorch). Features are
+    standardised on the training examples only."""
+    check_probe_labels(labels, shots)
+    x = np.asarray(features, dtype=np.float32).reshape(len(features), -1)
+    names, y = np.unique(np.asarray(labels, dtype=str), return_inverse=True)
+    rng = np.random.default_rng(seed)
+    results = []
+    for n in shots:
+        scores = []
+        for s in range(seeds):
+            train = np.concatenate([rng.choice(np.flatnonzero(y == c), n, replace=False) for c in range(len(names))])
+            test = np.setdiff1d(np.arange(len(y)), train)
+            mean, std = x[train].mean(0), x[train].std(0) + 1e-6
+            scores.append(_fit_head(head, (x[train] - mean) / std, y[train], (x[test] - mean) / std, y[test], seed + s))
+        results.append(ProbeResult(n, head, seeds, float(np.mean(scores)), float(np.std(scores))))
+    return results
+
+
+HEADS = ("linear", "mlp1", "mlp2")
+
+
+def _fit_head(head: str, x_train, y_train, x_test, y_test, seed: int) -> float:
+    if head == "linear":
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression(max_iter=1000)
+        model.fit(x_train, y_train)
+        return float(model.score(x_test, y_test))
+    if head not in HEADS:
+        raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
+    generator = torch.Generator().manual_seed(seed)
+    classes, width = int(max(y_train.max(), y_test.max())) + 1, 256
+    layers: list[nn.Module] = [nn.Dropout(0.8), nn.Linear(x_train.shape[1], width), nn.ReLU()]
+    if head == "mlp2":
+        layers += [nn.Linear(width, width), nn.ReLU()]
+    net = nn.Sequential(*layers, nn.Linear(width, classes))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for m in net.modules():
+            if isinstance(m, nn.Linear):
+                m.reset_parameters()
+        xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train).long()
+        optimiser = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-4)
+        net.train()
+        for _ in range(300):
+            batch = torch.randint(0, len(xt), (min(256, len(xt)),), generator=generator)
+            optimiser.zero_grad()
+            F.cross_entropy(net(xt[batch]), yt[batch]).backward()
+            optimiser.step()
+    net.eval()
+    with torch.no_grad():
+        predicted = net(torch.from_numpy(x_test)).argmax(1).numpy()
+    return float((predicted == y_test).mean())
+
+
+def downstream_analysis(
+    alignment: Sequence[float], score: Sequence[float], top1: Sequence[float] | None = None
+) -> dict[str, float | int | list[float] | None]:
+    """The paper's questions about one downstream score across models: does it rise with
+    alignment (Pearson r), still when ImageNet top-1 is held fixed (partial r, Pingouin's
+    definition), and is the relation U-shaped (the score against ``z²`` of alignment, large at
+    both extremes; and a quadratic fit)? Plus the mean score of the k most, k middle and k least
+    aligned models (k = 5, fewer when there are under 15 models)."""
+    a, s = np.asarray(alignment, float), np.asarray(score, float)
+    keep = np.isfinite(a) & np.isfinite(s)
+    if top1 is not None:
+        t = np.asarray(top1, float)
+        keep &= np.isfinite(t)
+    a, s = a[keep], s[keep]
+    n = len(a)
+    out: dict[str, float | int | list[float] | None] = {"n_models": n}
+    if n < 3 or a.std() == 0 or s.std() == 0:
+        return out | {"pearson": None, "p_value": None}
+    r = stats.pearsonr(a, s)
+    z2 = z_squared(a)
+    zr = stats.pearsonr(z2, s)
+    k = max(1, min(5, n // 3))
+    out |= {
+        "pearson": float(r[0]),
+        "p_value": float(r[1]),
+        "quadratic": [float(c) for c in np.polyfit(a, s, 2)],
+        "z2_pearson": float(zr[0]),
+        "z2_p_value": float(zr[1]),
+        "k": k,
+        **high_mid_low(a, s, k=k),
+    }
+    if top1 is not None and n >= 4:
+        t = t[keep]
+        partial = partial_correlation(a, s, t)
+        out |= {"partial_pearson": partial.value, "partial_p_value": partial.p_value}
+        if n >= 5:
+            z_partial = partial_correlation(z2, s, t)
+            out |= {"z2_partial_pearson": z_partial.value, "z2_partial_p_value": z_partial.p_value}
+    return out

@@ -1,0 +1,49 @@
+"""What alignment predicts: few-shot probes and the paper's downstream analyses."""
+
+import numpy as np
+import pytest
+
+from science.downstream import downstream_analysis, few_shot_probe
+
+
+def _clusters(classes=4, per_class=60, dim=20, spread=1.5, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=spread, size=(classes, dim))
+    x = np.concatenate([c + rng.normal(size=(per_class, dim)) for c in centres])
+    return x, np.repeat([f"class{c}" for c in range(classes)], per_class)
+
+
+@pytest.mark.parametrize("head", ["linear", "mlp1"])
+def test_few_shot_probes_learn_more_from_more_examples(head):
+    x, y = _clusters()
+    results = few_shot_probe(x, y, shots=(1, 20), seeds=4, head=head)
+    assert [r.shots for r in results] == [1, 20]
+    assert results[1].accuracy > results[0].accuracy
+    assert results[1].accuracy > 0.8
+    assert few_shot_probe(x, y, shots=(5,), seeds=2, head=head) == few_shot_probe(x, y, shots=(5,), seeds=2, head=head)
+
+
+def test_probes_refuse_a_set_too_small_for_the_shots_asked():
+    x, y = _clusters(per_class=10)
+    with pytest.raises(ValueError, match="20-shot probes need more than 20 examples of every class"):
+        few_shot_probe(x, y, shots=(1, 20))
+
+
+def test_downstream_analysis_finds_a_u_shape_and_controls_for_top1_as_pingouin_does():
+    pingouin = pytest.importorskip("pingouin")
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    alignment = rng.uniform(0.1, 0.6, 30)
+    top1 = rng.uniform(60, 85, 30)
+    u_shaped = 2 * (alignment - alignment.mean()) ** 2 / alignment.var() + 0.02 * top1 + rng.normal(scale=0.1, size=30)
+    out = downstream_analysis(alignment, u_shaped, top1)
+    assert out["z2_pearson"] > 0.9 and abs(out["pearson"]) < 0.5
+    assert out["quadratic"][0] > 0
+    assert out["high"] > out["mid"] and out["low"] > out["mid"] and out["k"] == 5
+    frame = pd.DataFrame({"a": alignment, "s": u_shaped, "t": top1})
+    theirs = pingouin.partial_corr(data=frame, x="a", y="s", covar="t")
+    assert out["partial_pearson"] == pytest.approx(float(theirs["r"].iloc[0]), abs=1e-9)
+    assert out["partial_p_value"] == pytest.approx(
+        float(theirs["p_val"].iloc[0] if "p_val" in theirs else theirs["p-val"].iloc[0]), rel=1e-6
+    )
