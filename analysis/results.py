@@ -17,8 +17,12 @@ from scipy import stats
 from science.alignment import fleiss_kappa, wilson_interval
 from science.networks import BUILTINS
 from science.perceptual import is_variant, variant_backbone
+from surveys.kinds.layouts import Clustering, PickOfTwo
 
-CHANCE = {"2afc": 0.5, "clustering": 1 / 3}
+OPTIONS = {layout.name: layout.references for layout in (PickOfTwo, Clustering)}
+"""How many answers a judgement of each kind (its survey's layout) chooses among."""
+CHANCE = {kind: 1 / n for kind, n in OPTIONS.items()}
+LABELS = {PickOfTwo.name: "2AFC", Clustering.name: "clustering"}
 """What guessing scores. A model whose IRIs people see as their seeds scores near 0 in 2AFC,
 not near chance (SCIENCE.md §2)."""
 
@@ -91,7 +95,7 @@ def human_triplets(frame: pd.DataFrame) -> list[tuple[int, int, int, str]]:
     trial is one triplet; a clustering row matched to column c gives one per other column."""
     out = []
     for index, j in scored(frame).iterrows():
-        n_refs = 2 if j.kind == "2afc" else 3
+        n_refs = OPTIONS[j.kind]
         out += [(index, j.answer, other, j.worker) for other in range(n_refs) if other != j.answer]
     return out
 
@@ -120,7 +124,7 @@ def noise_ceiling(frame: pd.DataFrame) -> dict[str, float | None]:
         answers = dict(zip(group.worker, group.answer, strict=True))
         for worker, chosen in answers.items():
             others = [a for w, a in answers.items() if w != worker]
-            for other in range(2 if kind == "2afc" else 3):
+            for other in range(OPTIONS[kind]):
                 votes_for, votes_against = others.count(chosen), others.count(other)
                 if other == chosen or votes_for + votes_against == 0:
                     continue
@@ -133,7 +137,7 @@ def kappa(frame: pd.DataFrame) -> dict[str, float | None]:
     """Fleiss' kappa among the workers, per survey kind, over items answered by 2 or more."""
     out = {}
     for kind, group in scored(frame).groupby("kind"):
-        categories = 2 if kind == "2afc" else 3
+        categories = OPTIONS[kind]
         per_item = [np.bincount(a.astype(int), minlength=categories) for _, a in group.groupby(["trial", "row"]).answer]
         counts = np.array([c for c in per_item if c.sum() >= 2])
         out[kind] = fleiss_kappa(counts) if len(counts) else None
@@ -208,7 +212,7 @@ def verdict(
     sentences = []
     for kind in sorted({r["kind"] for r in summary}):
         rows = sorted((r for r in summary if r["kind"] == kind), key=lambda r: r["human_mean"], reverse=True)
-        label = "2AFC" if kind == "2afc" else "clustering"
+        label = LABELS[kind]
         if len(rows) < 2:
             sentences.append(f"{label}: only one condition, nothing to order.")
             continue

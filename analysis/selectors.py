@@ -10,6 +10,7 @@ import pandas as pd
 from analysis import results
 from inversion.models import InversionJob, TargetSet
 from science.perceptual import VARIANTS
+from surveys.kinds.layouts import Clustering, PickOfTwo
 from surveys.models import Assignment, Response, Study, TrialLpipsChoice, TrialSlot
 
 BASE_COLUMNS = [
@@ -17,7 +18,7 @@ BASE_COLUMNS = [
     "correct_answer", "correct", "response_ms", "shown_position", "shown_row", "target_side", "answer_shown",
     "network", "simulated", "excluded",
 ]  # fmt: skip
-SIDES = {"2afc": ("left", "right"), "clustering": ("A", "B", "C")}
+SIDES = {PickOfTwo.name: ("left", "right"), Clustering.name: ("A", "B", "C")}
 
 
 def condition_label(job: InversionJob) -> str:
@@ -72,7 +73,7 @@ def judgements(study: Study) -> pd.DataFrame:
             record = {
                 "worker": r.assignment.participant.external_id,
                 "survey": r.assignment.survey.name,
-                "kind": "clustering" if clustering else "2afc",
+                "kind": r.assignment.survey.spec.layout.name,
                 "trial": trial.pk,
                 "position": trial.position,
                 "row": row if clustering else -1,
@@ -135,7 +136,7 @@ def study_triplets(study: Study, *, frame: pd.DataFrame | None = None) -> pd.Dat
     records = []
     for j in frame.itertuples(index=False):
         shown = images[j.trial]
-        if j.kind == "2afc":
+        if j.row < 0:  # a 2AFC judgement: the query over its options
             reference, references = shown[TrialSlot.Role.QUERY][0], shown[TrialSlot.Role.OPTION]
         else:
             reference, references = shown[TrialSlot.Role.ROW][j.row], shown[TrialSlot.Role.COLUMN]
@@ -173,13 +174,13 @@ def _what_was_shown(shown: dict[str, Any], clustering: bool, row: int, correct_a
         return {
             "shown_position": shown["position"],
             "shown_row": shown["rows"].index(row),
-            "target_side": SIDES["clustering"][shown["columns"].index(correct_answer)],
+            "target_side": SIDES[Clustering.name][shown["columns"].index(correct_answer)],
             "answer_shown": shown["answer_shown"][shown["rows"].index(row)],
         }
     return {
         "shown_position": shown["position"],
         "shown_row": -1,
-        "target_side": SIDES["2afc"][correct_answer ^ shown["flip"]],
+        "target_side": SIDES[PickOfTwo.name][correct_answer ^ shown["flip"]],
         "answer_shown": shown["answer_shown"],
     }
 

@@ -64,3 +64,55 @@ def test_science_runs_without_django_settings():
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def _code_modules() -> list[Path]:
+    return [
+        p
+        for package in (*APPS, "science")
+        for p in sorted((ROOT / package).rglob("*.py"))
+        if "migrations" not in p.relative_to(ROOT).parts
+    ]
+
+
+def _names(path: Path, members: dict[str, str], choices: str) -> set[str]:
+    """The members of ``choices`` (``Kind`` or ``Recruiter``) this module names: as
+    ``<choices>.MEMBER``, or by value where it defines one (``value=``/``name =``) or branches on
+    one (``==``, ``!=``, ``in``)."""
+    values = {v: k for k, v in members.items()}
+    named = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Attribute) and node.attr in members:
+            owner = node.value
+            if (isinstance(owner, ast.Attribute) and owner.attr == choices) or (
+                isinstance(owner, ast.Name) and owner.id == choices
+            ):
+                named.add(node.attr)
+        constants = []
+        if isinstance(node, ast.Compare):
+            constants = [node.left, *node.comparators]
+            constants += [e for c in node.comparators if isinstance(c, ast.Tuple | ast.List | ast.Set) for e in c.elts]
+        elif (isinstance(node, ast.keyword) and node.arg == "value") or (
+            isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "name" for t in node.targets)
+        ):
+            constants = [node.value]
+        named |= {values[c.value] for c in constants if isinstance(c, ast.Constant) and c.value in values}
+    return named
+
+
+@pytest.mark.parametrize("choices", ["Kind", "Recruiter"])
+def test_each_survey_kind_and_recruiter_has_one_home(choices):
+    from surveys.models import Study, Survey
+
+    members = {m.name: m.value for m in (Survey.Kind if choices == "Kind" else Study.Recruiter)}
+    homes: dict[str, list[str]] = {name: [] for name in members}
+    for path in _code_modules():
+        for name in _names(path, members, choices):
+            homes[name].append(str(path.relative_to(ROOT)))
+    crowded = {name: where for name, where in homes.items() if len(where) > 3}
+    assert not crowded, f"named in more than 3 modules (branch on the spec instead): {crowded}"
+
+
+def test_no_module_is_too_large_to_hold():
+    large = {str(p.relative_to(ROOT)): n for p in _code_modules() if (n := len(p.read_text().splitlines())) > 450}
+    assert not large, f"split these by concern: {large}"
