@@ -98,7 +98,7 @@ class ModelSpecForm(forms.ModelForm):
         if not self.errors and not self.instance.pk:
             # The network is built and the layer checked now, never at job time; nothing is stored.
             with _uploaded_path(data.get("checkpoint")) as checkpoint:
-                check_in_form(self, services.model_spec_check, **_spec_fields(data, checkpoint))
+                data["checked"] = check_in_form(self, services.model_spec_check, **_spec_fields(data, checkpoint))
         return data
 
 
@@ -153,7 +153,7 @@ class ModelSpecAdmin(CreatedByServiceAdmin):
 
     def create(self, request, data):
         with _uploaded_path(data.get("checkpoint")) as checkpoint:
-            return services.model_spec_register(**_spec_fields(data, checkpoint))
+            return services.model_spec_register(**_spec_fields(data, checkpoint), checked=data.get("checked"))
 
 
 class TargetInline(ReadOnlyInline):

@@ -127,9 +127,12 @@ def model_spec_register(
     cifar_stem: bool = False,
     fake_relu: bool = False,
     imagenet_top1: float | None = None,
+    checked: CheckedSpec | None = None,
 ) -> ModelSpec:
-    """Register a network + layer once ``model_spec_check`` passes: checked now, never at job time."""
-    checked = model_spec_check(
+    """Register a network + layer once ``model_spec_check`` passes: checked now, never at job
+    time. ``checked``: what that check already returned for these very settings (an admin form
+    checks in ``clean()``), so the network is built and run once, not twice."""
+    checked = checked or model_spec_check(
         name=name,
         source=source,
         architecture=architecture,

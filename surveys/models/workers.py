@@ -81,6 +81,13 @@ class Assignment(models.Model):
         null=True, blank=True, help_text="Answers to the exit questions ({} when skipped; empty until asked)."
     )
 
+    n_answered: int | None = None
+    """Not a column: the answers stored so far, when the read that loaded this assignment counted
+    them (``selectors.assignment_for_answer``); None when not known."""
+    status_unchecked: bool = False
+    """Not a column: True on a copy remembered since it started (``selectors.assignment_for_answer``
+    on PostgreSQL), whose status the answer's own statement checks (``services.answers``)."""
+
     COUNTED = (Status.SUBMITTED, Status.APPROVED, Status.REJECTED)
     """Finished work: what results, reports, exports and payments count."""
 

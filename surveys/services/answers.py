@@ -151,7 +151,7 @@ def response_record(
     key = survey_answer_key(assignment.survey_id, assignment.survey.uuid, assignment.survey.n_trials).get(trial_id)
     if key is None:
         raise MetamerError("no such trial in this survey", field="trial")
-    unchecked = getattr(assignment, "status_unchecked", False)
+    unchecked = assignment.status_unchecked
     if unchecked or assignment.status == Assignment.Status.STARTED:
         score = assignment.survey.spec.score(*key, answer)
         fields = {
@@ -194,7 +194,7 @@ def response_record(
             # An assignment read with its answer count (``selectors.assignment_for_answer``, as on
             # every answer from a page) skips the count unless this answer can be the last; two
             # answers racing past that check are submitted when the page next asks what is left.
-            before = getattr(assignment, "n_answered", None)
+            before = assignment.n_answered
             if before is None:
                 assignment_finish(assignment=assignment)
             elif before + 1 >= assignment_total(assignment):
@@ -212,7 +212,7 @@ def response_record(
     # The first reply to the last answer may have been lost before the submission was stored
     # (a crash): the retry finishes the job. (An answer count read before this answer's first
     # copy was stored may be one short; that first copy then finished the job itself.)
-    answered = getattr(assignment, "n_answered", None)
+    answered = assignment.n_answered
     if answered is None or answered >= assignment_total(assignment):
         assignment_finish(assignment=assignment)
     return stored

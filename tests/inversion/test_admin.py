@@ -47,6 +47,19 @@ def test_register_a_model_spec_in_the_admin_with_errors_on_the_field(admin_clien
     assert ModelSpec.objects.get().layer == "3"
 
 
+def test_saving_a_model_spec_builds_its_network_once(admin_client, monkeypatch):
+    from inversion.services import specs
+
+    built = []
+    real = specs.build_network
+    monkeypatch.setattr(specs, "build_network", lambda *a, **k: built.append(a[1]) or real(*a, **k))
+    fields = {"name": "a", "source": "builtin", "architecture": "alexnet-imagenet", "layer": "3", "input_size": 64}
+    assert (
+        admin_client.post("/admin/inversion/modelspec/add/", {**fields, "mean": "[]", "std": "[]"}).status_code == 302
+    )
+    assert built == ["alexnet-imagenet"]  # checked in the form, stored as checked
+
+
 def test_upload_targets_then_run_a_job_from_the_admin(admin_client, django_capture_on_commit_callbacks):
     upload = SimpleUploadedFile("cat.png", _png((200, 10, 10)), content_type="image/png")
     reply = admin_client.post(

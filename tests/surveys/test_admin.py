@@ -38,6 +38,16 @@ def test_design_a_survey_in_the_admin_and_see_its_cost(admin_client, iris):
     assert "Preview as a worker" in page
 
 
+def test_a_design_is_planned_once_checked_in_the_form_and_stored_as_checked(admin_client, iris, monkeypatch):
+    from surveys.services import assembly
+
+    planned = []
+    real = assembly.survey_ready_iris
+    monkeypatch.setattr(assembly, "survey_ready_iris", lambda *a, **k: planned.append(1) or real(*a, **k))
+    assert _design(admin_client, iris[0].job, StudyFactory(), n_trials=10).status_code == 302
+    assert len(planned) == 1 and Survey.objects.get().trials.count() == 11
+
+
 def test_the_time_estimate_comes_from_measured_answers_once_there_are_enough(iris):
     from surveys import services
     from surveys.models import Response
