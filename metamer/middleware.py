@@ -38,3 +38,21 @@ class DatabaseUnavailableMiddleware:
             response = HttpResponse(message.capitalize(), content_type="text/plain; charset=utf-8", status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+
+class RefuseNulMiddleware:
+    """A NUL character in the path or the query string is never part of a valid request, and
+    PostgreSQL refuses it in any text it is handed (Django would answer 500): refused here with
+    400, before any view or database sees it."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        query = request.META.get("QUERY_STRING", "")
+        if "\x00" in request.path or "%00" in query or "\x00" in query:
+            message = "the address holds a NUL character; remove it and try again"
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": message, "code": "invalid"}, status=400)
+            return HttpResponse(message.capitalize(), content_type="text/plain; charset=utf-8", status=400)
+        return self.get_response(request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from typing import Any
 
 from metamer.errors import MetamerError
@@ -15,6 +16,11 @@ MAX_VIEWING_BYTES = 8 * 1024
 MAX_RESPONSE_MS = 24 * 3600 * 1000
 MAX_ID_LENGTH = 200
 MAX_KEY_LENGTH = 64
+
+
+def _unprintable(ch: str) -> bool:
+    # C1 controls and the Unicode line and paragraph separators: spreadsheets and logs break on them.
+    return unicodedata.category(ch) in ("Cc", "Zl", "Zp")
 
 
 def clean_text(value: Any, *, field: str, max_length: int, required: bool = True) -> str:
@@ -29,8 +35,8 @@ def clean_text(value: Any, *, field: str, max_length: int, required: bool = True
     text = str(value)
     if len(text) > max_length:
         raise MetamerError(f"{field} is longer than {max_length} characters", field=field)
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
-        raise MetamerError(f"{field} contains control characters", field=field)
+    if any(ord(ch) < 32 or ord(ch) == 127 or (ord(ch) > 127 and _unprintable(ch)) for ch in text):
+        raise MetamerError(f"{field} contains control characters or line separators", field=field)
     return text
 
 

@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import textwrap
+import unicodedata
 
 import numpy as np
 import pandas as pd
@@ -126,13 +127,20 @@ def _example_grid(jobs: list[InversionJob], per_job: int = 4) -> str:
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _formula_like(value: str) -> bool:
+    # Spreadsheets skip leading spaces and read full-width signs (＝＋－＠) as their ASCII forms.
+    start = unicodedata.normalize("NFKC", value).lstrip(" \u00a0\u2028\u2029\n")
+    return value.startswith(FORMULA_STARTS) or start.startswith(FORMULA_STARTS) or value[:1] in "\u2028\u2029\n"
+
+
 def spreadsheet_safe_csv(frame: pd.DataFrame) -> bytes:
-    """CSV whose text cells a spreadsheet will not run as formulas: a text cell starting with
-    ``= + - @``, a tab or a carriage return gets a leading apostrophe (OWASP's advice). Numbers
-    are left alone (a negative number is not text)."""
+    """CSV whose text cells a spreadsheet will not run as formulas: a text cell that starts,
+    after spaces and once full-width signs are read as their ASCII forms, with ``= + - @``, a
+    tab or a carriage return (or starts with a line break) gets a leading apostrophe (OWASP's
+    advice). Numbers are left alone (a negative number is not text)."""
 
     def neutralise(value):
-        return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+        return f"'{value}" if isinstance(value, str) and value and _formula_like(value) else value
 
     safe = frame.copy()
     for column in safe.columns:

@@ -28,6 +28,9 @@ from surveys.validation import MAX_ID_LENGTH, clean_text
 
 logger = logging.getLogger(__name__)
 
+LINK_PREFIX = "link-"
+"""A plain link's place is held by the participant ``link-<link id>``: typed ids may not take it."""
+
 
 def assignments_expire(*, survey: Survey) -> int:
     """Expire started assignments past the survey's time allowance, freeing their places. Their
@@ -57,6 +60,7 @@ def assignment_start(
     }
     external_id = clean_text(external_id, field="external_id", max_length=MAX_ID_LENGTH, required=False)
     session_key = clean_text(session_key, field="session_key", max_length=64, required=False)
+    link_token = clean_text(link_token, field="link", max_length=64, required=False)
     survey = Survey.objects.select_for_update().select_related("study").get(pk=survey.pk)
     if survey.status != Survey.Status.OPEN:
         raise MetamerError(
@@ -64,11 +68,16 @@ def assignment_start(
             code="conflict",
         )
     link = None
+    if external_id.startswith(LINK_PREFIX) and not link_token:
+        raise MetamerError(
+            f"participant ids starting with {LINK_PREFIX!r} name plain links' places: use your own id, or open your link",
+            field="external_id",
+        )
     if link_token:
         link = SurveyLink.objects.filter(survey=survey, token=link_token).first()
         if link is None:
             raise MetamerError("this link is not one of this survey's: check that it was copied whole", code="link")
-        external_id = f"link-{link.pk}"
+        external_id = f"{LINK_PREFIX}{link.pk}"
     if not external_id:
         raise MetamerError("a participant id is needed to start", field="external_id")
     assignments_expire(survey=survey)

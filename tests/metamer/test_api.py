@@ -2,6 +2,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -12,12 +13,42 @@ from tests.factories import ModelSpecFactory, TargetFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def api():
-    user = get_user_model().objects.create_user("r", password="pw-unused-123", is_staff=True)
+def _client(username: str, *, codenames: tuple[str, ...] | None = None) -> APIClient:
+    """A staff user's API client with the given permissions (None: every Metamer permission)."""
+    user = get_user_model().objects.create_user(username, password="pw-unused-123", is_staff=True)
+    metamer = Permission.objects.filter(content_type__app_label__in=["inversion", "surveys", "analysis"])
+    user.user_permissions.set(metamer if codenames is None else metamer.filter(codename__in=codenames))
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client
+
+
+@pytest.fixture
+def api():
+    return _client("r")
+
+
+def test_a_staff_account_gets_through_the_api_what_the_admin_grants_it(admin_client):
+    nothing = _client("none", codenames=())
+    for url in ("/api/responses/", "/api/assignments/", "/api/reports/", "/api/similarity-data/", "/api/studies/"):
+        assert nothing.get(url).status_code == 403, url
+    assert nothing.post("/api/studies/", {"name": "x"}, format="json").status_code == 403
+    reader = _client("reader", codenames=("view_study", "view_response"))
+    assert reader.get("/api/studies/").status_code == reader.get("/api/responses/").status_code == 200
+    assert reader.post("/api/studies/", {"name": "x"}, format="json").status_code == 403
+    assert reader.get("/api/assignments/").status_code == 403
+    from surveys.models import Study
+
+    assert not Study.objects.exists()
+    writer = _client("writer", codenames=("view_study", "add_study"))
+    assert writer.post("/api/studies/", {"name": "x"}, format="json").status_code == 201
+    study = Study.objects.get()
+    assert writer.post(f"/api/studies/{study.pk}/sync/").status_code == 403  # acting on one needs change
+
+
+def test_the_schema_and_its_docs_are_for_staff():
+    assert APIClient().get("/api/schema/").status_code in (401, 403)
+    assert APIClient().get("/api/docs/").status_code in (401, 403)
 
 
 def test_api_needs_a_token(client):
@@ -26,10 +57,8 @@ def test_api_needs_a_token(client):
 
 def test_an_expired_token_is_refused_saying_how_to_make_a_new_one(settings):
     settings.METAMER_API_TOKEN_DAYS = 30
-    user = get_user_model().objects.create_user("old", password="pw-unused-123", is_staff=True)
-    token = Token.objects.create(user=user)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client = _client("old")
+    token = Token.objects.get(user__username="old")
     assert client.get("/api/model-specs/").status_code == 200
     Token.objects.filter(pk=token.pk).update(created=timezone.now() - timedelta(days=31))
     reply = client.get("/api/model-specs/")

@@ -2,6 +2,7 @@
 that says what to fix, and leave no row or file behind. Runs on SQLite and (in the Makefile's
 second pass) on PostgreSQL, whose column checks differ."""
 
+import csv
 import io
 import json
 import struct
@@ -42,6 +43,10 @@ ANSWER_BODIES = {
     "answer out of range": {"answer": 7, "idempotency_key": "k"},
     "answer a dict": {"answer": {"a": 1}, "idempotency_key": "k"},
     "answer a huge list": {"answer": list(range(1000)), "idempotency_key": "k"},
+    "trial a superscript digit": {"trial": "²", "answer": 0, "idempotency_key": "k"},
+    "trial an Arabic-Indic digit": {"trial": "٣", "answer": 0, "idempotency_key": "k"},
+    "key with a line separator": {"answer": 0, "idempotency_key": "k\u2028"},
+    "key with a C1 control": {"answer": 0, "idempotency_key": "k\x85"},
 }
 
 
@@ -61,6 +66,8 @@ def test_the_answer_endpoint_refuses_with_a_4xx_and_stores_nothing(client, surve
 
 PARTICIPANT_IDS = {
     "NUL": "w\x00",
+    "a line separator first": "\u2028=1+1",
+    "a plain link's place": "link-1",
     "5,000 characters": "w" * 5000,
     "a line break": "w\n1",
 }
@@ -255,10 +262,13 @@ def test_answers_of_the_wrong_size_or_type_are_refused_saying_why(client, survey
 
 def _api_client(*, staff: bool, csrf: bool = False):
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
     from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
     user = get_user_model().objects.create_user(f"u{staff}", password="pw-unused-123", is_staff=staff)
+    # Every permission: what is refused is refused for the credentials, not for a missing permission.
+    user.user_permissions.set(Permission.objects.all())
     client = APIClient(enforce_csrf_checks=csrf)
     if csrf:
         client.force_login(user)  # a browser session, and no CSRF token
@@ -374,3 +384,37 @@ def test_admin_posts_without_a_csrf_token_are_refused(admin_user):
     reply = browser.post(url, {**data, "layer": "3"})
     assert reply.status_code == 403
     assert model.objects.count() == 0
+
+
+NUL_ADDRESSES = [
+    "/a/%00/trial.json",
+    "/a/tok%00en/",
+    "/s/{uuid}/?link=%00",
+    "/s/{uuid}/?pid=w%00",
+    "/admin/surveys/assignment/?q=%00",
+    "/api/iris/?job=%00",
+]
+
+
+@pytest.mark.parametrize("address", NUL_ADDRESSES)
+def test_a_nul_anywhere_in_the_address_is_a_400_before_any_database(admin_client, survey, address):
+    reply = admin_client.get(address.format(uuid=survey.uuid))
+    assert reply.status_code == 400, (address, reply.status_code)
+    assert Participant.objects.count() == 0
+
+
+@pytest.mark.parametrize("job", ["²", "١", "99999999999999999999999", "-1", "1.0"])
+def test_a_job_filter_that_is_not_an_id_is_a_400(admin_client, job):
+    reply = admin_client.get(f"/api/iris/?job={job}")
+    assert reply.status_code == 400 and reply.json()["field"] == "job"
+
+
+@pytest.mark.parametrize("cell", ["＝1+1", " =1+1", "\u00a0@SUM(A1)", "\u2028=1", "－2+3", "\n=1"])
+def test_the_formula_guard_sees_through_spaces_and_full_width_signs(cell):
+    import pandas as pd
+
+    from analysis.services.reports import spreadsheet_safe_csv
+
+    written = spreadsheet_safe_csv(pd.DataFrame({"worker": [cell], "n": [-3]})).decode()
+    row = list(csv.reader(io.StringIO(written)))[1]
+    assert row == ["'" + cell, "-3"]  # defused, and numbers are left alone
