@@ -313,6 +313,7 @@ class InversionJobAdmin(CreatedByServiceAdmin):
         p = job_progress(obj)
         eta = f", ETA {p['eta_seconds']:.0f} s" if p["eta_seconds"] else ""
         stalled = "; stalled: its worker went silent, resume it" if p["stalled"] else ""
+        stalled += f"; waiting: {p['waiting']}" if p["waiting"] else ""
         return f"{p['done']}/{p['total']} ({p['percent']:.0f}%{eta}){stalled}"
 
     def get_queryset(self, request):
@@ -342,6 +343,7 @@ class InversionJobAdmin(CreatedByServiceAdmin):
                 "target_set",
                 "config",
                 "status",
+                "progress",
                 "done",
                 "total",
                 "convergence",

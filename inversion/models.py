@@ -140,6 +140,12 @@ class InversionJob(models.Model):
         blank=True,
         help_text="Last sign of life from the worker running it (a lease: silence means stalled).",
     )
+    enqueued_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When it was last handed to the task queue; empty while the queue could not be reached "
+        "(it is sent again every minute).",
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:

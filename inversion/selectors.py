@@ -81,7 +81,24 @@ def job_stalled(job: InversionJob) -> bool:
     return last is None or (timezone.now() - last).total_seconds() > settings.METAMER_JOB_LEASE_SECONDS
 
 
-def job_progress(job: InversionJob) -> dict[str, float | int | None]:
+def job_waiting(job: InversionJob) -> str:
+    """Why a queued job has not started, in words, when it waits longer than it should: the task
+    queue could not take it, or no worker has taken it for ``METAMER_QUEUE_WAIT_MINUTES``.
+    Empty otherwise."""
+    if job.status != InversionJob.Status.QUEUED:
+        return ""
+    if job.enqueued_at is None:
+        return "the task queue could not be reached when it was made; Metamer sends it again every minute"
+    minutes = (timezone.now() - job.enqueued_at).total_seconds() / 60
+    if minutes < settings.METAMER_QUEUE_WAIT_MINUTES:
+        return ""
+    return (
+        f"no worker has taken it for {minutes:.0f} minutes: check that a Celery worker runs on the gpu queue "
+        "(celery -A metamer worker -Q gpu,celery; make serve starts one)"
+    )
+
+
+def job_progress(job: InversionJob) -> dict[str, float | int | str | None]:
     """Done/total IRIs, percent and an ETA in seconds from the pace so far (None until known)."""
     percent = 100 * job.done / job.total if job.total else 0.0
     eta = None
@@ -96,6 +113,7 @@ def job_progress(job: InversionJob) -> dict[str, float | int | None]:
         "percent": round(percent, 1),
         "eta_seconds": eta,
         "stalled": job_stalled(job),
+        "waiting": job_waiting(job),
     }
 
 

@@ -13,6 +13,12 @@ def run_inversion_job(job_id: int) -> None:
     services.inversion_job_dispatch(job_id=job_id)
 
 
+@shared_task
+def send_unsent_jobs() -> None:
+    """Jobs the task queue could not take when they were made, sent again (the beat, each minute)."""
+    services.inversion_jobs_send_unsent()
+
+
 @shared_task(acks_late=True)
 def run_inversion_chunk(job_id: int, chunk: int) -> None:
     try:

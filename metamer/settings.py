@@ -202,10 +202,16 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_ROUTES = {"inversion.tasks.*": {"queue": "gpu"}, "analysis.tasks.*": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {
+    "inversion.tasks.send_unsent_jobs": {"queue": "celery"},
+    "inversion.tasks.*": {"queue": "gpu"},
+    "analysis.tasks.*": {"queue": "gpu"},
+}
 CELERY_BEAT_SCHEDULE = {
     # Cross-check every recruiting study with its recruiter (`celery -A metamer beat`).
     "sync-recruiters": {"task": "surveys.tasks.sync_recruiters", "schedule": 600.0},
+    # Hand over jobs the task queue could not take when they were made.
+    "send-unsent-jobs": {"task": "inversion.tasks.send_unsent_jobs", "schedule": 60.0},
 }
 # Where workers reach Metamer (HTTPS for Mechanical Turk), for the links recruiters are given.
 METAMER_PUBLIC_URL = os.environ.get("METAMER_PUBLIC_URL", "http://127.0.0.1:8000")
@@ -233,6 +239,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Metamer's own settings.
+METAMER_QUEUE_WAIT_MINUTES = float(os.environ.get("METAMER_QUEUE_WAIT_MINUTES", "5"))
+"""A queued job no worker has taken for this long is flagged in the admin and the API."""
 METAMER_CACHE_DIR = Path(os.environ.get("METAMER_CACHE_DIR", VAR_DIR / "cache"))
 METAMER_MAX_UPLOAD_BYTES = int(os.environ.get("METAMER_MAX_UPLOAD_BYTES", str(500 * 2**20)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 2**20

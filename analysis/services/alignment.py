@@ -4,6 +4,7 @@ stores its files. ``manage.py align`` runs the same benchmark on files."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from dataclasses import asdict
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from analysis.config import AlignmentConfig
 from analysis.models import AlignmentRun
@@ -27,6 +29,8 @@ from metamer.errors import MetamerError
 from science.downstream import check_probe_labels
 from science.networks import NetworkError
 from surveys.models import SimilarityData
+
+logger = logging.getLogger(__name__)
 
 
 def alignment_run_create(
@@ -58,11 +62,21 @@ def alignment_run_create(
 
 
 def _enqueue(run_id: int) -> None:
+    """One task per model. A task queue that cannot be reached fails the run, saying what to do,
+    instead of the request: the run never sits pending with nothing coming."""
     from analysis.tasks import embed_alignment_model
 
     run = AlignmentRun.objects.get(pk=run_id)
-    for name in run.config["models"]:
-        embed_alignment_model.delay(run_id, name)
+    try:
+        for name in run.config["models"]:
+            embed_alignment_model.delay(run_id, name)
+    except OperationalError:
+        logger.exception("the task queue could not be reached for alignment run %s", run_id)
+        _run_failed(
+            run_id,
+            "the task queue could not be reached: check that Redis (CELERY_BROKER_URL) is up and a worker runs "
+            "on the gpu queue, then create the run again",
+        )
 
 
 def alignment_run_embed(*, run_id: int, model_name: str) -> AlignmentRun:

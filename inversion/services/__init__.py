@@ -9,6 +9,7 @@ from inversion.services.jobs import (
     inversion_job_dispatch,
     inversion_job_resume,
     inversion_job_run,
+    inversion_jobs_send_unsent,
 )
 from inversion.services.judgements import lpips_judgements_compute
 from inversion.services.specs import model_spec_check, model_spec_register, model_specs_top1_import
@@ -33,6 +34,7 @@ __all__ = [
     "inversion_job_dispatch",
     "inversion_job_resume",
     "inversion_job_run",
+    "inversion_jobs_send_unsent",
     "lpips_judgements_compute",
     "model_spec_check",
     "model_spec_register",

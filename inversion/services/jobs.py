@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import socket
 import time
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 
 import torch
 from django.conf import settings
@@ -15,15 +17,19 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from inversion.config import SEED_KINDS, InversionConfig, invert_options
 from inversion.models import IRI, InversionJob, ModelSpec, Stimulus, TargetSet
 from inversion.selectors import job_chunks, job_stalled, model_spec_representation, target_tensor
 from inversion.services.targets import stimulus_create
 from metamer.errors import MetamerError
+from metamer.queue import send_after_commit
 from science import images as imageio
 from science.engine import autocast_dtype, invert, relative_distance
 from science.seeding import derive_seed, seed_everything
+
+logger = logging.getLogger(__name__)
 
 
 def inversion_job_check(*, model_spec: ModelSpec, target_set: TargetSet, config: InversionConfig) -> int:
@@ -51,10 +57,43 @@ def inversion_job_create(
         model_spec=model_spec, target_set=target_set, config=config.to_dict(), total=total
     )
     if enqueue:
-        from inversion.tasks import run_inversion_job  # tasks import services: resolved at call time
-
-        transaction.on_commit(lambda: run_inversion_job.delay(job.pk))
+        _send(job)
     return job
+
+
+def _send(job: InversionJob) -> None:
+    """Queue the job once committed; stamp ``enqueued_at`` when the queue took it."""
+    from inversion.tasks import run_inversion_job  # tasks import services: resolved at call time
+
+    InversionJob.objects.filter(pk=job.pk).update(enqueued_at=None)
+    send_after_commit(
+        run_inversion_job,
+        job.pk,
+        sent=lambda: InversionJob.objects.filter(pk=job.pk).update(enqueued_at=timezone.now()),
+    )
+
+
+UNSENT_GRACE_SECONDS = 30
+"""A queued job unsent for this long (the queue could not be reached) is sent again."""
+
+
+def inversion_jobs_send_unsent() -> list[int]:
+    """Send again every queued job the task queue could not take when it was made (the beat
+    runs this every minute). Returns the jobs handed over now."""
+    from inversion.tasks import run_inversion_job  # tasks import services: resolved at call time
+
+    since = timezone.now() - timedelta(seconds=UNSENT_GRACE_SECONDS)
+    sent = []
+    unsent = InversionJob.objects.filter(status=InversionJob.Status.QUEUED, enqueued_at__isnull=True)
+    for job_id in unsent.filter(created_at__lt=since).values_list("pk", flat=True):
+        try:
+            run_inversion_job.delay(job_id)
+        except OperationalError:
+            logger.warning("the task queue still cannot be reached; job %s waits", job_id)
+            break
+        InversionJob.objects.filter(pk=job_id).update(enqueued_at=timezone.now())
+        sent.append(job_id)
+    return sent
 
 
 _ALLOWED_MOVES = {
@@ -105,9 +144,7 @@ def inversion_job_resume(*, job: InversionJob, enqueue: bool = True) -> Inversio
     if job.status != InversionJob.Status.QUEUED:  # a queued job (never picked up) just goes again
         _move(job, InversionJob.Status.QUEUED, error="")
     if enqueue:
-        from inversion.tasks import run_inversion_job  # tasks import services: resolved at call time
-
-        transaction.on_commit(lambda: run_inversion_job.delay(job.pk))
+        _send(job)
     return job
 
 

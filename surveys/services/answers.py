@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from metamer.errors import MetamerError
@@ -34,11 +34,27 @@ LINK_PREFIX = "link-"
 
 def assignments_expire(*, survey: Survey) -> int:
     """Expire started assignments past the survey's time allowance, freeing their places. Their
-    answers stay stored (never lost) and are never counted. Returns how many expired."""
+    answers stay stored (never lost) and are never counted. Work that is complete is never
+    expired: an assignment whose every answer is stored but which a crash left started (killed
+    between the last answer and its submission) is submitted as of its last answer, and counts.
+    Returns how many expired."""
     deadline = timezone.now() - timedelta(minutes=survey.minutes_allotted)
-    return Assignment.objects.filter(survey=survey, status=Assignment.Status.STARTED, started_at__lt=deadline).update(
-        status=Assignment.Status.EXPIRED
-    )
+    overdue = Assignment.objects.filter(survey=survey, status=Assignment.Status.STARTED, started_at__lt=deadline)
+    complete = [
+        a
+        for a in overdue.select_related("survey").annotate(
+            n_stored=Count("responses"), last=Max("responses__created_at")
+        )
+        if a.n_stored and a.n_stored >= assignment_total(a)
+    ]
+    for assignment in complete:
+        submitted = Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.STARTED).update(
+            status=Assignment.Status.SUBMITTED, submitted_at=assignment.last
+        )
+        if submitted:
+            assignment_forget(assignment.token)
+            _adaptive_round_due(survey)
+    return overdue.exclude(pk__in=[a.pk for a in complete]).update(status=Assignment.Status.EXPIRED)
 
 
 @transaction.atomic

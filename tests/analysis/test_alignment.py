@@ -295,3 +295,19 @@ def test_the_kriegeskorte92_set_every_trained_model_beats_its_random_twin(shared
         assert rows.loc[trained, "triplet"] > rows.loc[twin, "triplet"]
     assert 0.4 < rows["noise_ceiling_low"].iloc[0] < rows["noise_ceiling_high"].iloc[0] < 0.7
     assert (rows["spearman"] < rows["noise_ceiling_high"]).all()
+
+
+def test_with_the_broker_down_a_run_fails_saying_what_to_do(monkeypatch, django_capture_on_commit_callbacks):
+    from kombu.exceptions import OperationalError
+
+    from analysis import tasks
+
+    def down(*args):
+        raise OperationalError("Error 111 connecting to redis:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.embed_alignment_model, "delay", down)
+    data = _stored_data(_pictures(6))
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.alignment_run_create(human=data, config=AlignmentConfig(models=("alexnet-imagenet",)))
+    run.refresh_from_db()
+    assert run.status == AlignmentRun.Status.FAILED and "task queue could not be reached" in run.error

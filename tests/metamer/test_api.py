@@ -159,3 +159,43 @@ def test_upload_an_archive_as_targets_and_get_progress(api, tmp_path):
     assert noise.json()["n_targets"] == 3
     neither = api.post("/api/target-sets/", {"name": "x", "image_size": 32}, format="json")
     assert neither.status_code == 400
+
+
+def test_with_the_broker_down_a_job_is_stored_queued_said_so_and_sent_again(
+    api, admin_client, monkeypatch, django_capture_on_commit_callbacks, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from kombu.exceptions import OperationalError
+
+    from inversion import services, tasks
+
+    spec = ModelSpecFactory(input_size=16)
+    targets = TargetFactory(target_set__image_size=16).target_set
+
+    def down(*args):
+        raise OperationalError("Error 111 connecting to redis:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.run_inversion_job, "delay", down)
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = api.post("/api/jobs/", {"model_spec": spec.pk, "target_set": targets.pk}, format="json")
+    assert reply.status_code == 201, reply.content  # stored, and the reply says what became of it
+    job = InversionJob.objects.get()
+    assert job.status == InversionJob.Status.QUEUED and job.enqueued_at is None
+    assert "could not be reached" in api.get(f"/api/jobs/{job.pk}/").json()["progress"]["waiting"]
+    assert (
+        "could not be reached" in admin_client.get(f"/admin/inversion/inversionjob/{job.pk}/change/").content.decode()
+    )
+    assert services.inversion_jobs_send_unsent() == []  # too new to send again yet, and the queue is still down
+    InversionJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(minutes=2))
+    assert services.inversion_jobs_send_unsent() == []
+    sent = []
+    monkeypatch.setattr(tasks.run_inversion_job, "delay", lambda *args: sent.append(args))
+    assert services.inversion_jobs_send_unsent() == [job.pk] and sent == [(job.pk,)]
+    job.refresh_from_db()
+    assert job.enqueued_at is not None and api.get(f"/api/jobs/{job.pk}/").json()["progress"]["waiting"] == ""
+    # Handed over, but no worker takes it: said so once it waits longer than it should.
+    InversionJob.objects.filter(pk=job.pk).update(enqueued_at=timezone.now() - timedelta(minutes=30))
+    waiting = api.get(f"/api/jobs/{job.pk}/").json()["progress"]["waiting"]
+    assert "no worker has taken it for 30 minutes" in waiting

@@ -324,3 +324,27 @@ def test_a_survey_of_images_too_small_for_lpips_is_refused_saying_so():
     with pytest.raises(MetamerError, match=r"at least 32×32 px .* these jobs' images are 16×16"):
         services.survey_assemble(study=StudyFactory(), name="s", jobs=[job], n_trials=None, include_unconverged=True)
     assert not Survey.objects.exists()
+
+
+def test_complete_work_a_crash_left_started_is_submitted_never_expired(survey):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    complete = services.assignment_start(survey=survey, external_id="complete")
+    for t in survey.trials.all():
+        services.response_record(assignment=complete, trial_id=t.pk, answer=t.correct, idempotency_key=str(t.pk))
+    partial = services.assignment_start(survey=survey, external_id="partial")
+    first = survey.trials.first()
+    services.response_record(assignment=partial, trial_id=first.pk, answer=first.correct, idempotency_key="k")
+    # The server died between the last answer and the submission, and nobody came back in time.
+    long_ago = timezone.now() - timedelta(minutes=survey.minutes_allotted + 5)
+    Assignment.objects.filter(pk=complete.pk).update(status=Assignment.Status.STARTED, submitted_at=None)
+    Assignment.objects.filter(pk__in=[complete.pk, partial.pk]).update(started_at=long_ago)
+    assert services.assignments_expire(survey=survey) == 1
+    complete.refresh_from_db()
+    partial.refresh_from_db()
+    last = complete.responses.order_by("-created_at").first().created_at
+    assert (complete.status, complete.submitted_at) == (Assignment.Status.SUBMITTED, last)
+    assert partial.status == Assignment.Status.EXPIRED
+    assert Response.objects.filter(assignment=partial).count() == 1  # kept, never counted
