@@ -3,6 +3,7 @@ stored job, and the one mapping from it to ``science.engine.invert``'s arguments
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,39 @@ PRESETS: dict[str, dict[str, Any]] = {
 """Named settings. ``paper``: the authors' method exactly (Nanda et al.'s reference code): a
 fixed-length step of 1 from the raw seed, constant, 5,000 steps, fp32, exact gradients, and
 their forms of any human-leaning regularizer added. Their ``fake_relu`` belongs to the network and is set on the model spec."""
+
+
+LIMITS = {
+    "steps": (1, 100_000),
+    "seeds_per_target": (1, 1_000),
+    "batch_size": (1, 4_096),
+    "seed": (0, 2**63 - 1),
+    "step_size": (0, 100),
+    "rep_weight": (0, 1e6),
+    "tv_weight": (0, 1e6),
+    "lp_weight": (0, 1e6),
+    "blur_weight": (0, 1e6),
+    "lpips_weight": (0, 1e6),
+}
+"""Bounds beyond which a setting is a typo, not a study: a job must be able to run (and its
+counts fit the database's columns)."""
+
+
+def _type_problems(config: InversionConfig) -> list[str]:
+    """Each setting of the declared type: whole numbers for ``int`` (never a bool or 1e300),
+    finite numbers for ``float``, true/false for ``bool``, text for ``str``."""
+    problems = []
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if f.type == "int" and type(value) is not int:
+            problems.append(f"{f.name} must be a whole number")
+        elif f.type == "float" and (type(value) not in (int, float) or not math.isfinite(value)):
+            problems.append(f"{f.name} must be a finite number")
+        elif f.type == "bool" and type(value) is not bool:
+            problems.append(f"{f.name} must be true or false")
+        elif f.type == "str" and type(value) is not str:
+            problems.append(f"{f.name} must be text")
+    return problems
 
 
 @dataclass(frozen=True)
@@ -92,7 +126,12 @@ class InversionConfig:
     convergence_threshold: float = 0.05
 
     def __post_init__(self) -> None:
-        problems = []
+        problems = _type_problems(self)
+        if problems:  # the range checks below assume the types are right
+            raise ValueError("; ".join(problems))
+        for name, (low, high) in LIMITS.items():
+            if not low <= getattr(self, name) <= high:
+                problems.append(f"{name} must be between {low:g} and {high:g}")
         if self.steps < 1:
             problems.append("steps must be at least 1")
         if self.update not in UPDATES:

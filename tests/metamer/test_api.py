@@ -115,10 +115,21 @@ def test_bad_job_settings_are_refused_with_what_to_fix(api):
         ({"steps": 0}, "steps must be at least 1"),
         ({"update": "lbfgs"}, "update must be one of"),
         ({"learning_rate": 0.1}, "unknown inversion settings: learning_rate"),
+        ({"steps": 1e300}, "steps must be a whole number"),
+        ({"steps": True}, "steps must be a whole number"),
+        ({"steps": "800"}, "steps must be a whole number"),
+        ({"steps": 10**9}, "steps must be between 1 and 100000"),
+        ({"seeds_per_target": 10**10}, "seeds_per_target must be between 1 and 1000"),
+        ({"seed": 2**64}, "seed must be between 0 and"),
+        ({"transform": "yes"}, "transform must be true or false"),
+        ({"update": ["adam"]}, "update must be text"),
     ):
         reply = api.post("/api/jobs/", {**good, "config": config}, format="json")
         assert reply.status_code == 400
         assert message in str(reply.json()["config"])
+    raw = f'{{"model_spec": {spec.pk}, "target_set": {targets.pk}, "config": {{"step_size": 1e400}}}}'
+    reply = api.post("/api/jobs/", raw, content_type="application/json")
+    assert reply.status_code == 400 and reply.json()["config"]  # infinity is not a setting
     assert not InversionJob.objects.exists()
 
 
