@@ -5,12 +5,13 @@ from django.utils.html import format_html, format_html_join
 from analysis.config import DEFAULT_MODELS, MAX_BOOTSTRAP, AlignmentConfig
 from analysis.models import AlignmentRun, Report
 from analysis.selectors import study_results
-from analysis.services import alignment_run_create, report_build, zoo_models_check
-from metamer.admin import CreatedByServiceAdmin, RecordedOnly, check_in_form
+from analysis.services import alignment_run_create, participant_delete, report_build, zoo_models_check
+from metamer.admin import CreatedByServiceAdmin, RecordedOnly, check_in_form, confirm_page
 from metamer.errors import MetamerError
 from science.zoo import METRICS
 from surveys.admin import StudyAdmin as SurveysStudyAdmin
-from surveys.models import Study
+from surveys.admin.workers import ParticipantAdmin as SurveysParticipantAdmin
+from surveys.models import Participant, Study
 
 
 @admin.register(Report)
@@ -244,3 +245,41 @@ class AlignmentRunAdmin(CreatedByServiceAdmin):
         if ceiling.get("noise_ceiling_low") is not None:
             note = f"Noise ceiling (Spearman) {ceiling['noise_ceiling_low']:.3f}–{ceiling['noise_ceiling_high']:.3f}."
         return format_html("<table>{}{}</table><p>{}</p>", head, body, note)
+
+
+# Withdrawing a participant also deletes the study's built reports (analysis owns them): the
+# action lives here, on the surveys app's participant page.
+admin.site.unregister(Participant)
+
+
+@admin.register(Participant)
+class ParticipantAdmin(SurveysParticipantAdmin):
+    actions = ["withdraw"]
+
+    @admin.action(description="Withdraw: delete their answers and identifiers (asks for the reason)")
+    def withdraw(self, request, queryset):
+        reason = request.POST.get("feedback", "").strip()
+        if "confirm" not in request.POST or not reason:
+            message = (
+                "Withdrawal deletes these people's answers, their recruiter ids and exit answers, and every report "
+                "built from their studies (build them again afterwards). It cannot be undone; the audit log keeps "
+                "who did it and why."
+            )
+            return confirm_page(
+                self,
+                request,
+                queryset,
+                title="Confirm: withdraw",
+                message=message,
+                reason="Why (kept in the audit log)",
+            )
+        for participant in queryset:
+            try:
+                withdrawal, reports = participant_delete(
+                    participant=participant, reason=reason, actor=request.user.get_username()
+                )
+            except MetamerError as exc:
+                self.message_user(request, f"{participant}: {exc.message}", messages.ERROR)
+                continue
+            self.message_user(request, f"Withdrawn: {withdrawal}; {reports} reports deleted.")
+        return None

@@ -13,6 +13,7 @@ from analysis.services.alignment_inputs import human_read, images_read, scores_r
 from analysis.services.alignment_outputs import alignment_write
 from analysis.services.benchmark import alignment_compute, embedding_compute
 from analysis.services.reports import report_build
+from analysis.services.withdrawal import participant_delete
 from analysis.services.zoo_models import zoo_models_check
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "embedding_compute",
     "human_read",
     "images_read",
+    "participant_delete",
     "report_build",
     "scores_read",
     "zoo_models_check",

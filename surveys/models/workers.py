@@ -144,6 +144,7 @@ class AuditEntry(models.Model):
         BONUS = "bonus"
         BLOCK = "block"
         RECORD = "record", "record the recruiter's state"
+        WITHDRAW = "withdraw", "withdraw a participant (their answers and identifiers deleted)"
 
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="audit")
     assignment = models.ForeignKey(Assignment, null=True, blank=True, on_delete=models.PROTECT, related_name="audit")

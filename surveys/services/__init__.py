@@ -52,6 +52,7 @@ from surveys.services.similarity import (
     similarity_file_read,
     triplet_file_read,
 )
+from surveys.services.withdrawal import participant_withdraw, participant_withdraw_check
 
 __all__ = [
     "CONTENT_FIELDS",
@@ -77,6 +78,8 @@ __all__ = [
     "kriegeskorte92_read",
     "participant_block",
     "participant_started",
+    "participant_withdraw",
+    "participant_withdraw_check",
     "response_record",
     "similarity_data_create",
     "similarity_data_from_survey",
