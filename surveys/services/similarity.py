@@ -36,13 +36,44 @@ KRIEGESKORTE92_SOURCE = (
 )
 
 
+MAX_VALUES = 50_000_000
+"""Most numbers a similarity file may hold (400 MB of float64): checked from the file's own
+header before anything is decompressed or allocated."""
+
+
 def _loadmat(file: IO[bytes] | Path, name: str) -> dict:
-    from scipy.io import loadmat
+    from scipy.io import loadmat, whosmat
 
     try:
+        # Sizes first, from the variables' headers: a small compressed file can claim gigabytes.
+        declared = sum(int(np.prod(shape, dtype=np.float64)) for _, shape, _ in whosmat(file))
+        if declared > MAX_VALUES:
+            raise MetamerError(f"{name}: declares {declared:,} values, more than {MAX_VALUES:,}", field="file")
+        if hasattr(file, "seek"):
+            file.seek(0)
         return loadmat(file, squeeze_me=True, struct_as_record=False)
-    except (ValueError, OSError, NotImplementedError, TypeError) as exc:
-        raise MetamerError(f"{name}: not a MATLAB file scipy can read ({exc})", field="file") from None
+    except MetamerError:
+        raise
+    except Exception as exc:  # a parser of untrusted bytes: whatever it raises means "not readable"
+        raise MetamerError(f"{name}: not a MATLAB file scipy can read ({type(exc).__name__})", field="file") from None
+
+
+def _npy(file: IO[bytes], name: str, size: int) -> np.ndarray:
+    """An .npy array whose header is checked before its data are read: a number type, and no
+    more values than ``MAX_VALUES`` or than the file holds."""
+    try:
+        version = np.lib.format.read_magic(file)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(file, max_header_size=10_000)
+    except Exception:
+        raise MetamerError(f"{name}: not a NumPy .npy file (an .npz, or damaged?)", field="file") from None
+    if not (np.issubdtype(dtype, np.number) or dtype == np.bool_):
+        raise MetamerError(f"{name}: holds {dtype} values, not numbers", field="file")
+    values = int(np.prod(shape, dtype=np.float64))
+    if values > MAX_VALUES or values * dtype.itemsize > size:
+        raise MetamerError(f"{name}: its header claims {values:,} values, more than the file holds", field="file")
+    file.seek(0)
+    return np.load(file, allow_pickle=False)
 
 
 def _mat_matrices(file: IO[bytes], name: str, variable: str) -> np.ndarray:
@@ -84,16 +115,19 @@ def similarity_file_read(*, file: IO[bytes], filename: str, variable: str = "") 
     suffix = Path(filename).suffix.lower()
     try:
         if suffix == ".npy":
-            matrices = np.load(file, allow_pickle=False)
+            matrices = _npy(file, filename, size)
         elif suffix == ".csv":
             matrices = np.loadtxt(io.TextIOWrapper(file, encoding="utf-8"), delimiter=",", ndmin=2)
         elif suffix == ".mat":
             matrices = _mat_matrices(file, filename, variable)
         else:
             raise MetamerError(f"{filename}: give a .csv, .npy or .mat file", field="file")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MetamerError(f"{filename}: not a numeric matrix ({exc})", field="file") from None
-    matrices = np.asarray(matrices, dtype=np.float64)
+    except (ValueError, UnicodeDecodeError, OverflowError) as exc:
+        raise MetamerError(f"{filename}: not a numeric matrix ({exc})"[:300], field="file") from None
+    try:
+        matrices = np.asarray(matrices, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise MetamerError(f"{filename}: not a numeric matrix", field="file") from None
     return matrices[None] if matrices.ndim == 2 else matrices
 
 
@@ -117,7 +151,7 @@ def triplet_file_read(*, file: IO[bytes], filename: str) -> tuple[np.ndarray, np
     try:
         t = np.array([[int(r["i"]), int(r["j"]), int(r["k"])] for r in rows], dtype=np.int64)
         given = np.array([int(r[column]) for r in rows], dtype=np.int64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise MetamerError(f"{filename}: i, j, k and {column} must be whole numbers", field="file") from None
     if column == "chosen":
         if not ((given == t[:, 1]) | (given == t[:, 2])).all():
@@ -144,17 +178,30 @@ def _checked_matrices(matrices: np.ndarray, *, n_items: int, similarities: bool)
     )
 
 
+def _finite(value):
+    """JSON has no NaN (PostgreSQL refuses it): a figure the data cannot give is stored as null."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        return None
+    return value
+
+
 def _summary(matrices: np.ndarray) -> dict:
     if len(matrices) < 2:
         return {}
     reliability = sim.split_half_reliability(matrices)
     ceiling = sim.noise_ceiling(matrices)
-    return {
-        **reliability,
-        "noise_ceiling_low": ceiling["low"],
-        "noise_ceiling_high": ceiling["high"],
-        "item_reliability": [round(float(v), 4) for v in sim.item_reliability(matrices, splits=20)],
-    }
+    return _finite(
+        {
+            **reliability,
+            "noise_ceiling_low": ceiling["low"],
+            "noise_ceiling_high": ceiling["high"],
+            "item_reliability": [round(float(v), 4) for v in sim.item_reliability(matrices, splits=20)],
+        }
+    )
 
 
 def _npz(**arrays: np.ndarray) -> bytes:
@@ -217,7 +264,7 @@ def similarity_data_import(
             group = sim.embedding_dissimilarity(sim.fit_embedding(t, c, n_items, generator=generator))
             kind, arrays = SimilarityData.Kind.TRIPLETS, {"triplets": t, "choices": c, "workers": who, "group": group}
             n_people, n_judgements = max(len(set(who.tolist()) - {""}), 1), len(t)
-            summary = sim.triplet_reliability(t, c, who) if n_people > 1 else {}
+            summary = _finite(sim.triplet_reliability(t, c, who)) if n_people > 1 else {}
     except ValueError as exc:
         raise MetamerError(f"{prefix}{exc}", field="file") from None
     with transaction.atomic():

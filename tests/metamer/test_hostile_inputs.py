@@ -418,3 +418,67 @@ def test_the_formula_guard_sees_through_spaces_and_full_width_signs(cell):
     written = spreadsheet_safe_csv(pd.DataFrame({"worker": [cell], "n": [-3]})).decode()
     row = list(csv.reader(io.StringIO(written)))[1]
     assert row == ["'" + cell, "-3"]  # defused, and numbers are left alone
+
+
+def _npy(array) -> bytes:
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def _npy_claiming(shape: str) -> bytes:
+    header = ("{'descr': '<f8', 'fortran_order': False, 'shape': " + shape + ", }").encode()
+    header += b" " * (118 - len(header)) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + b"\x00" * 64
+
+
+def _npz() -> bytes:
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez(buffer, a=np.zeros((4, 4)))
+    return buffer.getvalue()
+
+
+SIMILARITY_FILES = {
+    ".npy of strings": ("matrices", "m.npy", lambda: _npy(__import__("numpy").array([["a", "b"], ["c", "d"]]))),
+    "a header claiming 10^12 values": ("matrices", "m.npy", lambda: _npy_claiming("(1000000, 1000000)")),
+    "an .npz named .npy": ("matrices", "m.npy", _npz),
+    "128 zero bytes as .mat": ("matrices", "m.mat", lambda: b"\x00" * 128),
+    "a CSV that is not numbers": ("matrices", "m.csv", lambda: b"a,b\nc,d\n"),
+    "a 30-digit index": ("triplets", "t.csv", lambda: b"i,j,k,choice\n" + b"1" * 30 + b",1,2,1\n"),
+    "triplets without a header": ("triplets", "t.csv", lambda: b"0,1,2,1\n"),
+    "binary as triplets": ("triplets", "t.csv", lambda: b"\xff\xfe\x00\x01"),
+}
+
+
+@pytest.mark.parametrize("case", list(SIMILARITY_FILES))
+def test_similarity_files_are_checked_before_loading_and_store_nothing(case):
+    from surveys.models import SimilarityData
+
+    kind, filename, data = SIMILARITY_FILES[case]
+    from inversion import services as inversion_services
+
+    images = inversion_services.target_set_create_noise(name="set", n=4, law="normal-0-1", image_size=16, seed=0)
+    with pytest.raises(MetamerError) as refused:
+        services.similarity_data_upload(
+            name="d", kind=kind, file=io.BytesIO(data()), filename=filename, image_set=images
+        )
+    assert refused.value.message.startswith(filename) and refused.value.field == "file"
+    assert not SimilarityData.objects.exists()
+
+
+def test_two_identical_people_store_a_null_reliability_not_nan():
+    import numpy as np
+
+    from inversion import services as inversion_services
+
+    images = inversion_services.target_set_create_noise(name="set", n=5, law="normal-0-1", image_size=16, seed=0)
+    one = np.abs(np.random.default_rng(0).normal(size=(5, 5)))
+    one = (one + one.T) / 2
+    np.fill_diagonal(one, 0)
+    data = services.similarity_data_import(name="twins", image_set=images, matrices=np.stack([one, one]))
+    data.refresh_from_db()
+    assert json.dumps(data.reliability, allow_nan=False)  # no NaN reaches a JSON column
