@@ -33,6 +33,7 @@ def survey_content_update(*, survey: Survey, changes: dict[str, Any]) -> Survey:
     if unknown:
         raise MetamerError(f"not changeable here: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
     for field, value in changes.items():
+        _check_type(field, value)
         setattr(survey, field, value)
     try:
         survey.full_clean(exclude=[f.name for f in Survey._meta.fields if f.name not in changes])
@@ -41,3 +42,24 @@ def survey_content_update(*, survey: Survey, changes: dict[str, Any]) -> Survey:
         raise MetamerError(f"{field}: {' '.join(messages)}", field=field) from None
     survey.save(update_fields=list(changes))
     return survey
+
+
+def _check_type(field: str, value: Any) -> None:
+    """Each content field's own type and size: text as text within its limit (a list is not
+    stored as its repr), a whole number as a whole number (never 1e400 or true), true/false."""
+    model_field = Survey._meta.get_field(field)
+    kind = model_field.get_internal_type()
+    if kind == "TextField":
+        if type(value) is not str:
+            raise MetamerError(f"{field}: give text", field=field)
+        if model_field.max_length and len(value) > model_field.max_length:
+            raise MetamerError(
+                f"{field}: {len(value):,} characters, more than {model_field.max_length:,}", field=field
+            )
+        if "\x00" in value:
+            raise MetamerError(f"{field}: remove the NUL character", field=field)
+    elif kind == "BooleanField" and type(value) is not bool:
+        raise MetamerError(f"{field}: give true or false", field=field)
+    elif kind.endswith("IntegerField") and type(value) is not int:
+        raise MetamerError(f"{field}: give a whole number", field=field)
+

@@ -176,3 +176,30 @@ def test_the_api_reads_and_changes_what_workers_read_and_refuses_bad_values(admi
     survey.status = survey.Status.CLOSED
     survey.save()
     assert admin_client.patch(url, {"consent_text": "No."}, content_type="application/json").status_code == 409
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"n_practice": 1e400},
+        {"n_practice": True},
+        {"n_practice": 2.0},
+        {"consent_text": "x" * 5001},
+        {"exit_questions": ["How old are you?"]},
+        {"thank_you_text": 7},
+        {"ask_demographics": "yes"},
+    ],
+    ids=["1e400", "true", "2.0", "5,001 characters", "a list", "a number", "a string"],
+)
+def test_content_of_the_wrong_type_or_size_is_refused_and_nothing_is_stored(admin_client, survey, change):
+    url = f"/api/surveys/{survey.pk}/content/"
+    body = json.dumps(change) if change != {"n_practice": 1e400} else '{"n_practice": 1e400}'
+    reply = admin_client.patch(url, body, content_type="application/json")
+    assert reply.status_code == 400, reply.content
+    survey.refresh_from_db()
+    assert (survey.n_practice, survey.consent_text, survey.exit_questions, survey.ask_demographics) == (
+        0,
+        "",
+        "",
+        False,
+    )
