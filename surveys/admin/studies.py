@@ -101,7 +101,8 @@ class StudyAdmin(admin.ModelAdmin):
 
     @admin.display(description="assignments submitted")
     def progress(self, obj):
-        submitted = Assignment.objects.filter(survey__study=obj).exclude(status=Assignment.Status.STARTED).count()
+        # Finished work only (submitted, approved, rejected): an expired place is not a submission.
+        submitted = Assignment.objects.filter(survey__study=obj, status__in=Assignment.COUNTED).count()
         wanted = sum(s.workers_per_survey for s in obj.surveys.all())
         return f"{submitted}/{wanted}"
 

@@ -53,13 +53,10 @@ def _check_type(field: str, value: Any) -> None:
         if type(value) is not str:
             raise MetamerError(f"{field}: give text", field=field)
         if model_field.max_length and len(value) > model_field.max_length:
-            raise MetamerError(
-                f"{field}: {len(value):,} characters, more than {model_field.max_length:,}", field=field
-            )
+            raise MetamerError(f"{field}: {len(value):,} characters, more than {model_field.max_length:,}", field=field)
         if "\x00" in value:
             raise MetamerError(f"{field}: remove the NUL character", field=field)
     elif kind == "BooleanField" and type(value) is not bool:
         raise MetamerError(f"{field}: give true or false", field=field)
     elif kind.endswith("IntegerField") and type(value) is not int:
         raise MetamerError(f"{field}: give a whole number", field=field)
-

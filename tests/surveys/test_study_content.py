@@ -203,3 +203,25 @@ def test_content_of_the_wrong_type_or_size_is_refused_and_nothing_is_stored(admi
         "",
         False,
     )
+
+
+def test_the_preview_can_be_clicked_through_with_csrf_checks_on(written, survey, django_user_model):
+    import re
+
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)  # as a real browser: every post needs its token
+    browser.force_login(django_user_model.objects.create_superuser("boss", password="pw-unused-123"))
+    base = reverse("surveys:preview", args=[survey.uuid])
+
+    def post_form(url: str, data: dict):
+        page = browser.get(url).content.decode()
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        assert token, f"no CSRF token on {url}"
+        return browser.post(url, {**data, "csrfmiddlewaretoken": token.group(1)})
+
+    assert post_form(base + "?page=practice&i=0", {"answer": 0}).status_code == 200
+    assert post_form(base + "?i=0", {"answer": 0}).status_code == 302
+    assert post_form(base + "?page=exit", {"skip": "1"}).status_code == 200
+    assert not Participant.objects.exists() and not Response.objects.exists()
+    assert "would be saved" in browser.get(base + "?page=exit").content.decode()
