@@ -71,6 +71,10 @@ class SimilarityDataAdmin(CreatedByServiceAdmin):
             return []
         return ["image_set", "kind", "n_items", "n_people", "n_judgements", *self.readonly_fields]
 
+    def has_delete_permission(self, request, obj=None):
+        # Imported or collected judgements stay as recorded: analyses and reports cite them.
+        return False
+
     def create(self, request, data):
         fields = ("name", "kind", "file", "image_set", "images", "image_size", "variable", "similarities", "source")
         return services.similarity_data_create(

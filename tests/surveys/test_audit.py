@@ -161,3 +161,16 @@ def test_the_audit_log_itself_cannot_be_added_changed_or_deleted_in_the_admin(ad
     assert admin_client.post(f"/admin/surveys/auditentry/{entry.pk}/change/", {"reason": "x"}).status_code == 403
     assert admin_client.post(f"/admin/surveys/auditentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
     assert AuditEntry.objects.get().reason == "first look"
+
+
+def test_stored_similarity_data_cannot_be_deleted_in_the_admin(admin_client):
+    import numpy as np
+
+    from inversion import services as inversion_services
+    from surveys.models import SimilarityData
+
+    images = inversion_services.target_set_create_noise(name="set", n=4, law="normal-0-1", image_size=16, seed=0)
+    matrix = np.ones((4, 4)) - np.eye(4)
+    data = services.similarity_data_import(name="judged", image_set=images, matrices=matrix)
+    assert admin_client.post(f"/admin/surveys/similaritydata/{data.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert SimilarityData.objects.filter(pk=data.pk).exists()
