@@ -42,35 +42,28 @@ def _reason(reason: str, what: str) -> str:
     return reason
 
 
-@transaction.atomic
 def assignment_exclude(*, assignment: Assignment, reason: str, actor: str) -> Assignment:
     """Leave a worker's answers out of every result, report and export of data (they stay
     stored); the reason goes to the audit log. Replaces deleting anything a worker sent."""
-    reason = _reason(reason, "an exclusion")
-    if not Assignment.objects.filter(pk=assignment.pk, excluded=False).update(excluded=True):
-        raise MetamerError(f"{assignment.participant} is excluded already", code="conflict")
-    assignment.excluded = True
-    audit_record(
-        study=assignment.survey.study,
-        assignment=assignment,
-        action=AuditEntry.Action.EXCLUDE,
-        actor=actor,
-        reason=reason,
-    )
-    return assignment
+    return _set_excluded(assignment, True, _reason(reason, "an exclusion"), actor)
+
+
+def assignment_include(*, assignment: Assignment, reason: str, actor: str) -> Assignment:
+    """Undo an exclusion: the worker's answers count again (recorded, with the reason)."""
+    return _set_excluded(assignment, False, _reason(reason, "including a worker again"), actor)
 
 
 @transaction.atomic
-def assignment_include(*, assignment: Assignment, reason: str, actor: str) -> Assignment:
-    """Undo an exclusion: the worker's answers count again (recorded, with the reason)."""
-    reason = _reason(reason, "including a worker again")
-    if not Assignment.objects.filter(pk=assignment.pk, excluded=True).update(excluded=False):
-        raise MetamerError(f"{assignment.participant} is not excluded", code="conflict")
-    assignment.excluded = False
+def _set_excluded(assignment: Assignment, excluded: bool, reason: str, actor: str) -> Assignment:
+    # The update only moves from the other state: a repeat is refused, never recorded twice.
+    if not Assignment.objects.filter(pk=assignment.pk, excluded=not excluded).update(excluded=excluded):
+        state = "excluded already" if excluded else "not excluded"
+        raise MetamerError(f"{assignment.participant} is {state}", code="conflict")
+    assignment.excluded = excluded
     audit_record(
         study=assignment.survey.study,
         assignment=assignment,
-        action=AuditEntry.Action.INCLUDE,
+        action=AuditEntry.Action.EXCLUDE if excluded else AuditEntry.Action.INCLUDE,
         actor=actor,
         reason=reason,
     )
