@@ -44,14 +44,12 @@ from surveys.services.recruitment import (
 )
 from surveys.services.similarity import (
     kriegeskorte92_import,
-    kriegeskorte92_read,
     similarity_data_create,
     similarity_data_from_survey,
     similarity_data_import,
     similarity_data_upload,
-    similarity_file_read,
-    triplet_file_read,
 )
+from surveys.services.similarity_files import kriegeskorte92_read, similarity_file_read, triplet_file_read
 from surveys.services.withdrawal import participant_withdraw, participant_withdraw_check
 
 __all__ = [
