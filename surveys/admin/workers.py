@@ -133,30 +133,27 @@ class AssignmentAdmin(RecordedOnly, admin.ModelAdmin):
 
     @admin.action(description="Exclude from the data (asks for the reason; the answers stay stored)")
     def exclude_from_data(self, request, queryset):
-        return self._decide(request, queryset, "exclude", services.assignment_exclude)
+        what = "These workers' answers stay stored and are left out of every result, report and export of data."
+        return self._decide(request, queryset, "Exclude from the data", what, services.assignment_exclude)
 
     @admin.action(description="Include in the data again (asks for the reason)")
     def include_in_data(self, request, queryset):
-        return self._decide(request, queryset, "include", services.assignment_include)
+        what = "These workers' answers count again in every result, report and export of data."
+        return self._decide(request, queryset, "Include in the data again", what, services.assignment_include)
 
     @admin.action(description="Add a note (no money moves)")
     def add_note(self, request, queryset):
-        return self._decide(
-            request,
-            queryset,
-            "note",
-            lambda *, assignment, reason, actor: services.assignment_note(
-                assignment=assignment, note=reason, actor=actor
-            ),
-        )
+        def note(*, assignment, reason, actor):
+            return services.assignment_note(assignment=assignment, note=reason, actor=actor)
 
-    def _decide(self, request, queryset, what: str, decide):
+        return self._decide(request, queryset, "Add a note", "The note changes nothing else.", note)
+
+    def _decide(self, request, queryset, title: str, what: str, decide):
+        """A later decision that needs a reason: asked for, then recorded in the audit log."""
         reason = request.POST.get("feedback", "").strip()
         if "confirm" not in request.POST or not reason:
-            message = f"Say why ({what}): the reason is kept in the study's audit log with your name and the time."
-            return confirm_page(
-                self, request, queryset, title=f"Confirm: {what}", message=message, reason="Why (kept in the audit log)"
-            )
+            message = f"{what} Say why: it is kept in the study's audit log with your name and the time."
+            return confirm_page(self, request, queryset, title=title, message=message, reason="Why")
         self._each(request, queryset, lambda a: decide(assignment=a, reason=reason, actor=actor_of(request)))
         return None
 

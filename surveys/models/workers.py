@@ -139,12 +139,12 @@ class AuditEntry(models.Model):
         REJECT = "reject"
         FLAG = "flag"
         NOTE = "note"
-        EXCLUDE = "exclude", "exclude from the data"
-        INCLUDE = "include", "include in the data again"
+        EXCLUDE = "exclude", "Exclude from the data"
+        INCLUDE = "include", "Include in the data again"
         BONUS = "bonus"
         BLOCK = "block"
-        RECORD = "record", "record the recruiter's state"
-        WITHDRAW = "withdraw", "withdraw a participant (their answers and identifiers deleted)"
+        RECORD = "record", "Record the recruiter's state"
+        WITHDRAW = "withdraw", "Withdraw a participant (their answers and identifiers deleted)"
 
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="audit")
     assignment = models.ForeignKey(Assignment, null=True, blank=True, on_delete=models.PROTECT, related_name="audit")
