@@ -14,7 +14,7 @@ from surveys.kinds.layouts import Clustering, PickOfTwo
 from surveys.kinds.spec import KindSpec, Plan
 
 
-def plan_2afc(iris: list, rng: random.Random, similarity: Callable | None = None) -> tuple[list[Plan], str]:
+def plan_2afc(iris: list, rng: random.Random, similarity: Callable | None = None) -> list[Plan]:
     """Per IRI, the query ``xr`` over its target ``xt`` and seed ``x0`` in random order."""
     rng.shuffle(iris)
     plans = []
@@ -25,12 +25,12 @@ def plan_2afc(iris: list, rng: random.Random, similarity: Callable | None = None
             options.reverse()
         slots = [("query", iri.stimulus)] + [("option", o) for o in options]
         plans.append(Plan(job=iri.job, slots=slots, correct=correct, iri=iri))
-    return plans, ""
+    return plans
 
 
 def plan_clustering(
     iris: list, rng: random.Random, similarity: Callable[[list], np.ndarray] | None = None
-) -> tuple[list[Plan], str]:
+) -> list[Plan]:
     """Three targets as columns, two IRIs of each as rows. With ``similarity`` (targets →
     similarity matrix), an anchor and its two most similar targets; else random targets."""
     by_job: dict[int, dict[Any, list]] = {}
@@ -59,7 +59,7 @@ def plan_clustering(
         slots = [("column", t.stimulus) for t, _ in triple]
         slots += [("row", iri.stimulus) for iri, _ in rows]
         plans.append(Plan(job=rows[0][0].job, slots=slots, correct=[c for _, c in rows]))
-    return plans, ""
+    return plans
 
 
 def _similar_triples(targets: list, similarity: np.ndarray, rng: random.Random) -> list[list]:

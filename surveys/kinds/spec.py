@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from surveys.kinds.layouts import Layout
@@ -47,7 +47,7 @@ class KindSpec:
     image_set: bool
     """Asks about any image set (its indices in ``Trial.items``), not about IRIs."""
     plan: Callable[..., Any]
-    """The pure planner: for IRI kinds ``(iris, rng, similarity) -> (plans, source)``; for
+    """The pure planner: for IRI kinds ``(iris, rng, similarity) -> plans``; for
     image-set kinds ``(n, name, n_trials, seed, n_attention_checks) -> (trials, checks, sampling)``."""
     design_fields: tuple[str, ...] = ()
     """The design form's fields beyond name, kind and the common ones."""
@@ -60,11 +60,6 @@ class KindSpec:
     """Adaptive rounds may add trials (the answers so far pick them)."""
     similarity: bool = False
     """Groups its targets by a similarity (hard clustering)."""
-    repeats: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        # Repeated trials measure consistency where an answer is a judgement, not a score.
-        object.__setattr__(self, "repeats", self.image_set)
 
     def score(self, correct: Any, check_row: int | None, answer: Any) -> float | None:
         """Share right of an answer in the trial's own terms; refuses a malformed one."""

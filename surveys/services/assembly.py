@@ -4,6 +4,7 @@ with the kind's own planner and stores nothing), then store exactly that design
 
 from __future__ import annotations
 
+import functools
 import io
 import random
 from collections.abc import Sequence
@@ -107,8 +108,8 @@ def survey_assemble_check(
     grouping = None
     if spec.similarity:
         source = similarity_name or "LPIPS alex-lin distances between the targets"
-        grouping = lambda targets: target_similarity(targets, similarity)  # noqa: E731
-    plans, _ = spec.plan(iris, rng, grouping)
+        grouping = functools.partial(target_similarity, uploaded=similarity)
+    plans = spec.plan(iris, rng, grouping)
     if n_trials is not None:
         if n_trials > len(plans):
             raise MetamerError(
@@ -172,8 +173,9 @@ def _check_policies(
     spec: KindSpec, *, n_repeats: int, min_consistency: float, adaptive_every: int, adaptive_trials: int
 ) -> None:
     """The data and adaptive policies of a design, refused with the reason."""
-    if (n_repeats or min_consistency) and not spec.repeats:
-        repeating = ", ".join(s.noun for s in KINDS.values() if s.repeats)
+    # Repeated trials measure consistency where an answer is a judgement (image sets), not a score.
+    if (n_repeats or min_consistency) and not spec.image_set:
+        repeating = ", ".join(s.noun for s in KINDS.values() if s.image_set)
         raise MetamerError(f"repeated trials are for image-set surveys: {repeating}", field="n_repeats")
     if not 0.0 <= min_consistency <= 1.0:
         raise MetamerError("the least consistency is a share: between 0 and 1", field="min_consistency")
