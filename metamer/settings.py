@@ -242,6 +242,9 @@ SPECTACULAR_SETTINGS = {
 METAMER_QUEUE_WAIT_MINUTES = float(os.environ.get("METAMER_QUEUE_WAIT_MINUTES", "5"))
 """A queued job no worker has taken for this long is flagged in the admin and the API."""
 METAMER_CACHE_DIR = Path(os.environ.get("METAMER_CACHE_DIR", VAR_DIR / "cache"))
+# A network is built and run once before it is registered, in a child process with these limits.
+METAMER_CHECK_SECONDS = float(os.environ.get("METAMER_CHECK_SECONDS", "120"))
+METAMER_CHECK_MEMORY_MB = int(os.environ.get("METAMER_CHECK_MEMORY_MB", "4096"))
 METAMER_MAX_UPLOAD_BYTES = int(os.environ.get("METAMER_MAX_UPLOAD_BYTES", str(500 * 2**20)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 2**20
 # API tokens (`manage.py drf_create_token -r USER`) stop working after this many days.
@@ -251,8 +254,11 @@ METAMER_DEVICE = os.environ.get("METAMER_DEVICE", "")  # "" = CUDA when present,
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact_tokens": {"()": "metamer.logs.RedactTokens"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_tokens"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    # runserver's request lines name worker pages too: through the same masking handler.
+    "loggers": {"django.server": {"handlers": ["console"], "level": "INFO", "propagate": False}},
 }
 
 if PRODUCTION:
