@@ -172,7 +172,9 @@ STORAGES = {
 AWS_S3_REGION_NAME = os.environ.get("AWS_S3_REGION_NAME")
 AWS_S3_FILE_OVERWRITE = False
 AWS_DEFAULT_ACL = None
-SERVE_MEDIA = not AWS_STORAGE_BUCKET_NAME and not PRODUCTION
+# Media on local disk (embedded, or a production media volume) go through Metamer's own view,
+# which applies the private/public rules; on S3 the bucket serves them.
+SERVE_MEDIA = not AWS_STORAGE_BUCKET_NAME
 METAMER_MEDIA_ORIGIN = os.environ.get(
     "METAMER_MEDIA_ORIGIN", f"https://{AWS_STORAGE_BUCKET_NAME}.s3.amazonaws.com" if AWS_STORAGE_BUCKET_NAME else ""
 )

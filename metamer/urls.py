@@ -26,5 +26,5 @@ urlpatterns = [
 
 
 if settings.SERVE_MEDIA:
-    # Embedded mode: media from local disk (production serves it from S3 or the web server).
+    # Media from local disk through the view that keeps private files private (S3 serves its own).
     urlpatterns.append(re_path(r"^media/(?P<path>.*)$", media))
