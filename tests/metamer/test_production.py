@@ -75,7 +75,7 @@ def production(tmp_path_factory):
     )
     port = _free_port()
     bin_dir = Path(sys.executable).parent
-    log = open(var / "processes.log", "w")  # closed at teardown
+    log = os.open(var / "processes.log", os.O_WRONLY | os.O_CREAT, 0o600)  # closed at teardown
     processes = [
         subprocess.Popen(
             [bin_dir / "gunicorn", "metamer.wsgi:application", f"--bind=127.0.0.1:{port}", "--workers=2"],
@@ -127,7 +127,7 @@ def production(tmp_path_factory):
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
-    log.close()
+    os.close(log)
     with psycopg.connect(PG + "/postgres", autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
