@@ -211,7 +211,7 @@ def _target_set_fields(data: dict) -> dict:
 
 @admin.register(TargetSet)
 class TargetSetAdmin(CreatedByServiceAdmin):
-    list_display = ["name", "kind", "image_size", "n_targets", "source", "created_at"]
+    list_display = ["name", "kind", "image_size", "n_targets", "import_state", "source", "created_at"]
     inlines = [TargetInline]
 
     def get_inlines(self, request, obj):
@@ -223,7 +223,21 @@ class TargetSetAdmin(CreatedByServiceAdmin):
         return super().get_form(request, obj, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
-        return ["kind", "source", "image_size", "resize_policy", "sample_seed"] if obj else []
+        return ["kind", "source", "image_size", "resize_policy", "sample_seed", "import_state"] if obj else []
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        hidden = {"status", "imported", "total", "message", "upload", "pending_files", "enqueued_at"}
+        return [f for f in fields if f not in hidden]
+
+    @admin.display(description="import")
+    def import_state(self, obj):
+        if obj.status == TargetSet.Status.IMPORTING:
+            percent = 100 * obj.imported / obj.total if obj.total else 0
+            return f"importing: {obj.imported}/{obj.total} images ({percent:.0f}%)"
+        if obj.status == TargetSet.Status.FAILED:
+            return f"failed: {obj.message}"
+        return "ready"
 
     def create(self, request, data):
         return services.target_set_create(**_target_set_fields(data))

@@ -54,6 +54,10 @@ class TargetSetSerializer(serializers.ModelSerializer):
             "resize_policy",
             "sample_seed",
             "n_targets",
+            "status",
+            "imported",
+            "total",
+            "message",
             "created_at",
         ]
 

@@ -44,7 +44,7 @@ def open_image(data: bytes, name: str = "image") -> Image.Image:
         raise ImageError(f"{name}: not a readable image; upload one of {formats}") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{name}: a damaged or truncated image ({type(exc).__name__})") from None
-    return img.convert("RGB")
+    return img if img.mode == "RGB" else img.convert("RGB")
 
 
 def image_members(path: Path) -> list[str]:

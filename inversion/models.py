@@ -6,7 +6,7 @@ import uuid
 
 from django.db import models
 
-from metamer.uploads import CHECKPOINT
+from metamer.uploads import CHECKPOINT, IMPORT_ARCHIVE
 
 
 class Stimulus(models.Model):
@@ -82,6 +82,11 @@ class TargetSet(models.Model):
         IMAGES = "images", "Images (uploaded, archive or data set)"
         NOISE = "noise", "Noise targets"
 
+    class Status(models.TextChoices):
+        READY = "ready", "Ready"
+        IMPORTING = "importing", "Importing"
+        FAILED = "failed", "Import failed"
+
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.IMAGES)
     source = models.CharField(max_length=300, blank=True, help_text="Where the images came from.")
@@ -89,6 +94,16 @@ class TargetSet(models.Model):
     resize_policy = models.CharField(max_length=40, default="center-crop+bilinear")
     sample_seed = models.BigIntegerField(null=True, blank=True, help_text="Seed of the random sample, if any.")
     created_at = models.DateTimeField(auto_now_add=True)
+    # A large upload is imported in the background, in chunks: what it has stored so far.
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.READY)
+    imported = models.PositiveIntegerField(default=0, help_text="Images stored so far.")
+    total = models.PositiveIntegerField(default=0, help_text="Images the import will store.")
+    message = models.TextField(blank=True, help_text="Why the import failed.")
+    upload = models.FileField(upload_to=IMPORT_ARCHIVE, blank=True, help_text="The archive being imported.")
+    pending_files = models.JSONField(
+        default=list, blank=True, help_text="Files of the chunk being stored: removed if it never commits."
+    )
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="When the task queue took the import.")
 
     def __str__(self) -> str:
         return self.name

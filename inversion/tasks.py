@@ -15,8 +15,16 @@ def run_inversion_job(job_id: int) -> None:
 
 @shared_task
 def send_unsent_jobs() -> None:
-    """Jobs the task queue could not take when they were made, sent again (the beat, each minute)."""
+    """Jobs and imports the task queue could not take when they were made, sent again (the
+    beat, each minute)."""
     services.inversion_jobs_send_unsent()
+    services.target_set_imports_send_unsent()
+
+
+@shared_task(acks_late=True)
+def run_target_set_import(target_set_id: int) -> None:
+    """Import (or resume) a large upload, chunk by chunk."""
+    services.target_set_import_run(target_set_id=target_set_id)
 
 
 @shared_task(acks_late=True)

@@ -31,3 +31,6 @@ class GeneratedName:
 
 INSTRUCTION_IMAGE = GeneratedName("stimuli/instructions", (".png", ".jpg", ".jpeg", ".webp", ".gif"), ".png")
 CHECKPOINT = GeneratedName("checkpoints", (".pt", ".pth", ".bin", ".safetensors"), ".pt")
+IMPORT_ARCHIVE = GeneratedName(
+    "imports", (".zip", ".tar", ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"), ".zip"
+)

@@ -48,10 +48,12 @@ def sha256(data: bytes) -> str:
 def fit(img: Image.Image, size: int) -> Image.Image:
     """Centre-crop to a square, then resize to ``size``×``size`` (bilinear; policy recorded as
     ``center-crop+bilinear``)."""
-    img = img.convert("RGB")
+    if img.mode != "RGB":
+        img = img.convert("RGB")
     side = min(img.size)
     left, top = (img.width - side) // 2, (img.height - side) // 2
-    img = img.crop((left, top, left + side, top + side))
+    if img.width != img.height:
+        img = img.crop((left, top, left + side, top + side))
     return img if img.size == (size, size) else img.resize((size, size), Image.Resampling.BILINEAR)
 
 

@@ -1,6 +1,12 @@
-"""Writes for the inversion app, by concern: stimuli and target sets (``targets``), model specs
-(``specs``), jobs and their IRIs (``jobs``), LPIPS judgements of IRIs (``judgements``)."""
+"""Writes for the inversion app, by concern: stimuli and target sets (``targets``), large
+uploads imported in the background (``imports``), model specs (``specs``), jobs and their IRIs
+(``jobs``), LPIPS judgements of IRIs (``judgements``)."""
 
+from inversion.services.imports import (
+    target_set_import_fail,
+    target_set_import_run,
+    target_set_imports_send_unsent,
+)
 from inversion.services.jobs import (
     inversion_job_cancel,
     inversion_job_check,
@@ -46,5 +52,8 @@ __all__ = [
     "target_set_create_noise",
     "target_set_images_count",
     "target_set_import",
+    "target_set_import_fail",
+    "target_set_import_run",
+    "target_set_imports_send_unsent",
     "upload_on_disk",
 ]

@@ -34,6 +34,14 @@ logger = logging.getLogger(__name__)
 
 def inversion_job_check(*, model_spec: ModelSpec, target_set: TargetSet, config: InversionConfig) -> int:
     """Say what is wrong with a job before it is stored; returns how many IRIs it will make."""
+    if target_set.status == TargetSet.Status.IMPORTING:
+        raise MetamerError(
+            f"{target_set.name} is still importing ({target_set.imported}/{target_set.total} images); "
+            "start the job when it is ready",
+            field="target_set",
+        )
+    if target_set.status == TargetSet.Status.FAILED:
+        raise MetamerError(f"{target_set.name}'s import failed: {target_set.message}", field="target_set")
     if target_set.image_size != model_spec.input_size:
         raise MetamerError(
             f"the targets are {target_set.image_size}×{target_set.image_size} but {model_spec.name} takes "

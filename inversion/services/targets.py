@@ -19,6 +19,7 @@ from PIL import Image
 
 from inversion import archives
 from inversion.models import Stimulus, Target, TargetSet
+from inversion.services.imports import INLINE_MAX, target_set_import_start
 from metamer.errors import MetamerError
 from science import images as imageio
 from science.seeding import derive_seed, seed_everything
@@ -91,7 +92,8 @@ def target_set_import(
     _check_unique_target_set(name)
     members = _members(path, sample, seed, shown)
     try:
-        loaded = list(archives.load_members(path, members))
+        # Each image is cut to size as it is decoded: one full-size image in memory at a time.
+        loaded = [(label, imageio.fit(image, image_size)) for label, image in archives.load_members(path, members)]
     except archives.ImageError as exc:
         message = str(exc) if str(exc).startswith(f"{Path(shown).name}:") else f"{shown}: {exc}"
         raise MetamerError(message, field="path") from None
@@ -181,17 +183,27 @@ def target_set_create(
 ) -> TargetSet:
     """A target set from an uploaded image or archive, or noise targets (admin and API), after
     the checks of ``target_set_check``: the upload goes to disk once, and the import checks its
-    members and sample there before anything is stored."""
+    members and sample there before anything is stored. More than ``INLINE_MAX`` images are
+    imported in the background (the set is IMPORTING until then)."""
     _check_request(name=name, archive=archive, noise_law=noise_law, n=n, raw=raw)
     if noise_law:
         return target_set_create_noise(name=name, n=n or 0, law=noise_law, image_size=image_size, seed=seed, raw=raw)
     with upload_on_disk(archive) as path:
+        members = _members(path, sample, seed, archive.name)
+        if len(members) > INLINE_MAX:
+            return target_set_import_start(
+                name=name,
+                path=path,
+                image_size=image_size,
+                members=members,
+                sample_seed=seed if sample else None,
+                shown=archive.name,
+            )
         return target_set_import(
             name=name, path=path, image_size=image_size, sample=sample, seed=seed, shown=archive.name
         )
 
 
-@transaction.atomic
 @transaction.atomic
 def target_set_create_noise(*, name: str, n: int, law: str, image_size: int, seed: int, raw: bool = False) -> TargetSet:
     """Noise targets drawn from ``N(0, 1)`` (``normal-0-1``) or ``N(0.5, 2)`` (``normal-0.5-2``).

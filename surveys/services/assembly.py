@@ -286,6 +286,12 @@ def survey_triplets_plan(
     """What an image-set survey of ``kind`` would ask (the kind's planner): its trials as
     image-set indices, its attention checks (indices and the right answer) and the sampling;
     stores nothing."""
+    if image_set.status != TargetSet.Status.READY:
+        raise MetamerError(
+            f"{image_set.name} is not ready ({image_set.get_status_display().lower()}, "
+            f"{image_set.imported}/{image_set.total} images): choose it when its import has finished",
+            field="image_set",
+        )
     return kind_spec(kind).plan(image_set.targets.count(), image_set.name, n_trials, seed, n_attention_checks)
 
 

@@ -1,0 +1,165 @@
+"""Large uploads imported in the background, in chunks.
+
+An upload of more than ``INLINE_MAX`` images is checked from its headers in the request, stored
+under a generated name and imported by a task, ``CHUNK`` images per transaction: the database's
+write lock is held for one chunk's rows at a time (workers' answers never wait on an import),
+one image is decoded at a time (memory does not grow with the archive), and progress shows in
+the admin and the API. A killed import resumes where it stopped when its task is delivered again
+(or the beat sends it again), first removing the files of the chunk that never committed; a
+failed one removes everything it stored and says why.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from inversion import archives
+from inversion.models import Stimulus, Target, TargetSet
+from metamer.errors import MetamerError
+from metamer.queue import send_after_commit
+from science import images as imageio
+
+INLINE_MAX = 64
+"""Uploads of at most this many images are imported inside the request (a few seconds)."""
+CHUNK = 50
+UNSENT_GRACE_SECONDS = 30
+
+
+def target_set_import_start(
+    *, name: str, path: Path, image_size: int, members: list[str], sample_seed: int | None, shown: str
+) -> TargetSet:
+    """Store the set as IMPORTING with its archive, and queue its import once committed.
+    ``members``: the images to import, already checked and sampled."""
+    target_set = TargetSet.objects.create(
+        name=name,
+        kind=TargetSet.Kind.IMAGES,
+        source=shown,
+        image_size=image_size,
+        sample_seed=sample_seed,
+        status=TargetSet.Status.IMPORTING,
+        total=len(members),
+    )
+    with open(path, "rb") as handle:
+        target_set.upload.save(Path(shown).name, File(handle), save=True)
+    _send(target_set)
+    return target_set
+
+
+def _send(target_set: TargetSet) -> None:
+    from inversion.tasks import run_target_set_import  # tasks import services: resolved at call time
+
+    TargetSet.objects.filter(pk=target_set.pk).update(enqueued_at=None)
+    send_after_commit(
+        run_target_set_import,
+        target_set.pk,
+        sent=lambda: TargetSet.objects.filter(pk=target_set.pk).update(enqueued_at=timezone.now()),
+    )
+
+
+def target_set_imports_send_unsent() -> int:
+    """Imports the task queue could not take when they were made, sent again (the beat)."""
+    cutoff = timezone.now() - timedelta(seconds=UNSENT_GRACE_SECONDS)
+    unsent = TargetSet.objects.filter(status=TargetSet.Status.IMPORTING, enqueued_at=None, created_at__lt=cutoff)
+    for target_set in unsent:
+        _send(target_set)
+    return len(unsent)
+
+
+@contextmanager
+def _local(upload) -> Iterator[Path]:
+    """The stored archive as a local path (copied out of object storage when there is no path)."""
+    try:
+        yield Path(upload.path)
+    except NotImplementedError:
+        with tempfile.TemporaryDirectory() as tmp, upload.open("rb") as source:
+            local = Path(tmp) / Path(upload.name).name
+            with open(local, "wb") as target:
+                shutil.copyfileobj(source, target)
+            yield local
+
+
+def target_set_import_run(*, target_set_id: int) -> None:
+    """Import (or resume importing) an IMPORTING set, chunk by chunk; mark it READY or FAILED."""
+    target_set = TargetSet.objects.get(pk=target_set_id)
+    if target_set.status != TargetSet.Status.IMPORTING:
+        return
+    _discard_pending(target_set)
+    sample = target_set.total if target_set.sample_seed is not None else None
+    try:
+        with _local(target_set.upload) as path:
+            members = archives.image_members(path)
+            if sample is not None:
+                members = sorted(random.Random(target_set.sample_seed).sample(members, sample))
+            done = target_set.targets.count()
+            for start in range(done, len(members), CHUNK):
+                fitted = [
+                    (label, imageio.fit(image, target_set.image_size))
+                    for label, image in archives.load_members(path, members[start : start + CHUNK])
+                ]
+                _store_chunk(target_set, start, fitted)
+    except archives.ImageError as exc:
+        target_set_import_fail(target_set=target_set, message=f"{target_set.source}: {exc}")
+        return
+    upload = target_set.upload.name
+    TargetSet.objects.filter(pk=target_set.pk).update(status=TargetSet.Status.READY, upload="", message="")
+    default_storage.delete(upload)
+
+
+def _store_chunk(target_set: TargetSet, start: int, fitted: list) -> None:
+    """Write one chunk's files under names recorded first, then its rows in one transaction."""
+    encoded = [(label, imageio.png_bytes(imageio.to_tensor(image)), image.size) for label, image in fitted]
+    field = Stimulus._meta.get_field("image")
+    names = [
+        default_storage.get_available_name(field.generate_filename(None, f"target-{imageio.sha256(data)[:16]}.png"))
+        for _, data, _ in encoded
+    ]
+    TargetSet.objects.filter(pk=target_set.pk).update(pending_files=names)
+    for name, (_, data, _) in zip(names, encoded, strict=True):
+        if default_storage.save(name, ContentFile(data)) != name:
+            raise MetamerError(f"the media store would not take {name} under its own name")
+    with transaction.atomic():
+        for offset, (name, (label, data, (width, height))) in enumerate(zip(names, encoded, strict=True)):
+            stimulus = Stimulus.objects.create(
+                role=Stimulus.Role.TARGET, sha256=imageio.sha256(data), width=width, height=height, image=name
+            )
+            Target.objects.create(target_set=target_set, index=start + offset, label=label, stimulus=stimulus)
+        TargetSet.objects.filter(pk=target_set.pk).update(imported=start + len(encoded), pending_files=[])
+
+
+def _discard_pending(target_set: TargetSet) -> None:
+    """Files a killed chunk wrote but never committed rows for."""
+    known = set(Stimulus.objects.filter(image__in=target_set.pending_files).values_list("image", flat=True))
+    for name in target_set.pending_files:
+        if name not in known:
+            default_storage.delete(name)
+    TargetSet.objects.filter(pk=target_set.pk).update(pending_files=[])
+
+
+def target_set_import_fail(*, target_set: TargetSet, message: str) -> None:
+    """An import that cannot finish: everything it stored goes (rows, images, the archive), the
+    set stays FAILED with ``message`` saying why."""
+    _discard_pending(target_set)
+    with transaction.atomic():
+        targets = Target.objects.filter(target_set=target_set)
+        stimuli = list(Stimulus.objects.filter(pk__in=targets.values("stimulus")).values_list("pk", "image"))
+        targets.delete()
+        Stimulus.objects.filter(pk__in=[pk for pk, _ in stimuli]).delete()
+        TargetSet.objects.filter(pk=target_set.pk).update(
+            status=TargetSet.Status.FAILED, message=message[:2000], imported=0, upload=""
+        )
+    for _, name in stimuli:
+        default_storage.delete(name)
+    if target_set.upload.name:
+        default_storage.delete(target_set.upload.name)

@@ -1,0 +1,36 @@
+"""Decoding is bounded: an archive of images just under the pixel limit (a 2 MB zip can hold
+twenty 6300×6300 PNGs) is read one image at a time, and its peak memory does not grow with it."""
+
+import io
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+PEAK = """
+import resource, sys
+from inversion import archives
+from science import images
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+names = archives.image_members(sys.argv[1])
+fitted = [(label, images.fit(image, 224)) for label, image in archives.load_members(sys.argv[1], names)]
+print(len(fitted), (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024)
+"""
+
+
+def test_an_archive_of_huge_images_is_decoded_within_a_fixed_memory_budget(tmp_path):
+    path = tmp_path / "huge.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for i in range(6):
+            buffer = io.BytesIO()
+            Image.new("RGBA" if i % 2 else "RGB", (6300, 6300), (i, 0, 0)).save(buffer, "PNG")
+            archive.writestr(f"{i}.png", buffer.getvalue())
+    assert path.stat().st_size < 2_000_000
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK, str(path)], cwd=ROOT, capture_output=True, text=True, check=True, timeout=300
+    )
+    count, grown_mb = map(int, done.stdout.split())
+    assert count == 6 and grown_mb < 500, f"decoding grew the process by {grown_mb} MB"
