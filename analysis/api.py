@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response as ApiResponse
 
@@ -13,10 +13,11 @@ from analysis.models import AlignmentRun, Report
 from analysis.selectors import judgements, study_results
 from analysis.services import alignment_run_create, report_build
 from metamer.errors import MetamerError
+from metamer.fields import ModelSerializer
 from surveys.api import StudyViewSet
 
 
-class ReportSerializer(serializers.ModelSerializer):
+class ReportSerializer(ModelSerializer):
     class Meta:
         model = Report
         fields = [
@@ -60,7 +61,7 @@ class StudyWithResultsViewSet(StudyViewSet):
         return ApiResponse(json.loads(frame.to_json(orient="records")))
 
 
-class AlignmentRunSerializer(serializers.ModelSerializer):
+class AlignmentRunSerializer(ModelSerializer):
     class Meta:
         model = AlignmentRun
         fields = [

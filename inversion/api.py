@@ -13,9 +13,10 @@ from inversion.config import InversionConfig
 from inversion.models import IRI, InversionJob, ModelSpec, TargetSet
 from inversion.selectors import job_progress
 from metamer.errors import MetamerError
+from metamer.fields import ModelSerializer
 
 
-class ModelSpecSerializer(serializers.ModelSerializer):
+class ModelSpecSerializer(ModelSerializer):
     class Meta:
         model = ModelSpec
         fields = [
@@ -40,7 +41,7 @@ class ModelSpecSerializer(serializers.ModelSerializer):
         }
 
 
-class TargetSetSerializer(serializers.ModelSerializer):
+class TargetSetSerializer(ModelSerializer):
     n_targets = serializers.IntegerField(source="targets.count", read_only=True)
 
     class Meta:
@@ -75,7 +76,7 @@ class InversionConfigField(serializers.JSONField):
             raise serializers.ValidationError(str(exc)) from None
 
 
-class InversionJobSerializer(serializers.ModelSerializer):
+class InversionJobSerializer(ModelSerializer):
     progress = serializers.SerializerMethodField(help_text="done, total, percent, eta_seconds")
     config = InversionConfigField(
         required=False, help_text=f"Settings: {', '.join(f.name for f in fields(InversionConfig))}."
@@ -118,7 +119,7 @@ class InversionJobSerializer(serializers.ModelSerializer):
         return job_progress(job)
 
 
-class IRISerializer(serializers.ModelSerializer):
+class IRISerializer(ModelSerializer):
     image = serializers.FileField(source="stimulus.image", read_only=True)
     seed_image = serializers.FileField(source="seed.image", read_only=True)
     target_image = serializers.FileField(source="target.stimulus.image", read_only=True)

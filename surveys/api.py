@@ -13,21 +13,22 @@ from rest_framework.response import Response as ApiResponse
 
 from inversion.models import InversionJob, TargetSet
 from metamer.errors import MetamerError
+from metamer.fields import IdField, ModelSerializer
 from surveys import services
 from surveys.models import Assignment, Response, SimilarityData, Study, Survey
 from surveys.selectors import similarity_group_matrix, survey_consistency, survey_estimate
 
 
-class StudySerializer(serializers.ModelSerializer):
+class StudySerializer(ModelSerializer):
     class Meta:
         model = Study
         fields = ["id", "name", "description", "recruiter", "completion_code", "created_at"]
         read_only_fields = ["completion_code", "created_at"]
 
 
-class SurveySerializer(serializers.ModelSerializer):
-    jobs = serializers.PrimaryKeyRelatedField(many=True, queryset=InversionJob.objects.all(), required=False)
-    image_set = serializers.PrimaryKeyRelatedField(
+class SurveySerializer(ModelSerializer):
+    jobs = IdField(many=True, queryset=InversionJob.objects.all(), required=False)
+    image_set = IdField(
         queryset=TargetSet.objects.all(), required=False, allow_null=True, help_text="Triplet surveys: the image set."
     )
     n_trials = serializers.IntegerField(required=False, allow_null=True, min_value=1)
@@ -169,7 +170,7 @@ class StudyViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return ApiResponse({"stopped": services.study_stop(study=self.get_object())})
 
 
-class AssignmentSerializer(serializers.ModelSerializer):
+class AssignmentSerializer(ModelSerializer):
     participant = serializers.CharField(source="participant.external_id")
 
     class Meta:
@@ -177,7 +178,7 @@ class AssignmentSerializer(serializers.ModelSerializer):
         fields = ["id", "survey", "participant", "status", "started_at", "submitted_at"]
 
 
-class ResponseSerializer(serializers.ModelSerializer):
+class ResponseSerializer(ModelSerializer):
     class Meta:
         model = Response
         fields = ["id", "assignment", "trial", "answer", "correct", "response_ms", "viewing", "created_at"]
@@ -193,7 +194,7 @@ class ResponseViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ResponseSerializer
 
 
-class SimilarityDataSerializer(serializers.ModelSerializer):
+class SimilarityDataSerializer(ModelSerializer):
     class Meta:
         model = SimilarityData
         fields = [
@@ -212,9 +213,7 @@ class SimilarityDataSerializer(serializers.ModelSerializer):
 
 class SimilarityUploadSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    image_set = serializers.PrimaryKeyRelatedField(
-        queryset=TargetSet.objects.all(), required=False, allow_null=True, default=None
-    )
+    image_set = IdField(queryset=TargetSet.objects.all(), required=False, allow_null=True, default=None)
     images = serializers.FileField(
         required=False,
         default=None,

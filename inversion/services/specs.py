@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,11 @@ class CheckedSpec:
     std: list[float]
 
 
+def _is_number(value: object) -> bool:
+    """A finite int or float; a boolean is not a number here."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def model_spec_check(
     *,
     name: str,
@@ -46,13 +52,17 @@ def model_spec_check(
     builds (with its checkpoint) and the layer exists and gives a sane tensor on one image. The
     network is built and run in a child process with the time and memory that
     ``METAMER_CHECK_SECONDS`` and ``METAMER_CHECK_MEMORY_MB`` allow."""
-    if imagenet_top1 is not None and not 0 <= imagenet_top1 <= 100:
+    if imagenet_top1 is not None and (not _is_number(imagenet_top1) or not 0 <= imagenet_top1 <= 100):
         raise MetamerError("ImageNet top-1 is a percentage, 0 to 100", field="imagenet_top1")
     if ModelSpec.objects.filter(name=name).exists():
         raise MetamerError(f"a model spec named {name!r} exists already; pick another name", field="name")
     for label, values in (("mean", mean), ("std", std)):
-        if values and len(values) != 3:
-            raise MetamerError(f"{label} needs one value per colour channel (3), got {len(values)}", field=label)
+        if values is None or (isinstance(values, list | tuple) and not values):
+            continue
+        if not isinstance(values, list | tuple) or len(values) != 3 or not all(map(_is_number, values)):
+            raise MetamerError(f"{label}: a list of three numbers, one per colour channel (R, G, B)", field=label)
+        if label == "std" and min(values) <= 0:
+            raise MetamerError("std: each channel's spread must be above 0 (it divides the image)", field="std")
     request = NetworkCheck(
         source=source,
         architecture=architecture,

@@ -69,6 +69,7 @@ def survey_assemble_check(
     if kind not in KINDS:
         raise MetamerError(f"unknown survey kind {kind!r}; choose one of {', '.join(KINDS)}", field="kind")
     spec = kind_spec(kind)
+    _check_counts(n_trials=n_trials, n_attention_checks=n_attention_checks, seed=seed, n_repeats=n_repeats)
     policies = {
         "n_repeats": n_repeats,
         "min_consistency": min_consistency,
@@ -169,6 +170,27 @@ def _image_set_design(
     )
 
 
+COUNT_LIMITS = {
+    "n_trials": (1, 100_000),
+    "n_attention_checks": (0, 1_000),
+    "seed": (-(2**63), 2**63 - 1),
+    "n_repeats": (0, 10_000),
+    "workers_per_survey": (1, 10_000),
+    "reward_cents": (0, 100_000),
+    "minutes_allotted": (1, 24 * 60),
+}
+"""Whole-number settings of a survey and their ranges: checked before anything is planned."""
+
+
+def _check_counts(**counts: int | None) -> None:
+    for name, value in counts.items():
+        if value is None:
+            continue
+        low, high = COUNT_LIMITS[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise MetamerError(f"{name.replace('_', ' ')}: a whole number from {low:,} to {high:,}", field=name)
+
+
 def _check_policies(
     spec: KindSpec, *, n_repeats: int, min_consistency: float, adaptive_every: int, adaptive_trials: int
 ) -> None:
@@ -221,6 +243,7 @@ def survey_assemble(
     allowed take the model's defaults when not given. IRI surveys get the simulated
     participants' answers on every trial from the start, so agreement is live.
     """
+    _check_counts(workers_per_survey=workers_per_survey, reward_cents=reward_cents, minutes_allotted=minutes_allotted)
     if design is None:
         design = survey_assemble_check(**plan)
     elif plan:
