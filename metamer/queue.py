@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 logger = logging.getLogger(__name__)
@@ -32,3 +33,11 @@ def send_after_commit(
             sent()
 
     transaction.on_commit(send)
+
+
+def send_stamped(task: Any, row: Any) -> None:
+    """Queue ``task(row.pk)`` once committed; the row's ``enqueued_at`` stays empty until the
+    queue has taken it, so the beat can find what was never sent."""
+    rows = type(row).objects.filter(pk=row.pk)
+    rows.update(enqueued_at=None)
+    send_after_commit(task, row.pk, sent=lambda: rows.update(enqueued_at=timezone.now()))

@@ -28,7 +28,7 @@ from django.utils import timezone
 from inversion import archives
 from inversion.models import Stimulus, Target, TargetSet
 from metamer.errors import MetamerError
-from metamer.queue import send_after_commit
+from metamer.queue import send_stamped
 from science import images as imageio
 
 INLINE_MAX = 64
@@ -60,12 +60,7 @@ def target_set_import_start(
 def _send(target_set: TargetSet) -> None:
     from inversion.tasks import run_target_set_import  # tasks import services: resolved at call time
 
-    TargetSet.objects.filter(pk=target_set.pk).update(enqueued_at=None)
-    send_after_commit(
-        run_target_set_import,
-        target_set.pk,
-        sent=lambda: TargetSet.objects.filter(pk=target_set.pk).update(enqueued_at=timezone.now()),
-    )
+    send_stamped(run_target_set_import, target_set)
 
 
 def target_set_imports_send_unsent() -> int:

@@ -24,7 +24,7 @@ from inversion.models import IRI, InversionJob, ModelSpec, Stimulus, TargetSet
 from inversion.selectors import job_chunks, job_stalled, model_spec_representation, target_tensor
 from inversion.services.targets import stimulus_create
 from metamer.errors import MetamerError
-from metamer.queue import send_after_commit
+from metamer.queue import send_stamped
 from science import images as imageio
 from science.engine import autocast_dtype, invert, relative_distance
 from science.seeding import derive_seed, seed_everything
@@ -73,12 +73,7 @@ def _send(job: InversionJob) -> None:
     """Queue the job once committed; stamp ``enqueued_at`` when the queue took it."""
     from inversion.tasks import run_inversion_job  # tasks import services: resolved at call time
 
-    InversionJob.objects.filter(pk=job.pk).update(enqueued_at=None)
-    send_after_commit(
-        run_inversion_job,
-        job.pk,
-        sent=lambda: InversionJob.objects.filter(pk=job.pk).update(enqueued_at=timezone.now()),
-    )
+    send_stamped(run_inversion_job, job)
 
 
 UNSENT_GRACE_SECONDS = 30
