@@ -18,6 +18,7 @@ MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 MAX_MEMBERS = 200_000
 MAX_ARCHIVE_BYTES = 8 * 1024**3
+MAX_ARCHIVE_PIXELS = 10_000_000_000
 """Limits read from an archive's headers before any member is read (a 1 MiB zip can claim a
 1 GiB member), and enforced again while reading."""
 
@@ -105,9 +106,18 @@ def _read_bounded(handle, name: str) -> bytes:
 
 
 def load_members(path: Path, names: list[str]) -> Iterator[tuple[str, Image.Image]]:
-    """(label, image) for the named members; the label is the parent folder (the class, for
-    class-folder archives such as CIFAR-10's ``test/<class>/NNNN.jpg``)."""
-    path = Path(path)
+    """(label, image) for the named members, decoded one at a time and at most
+    ``MAX_ARCHIVE_PIXELS`` in all; the label is the parent folder (the class, for class-folder
+    archives such as CIFAR-10's ``test/<class>/NNNN.jpg``)."""
+    decoded = 0
+    for label, image in _decode_members(Path(path), names):
+        decoded += image.width * image.height
+        if decoded > MAX_ARCHIVE_PIXELS:
+            raise ImageError(f"its images add up to more than {MAX_ARCHIVE_PIXELS:,} pixels; resize or sample them")
+        yield label, image
+
+
+def _decode_members(path: Path, names: list[str]) -> Iterator[tuple[str, Image.Image]]:
     if path.is_dir():
         for name in names:
             yield PurePosixPath(name).parent.name, open_image((path / name).read_bytes(), name)

@@ -7,7 +7,10 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
 from PIL import Image
+
+from inversion import archives
 
 ROOT = Path(__file__).resolve().parents[2]
 PEAK = """
@@ -34,3 +37,16 @@ def test_an_archive_of_huge_images_is_decoded_within_a_fixed_memory_budget(tmp_p
     )
     count, grown_mb = map(int, done.stdout.split())
     assert count == 6 and grown_mb < 500, f"decoding grew the process by {grown_mb} MB"
+
+
+def test_an_archive_whose_images_add_up_past_the_pixel_budget_is_refused(tmp_path, monkeypatch):
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(3):
+        Image.new("RGB", (100, 100), (i, 0, 0)).save(folder / f"{i}.png")
+    monkeypatch.setattr(archives, "MAX_ARCHIVE_PIXELS", 25_000)
+    loaded = archives.load_members(folder, archives.image_members(folder))
+    assert next(loaded)[1].size == (100, 100) and next(loaded)
+    with pytest.raises(archives.ImageError, match="add up to more than 25,000 pixels"):
+        next(loaded)
