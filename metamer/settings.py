@@ -216,7 +216,8 @@ CELERY_BEAT_SCHEDULE = {
     "send-unsent-jobs": {"task": "inversion.tasks.send_unsent_jobs", "schedule": 60.0},
 }
 # Where workers reach Metamer (HTTPS for Mechanical Turk), for the links recruiters are given.
-METAMER_PUBLIC_URL = os.environ.get("METAMER_PUBLIC_URL", "http://127.0.0.1:8000")
+# Where workers reach Metamer; empty: the address the researcher's own request came to.
+METAMER_PUBLIC_URL = os.environ.get("METAMER_PUBLIC_URL", "")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

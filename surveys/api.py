@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from django.conf import settings
 from django.http import HttpResponse
 from rest_framework import mixins, parsers, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -16,7 +15,13 @@ from metamer.errors import MetamerError
 from metamer.fields import IdField, ModelSerializer
 from surveys import services
 from surveys.models import Assignment, Response, SimilarityData, Study, Survey
-from surveys.selectors import similarity_group_matrix, survey_consistency, survey_estimate
+from surveys.selectors import (
+    public_base_url,
+    similarity_group_matrix,
+    survey_consistency,
+    survey_estimate,
+    survey_links,
+)
 
 
 class StudySerializer(ModelSerializer):
@@ -149,11 +154,19 @@ class StudyViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def publish(self, request, pk=None):
         """Publish to the recruiter; spends money, so it needs ``{"confirm": true}``."""
         publications = services.study_publish(
-            study=self.get_object(), base_url=settings.METAMER_PUBLIC_URL, confirm=request.data.get("confirm") is True
+            study=self.get_object(), base_url=public_base_url(request), confirm=request.data.get("confirm") is True
         )
         return ApiResponse(
             [{"survey": p.survey_id, "status": p.status, "external_id": p.external_id} for p in publications]
         )
+
+    @action(detail=True, methods=["get"])
+    def links(self, request, pk=None):
+        """Plain links: every listed place of every survey, with its link and status (unused, in
+        progress, done, expired). Empty until the study is published."""
+        base = public_base_url(request)
+        study = self.get_object()
+        return ApiResponse([row for survey in study.surveys.order_by("pk") for row in survey_links(survey, base)])
 
     @action(detail=True, methods=["post"])
     def sync(self, request, pk=None):

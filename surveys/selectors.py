@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import connection
 from django.db.models.expressions import RawSQL
 
+from metamer.errors import MetamerError
 from surveys.models import Assignment, AuditEntry, Response, SimilarityData, Study, Survey, SurveyLink, Trial
 from surveys.recruitment import RECRUITERS, recruiter_terms
 
@@ -172,6 +174,24 @@ def trial_payload(
         "position": position or trial.position + 1,
         **layout.payload(images, presentation),
     }
+
+
+def public_base_url(request: Any = None) -> str:
+    """Where workers reach Metamer, without a trailing slash: ``METAMER_PUBLIC_URL`` when set,
+    else the scheme and host the researcher's request came to (so the port is the one serving)."""
+    if settings.METAMER_PUBLIC_URL:
+        return settings.METAMER_PUBLIC_URL.rstrip("/")
+    if request is None:
+        raise MetamerError("set METAMER_PUBLIC_URL (where workers reach Metamer), or give the address")
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+def survey_links(survey: Survey, base_url: str) -> list[dict[str, Any]]:
+    """Each listed place of a plain-links survey: its link and its status."""
+    return [
+        {"survey": survey.pk, "link": f"{base_url}/s/{survey.uuid}/?link={link.token}", "status": status}
+        for link, status in survey_link_statuses(survey)
+    ]
 
 
 def survey_link_statuses(survey: Survey) -> list[tuple[SurveyLink, str]]:

@@ -283,11 +283,12 @@ class SurveyAdmin(CreatedByServiceAdmin):
         statuses = survey_link_statuses(obj)
         if not statuses:
             return "Made when the study is published with plain links."
+        # Without METAMER_PUBLIC_URL a link is completed by the browser from the address it shows.
         base = settings.METAMER_PUBLIC_URL.rstrip("/")
         rows = format_html_join(
             "",
             '<tr><td><code>{}</code></td><td>{}</td><td><button type="button" class="button" '
-            "onclick=\"navigator.clipboard.writeText('{}')\">copy</button></td></tr>",
+            "onclick=\"navigator.clipboard.writeText(new URL('{}', location.href).href)\">copy</button></td></tr>",
             (
                 (
                     f"…{link.token[-8:]}",

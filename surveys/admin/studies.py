@@ -1,6 +1,5 @@
 """Studies: recruiter, review policy, publishing and paying, the audit log of later decisions."""
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.db import models
 from django.urls import reverse
@@ -16,6 +15,7 @@ from surveys.models import (
     Survey,
 )
 from surveys.recruitment import RECRUITERS
+from surveys.selectors import public_base_url
 
 
 class SurveyInline(ReadOnlyInline):
@@ -69,7 +69,7 @@ class StudyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Publish to the recruiter (shows the cost first)")
     def publish(self, request, queryset):
-        base_url = settings.METAMER_PUBLIC_URL
+        base_url = public_base_url(request)
         return self._confirmed(
             request,
             queryset,

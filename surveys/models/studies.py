@@ -52,6 +52,11 @@ class Study(models.Model):
         default=True, help_text="Prolific: academic/non-profit fee (33.3%) rather than 42.8%."
     )
     qualification_type_id = models.CharField(max_length=64, blank=True, help_text="MTurk 'took part already' type.")
+    open_entry = models.BooleanField(
+        default=False,
+        help_text="Plain links: anyone with the survey's address may take part, each taking one of the listed "
+        "places. Off: only the listed links admit.",
+    )
     completion_redirect_url = models.URLField(
         blank=True, help_text="Plain links: where a participant goes after the last question (empty: show the code)."
     )

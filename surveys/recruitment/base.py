@@ -76,6 +76,13 @@ class Terms:
     """A worker's start is reported to the recruiter (``participant_started``), once published."""
     published_hint: ClassVar[str] = ""
     """What to do next once surveys are published, said in the admin."""
+    places_are_links: ClassVar[bool] = False
+    """Each place is one of the survey's listed links (made when it is published)."""
+
+    @classmethod
+    def walk_ins(cls, study: Any) -> bool:
+        """Whether someone without a listed link may take a place (then a free link's)."""
+        return True
 
     @classmethod
     def fee_rate(cls, study: Any, places: int) -> float:

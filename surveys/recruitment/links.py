@@ -1,6 +1,8 @@
 """Plain links for lab pilots and the demo: one link per place, a long random token each, no
 money. Whoever opens a link first takes its place; it resumes only in the browser that started
-it, so a forwarded or guessed link never shows someone else's answers or completion code."""
+it, so a forwarded or guessed link never shows someone else's answers or completion code. Once
+the links are listed, the survey's bare address admits nobody else unless the study allows open
+entry, and then each walk-in takes a free listed place."""
 
 from __future__ import annotations
 
@@ -16,6 +18,12 @@ class LinksRecruiter(Terms):
     fee_rule = "no money moves"
     published_hint = "; each survey's page (Surveys → the survey) lists its links, one per place, with copy buttons"
     bonus_idempotent = True
+    places_are_links = True
+
+    @classmethod
+    def walk_ins(cls, study) -> bool:
+        """Only with open entry switched on: otherwise a made-up id could fill the places."""
+        return study.open_entry
 
     @classmethod
     def connect(cls, *, production: bool = False) -> LinksRecruiter:

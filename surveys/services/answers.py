@@ -94,8 +94,16 @@ def assignment_start(
         if link is None:
             raise MetamerError("this link is not one of this survey's: check that it was copied whole", code="link")
         external_id = f"{LINK_PREFIX}{link.pk}"
+        if Assignment.objects.filter(link=link).exclude(participant__external_id=external_id).exists():
+            raise MetamerError("this link's place was taken by someone who came without a link", code="taken")
     if not external_id:
         raise MetamerError("a participant id is needed to start", field="external_id")
+    terms = recruiter_terms(survey.study)
+    walk_in = link is None and terms.places_are_links and survey.links.exists()
+    if walk_in and not terms.walk_ins(survey.study):
+        raise MetamerError(
+            "this survey admits invited people only: open the link you were given (it ends in ?link=…)", code="link"
+        )
     assignments_expire(survey=survey)
     participant, _ = Participant.objects.get_or_create(study=survey.study, external_id=external_id)
     existing = Assignment.objects.filter(participant=participant).select_related("survey__study").first()
@@ -124,6 +132,13 @@ def assignment_start(
             "all places in this survey are taken; thank you for your interest. Return it on the page you came from",
             code="full",
         )
+    if walk_in:
+        link = survey.links.filter(assignment__isnull=True).order_by("pk").first()
+        if link is None:
+            raise MetamerError(
+                "all places in this survey are taken; thank you for your interest. Return it on the page you came from",
+                code="full",
+            )
     ordinal = survey.assignments.count()
     trials = [(pk, survey.spec.layout) for pk in survey.trials.order_by("position").values_list("pk", flat=True)]
     assignment = Assignment.objects.create(

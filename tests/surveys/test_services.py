@@ -311,6 +311,37 @@ def test_twenty_concurrent_arrivals_take_exactly_three_places(iris):
     assert sorted(survey.assignments.values_list("ordinal", flat=True)) == [0, 1, 2]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_walk_ins_take_exactly_the_three_listed_places(iris):
+    """Open entry on plain links: walk-ins through the bare address take listed places only."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent arrivals are checked on PostgreSQL (make test-services)")
+    study = StudyFactory(open_entry=True)
+    services.survey_assemble(study=study, name="s", jobs=[iris[0].job], n_trials=3, workers_per_survey=3)
+    services.study_publish(study=study, base_url="http://lab.local")
+    survey = study.surveys.get()
+
+    def arrive(n: int) -> str:
+        try:
+            services.assignment_start(survey=survey, external_id=f"walk-in {n}")
+            return "in"
+        except MetamerError as exc:
+            return exc.code
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(arrive, range(20)))
+    assert outcomes.count("in") == 3 and outcomes.count("full") == 17
+    assert sorted(survey.assignments.values_list("link_id", flat=True)) == sorted(
+        survey.links.values_list("pk", flat=True)
+    )
+
+
 def test_a_survey_of_images_too_small_for_lpips_is_refused_saying_so():
     from inversion import services as inversion_services
     from inversion.config import InversionConfig

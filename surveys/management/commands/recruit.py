@@ -21,7 +21,11 @@ class Command(BaseCommand):
         parser.add_argument("action", choices=["cost", "publish", "sync", "review", "bonus", "stop", "links"])
         parser.add_argument("study", help="study name")
         parser.add_argument("--yes", action="store_true", help="confirm an action that spends money")
-        parser.add_argument("--base-url", default=settings.METAMER_PUBLIC_URL, help="where workers reach Metamer")
+        parser.add_argument(
+            "--base-url",
+            default=settings.METAMER_PUBLIC_URL or "http://127.0.0.1:8000",
+            help="where workers reach Metamer (default: METAMER_PUBLIC_URL, else make serve's address)",
+        )
         parser.add_argument("--worker", help="bonus: the participant id")
         parser.add_argument("--cents", type=int, help="bonus: the amount in cents")
         parser.add_argument("--reason", default="", help="bonus: the reason the worker will see")

@@ -121,3 +121,37 @@ def test_admin_approve_and_reject_one_by_one(admin_client, survey):
     a.refresh_from_db()
     b.refresh_from_db()
     assert (a.status, b.status) == ("approved", "rejected")
+
+
+def test_once_links_are_listed_the_bare_address_admits_nobody_else(links_study, client):
+    services.study_publish(study=links_study, base_url="http://lab.local")
+    survey = links_study.surveys.get()
+    refused = client.post(f"/s/{survey.uuid}/", {"pid": "made-up"})
+    assert refused.status_code == 404 and "invited people only" in refused.content.decode()
+    assert not survey.assignments.exists()
+    token = survey.links.first().token
+    assert client.post(f"/s/{survey.uuid}/?link={token}", {}).status_code == 302
+
+
+def test_with_open_entry_each_walk_in_takes_a_listed_place_and_no_more(links_study, client):
+    from django.test import Client
+
+    links_study.open_entry = True
+    links_study.save()
+    services.study_publish(study=links_study, base_url="http://lab.local")
+    survey = links_study.surveys.get()
+    replies = [Client().post(f"/s/{survey.uuid}/", {"pid": f"walk-in {n}"}) for n in range(3)]
+    assert [r.status_code for r in replies] == [302, 302, 409]
+    taken = list(survey.assignments.values_list("link__token", flat=True))
+    assert sorted(taken) == sorted(survey.links.values_list("token", flat=True))  # both places, as listed
+    # A listed link whose place a walk-in took is taken, not a second way in.
+    assert Client().post(f"/s/{survey.uuid}/?link={taken[0]}", {}).status_code == 403
+
+
+def test_the_api_lists_the_links_from_the_requests_own_address(links_study, admin_client, settings):
+    settings.METAMER_PUBLIC_URL = ""
+    services.study_publish(study=links_study, base_url="http://lab.local")
+    rows = admin_client.get(f"/api/studies/{links_study.pk}/links/", HTTP_HOST="localhost:8123").json()
+    survey = links_study.surveys.get()
+    assert [r["status"] for r in rows] == ["unused", "unused"]
+    assert all(r["link"].startswith(f"http://localhost:8123/s/{survey.uuid}/?link=") for r in rows)
