@@ -2,13 +2,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
+from analysis import services
 from analysis.config import DEFAULT_MODELS, MAX_BOOTSTRAP, AlignmentConfig
 from analysis.models import AlignmentRun, Report
-from analysis.selectors import study_results
-from analysis.services import alignment_run_create, participant_delete, report_build, zoo_models_check
 from metamer.admin import CreatedByServiceAdmin, RecordedOnly, check_in_form, confirm_page
 from metamer.errors import MetamerError
-from science.zoo import METRICS
+from science.names import METRICS
 from surveys.admin import StudyAdmin as SurveysStudyAdmin
 from surveys.admin.workers import ParticipantAdmin as SurveysParticipantAdmin
 from surveys.models import Participant, Study
@@ -56,7 +55,9 @@ class StudyAdmin(SurveysStudyAdmin):
     def live_results(self, obj):
         if obj.pk is None:
             return "–"
-        results = study_results(obj)
+        from analysis import selectors  # pandas and SciPy load with the results, not the app
+
+        results = selectors.study_results(obj)
         lines = [
             f"{results['assignments_done']}/{results['assignments_total']} places submitted "
             f"({results['assignments_in_progress']} in progress, {results['assignments_expired']} expired, not counted); "
@@ -81,7 +82,7 @@ class StudyAdmin(SurveysStudyAdmin):
     def build_report(self, request, queryset):
         for study in queryset:
             try:
-                report = report_build(study=study)
+                report = services.report_build(study=study)
             except MetamerError as exc:
                 self.message_user(request, f"{study}: {exc.message}", messages.ERROR)
                 continue
@@ -145,7 +146,7 @@ class AlignmentRunForm(forms.ModelForm):
             )
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from None
-        check_in_form(self, zoo_models_check, config=data["config"])
+        check_in_form(self, services.zoo_models_check, config=data["config"])
         return data
 
 
@@ -182,7 +183,7 @@ class AlignmentRunAdmin(CreatedByServiceAdmin):
         return [] if obj is None else ["human", "probe_set", *self.readonly_fields]
 
     def create(self, request, data):
-        return alignment_run_create(
+        return services.alignment_run_create(
             human=data["human"], config=data["config"], probe_set=data.get("probe_set"), name=data.get("name", "")
         )
 
@@ -275,7 +276,7 @@ class ParticipantAdmin(SurveysParticipantAdmin):
             )
         for participant in queryset:
             try:
-                withdrawal, reports = participant_delete(
+                withdrawal, reports = services.participant_delete(
                     participant=participant, reason=reason, actor=request.user.get_username()
                 )
             except MetamerError as exc:

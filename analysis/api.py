@@ -8,10 +8,9 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response as ApiResponse
 
+from analysis import services
 from analysis.config import AlignmentConfig
 from analysis.models import AlignmentRun, Report
-from analysis.selectors import judgements, study_results
-from analysis.services import alignment_run_create, report_build
 from metamer.errors import MetamerError
 from metamer.fields import ModelSerializer
 from surveys.api import StudyViewSet
@@ -46,18 +45,22 @@ class StudyWithResultsViewSet(StudyViewSet):
     @action(detail=True, methods=["get"])
     def results(self, request, pk=None):
         """Live results: scores per condition, agreement with LPIPS, exclusions, the verdict."""
-        return ApiResponse(json.loads(json.dumps(study_results(self.get_object()), default=str)))
+        from analysis import selectors  # pandas and SciPy load with the results, not the app
+
+        return ApiResponse(json.loads(json.dumps(selectors.study_results(self.get_object()), default=str)))
 
     @action(detail=True, methods=["post"])
     def report(self, request, pk=None):
         """Build a report now (HTML, CSVs, codebook, JSON) and return it."""
-        report = report_build(study=self.get_object())
+        report = services.report_build(study=self.get_object())
         return ApiResponse(ReportSerializer(report, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["get"])
     def judgements(self, request, pk=None):
         """Every judgement, one record each (the tidy CSV's rows as JSON)."""
-        frame = judgements(self.get_object())
+        from analysis import selectors  # pandas and SciPy load with the results, not the app
+
+        frame = selectors.judgements(self.get_object())
         return ApiResponse(json.loads(frame.to_json(orient="records")))
 
 
@@ -100,7 +103,7 @@ class AlignmentRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet
             config = AlignmentConfig.from_dict(form.validated_data.get("config") or {})
         except (ValueError, TypeError) as exc:
             raise MetamerError(str(exc), field="config") from None
-        run = alignment_run_create(
+        run = services.alignment_run_create(
             human=form.validated_data["human"],
             probe_set=form.validated_data.get("probe_set"),
             config=config,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from science.perceptual import VARIANTS
+from science.lpips_variants import VARIANTS
 
 JUDGEMENTS = {
     "worker": "The participant's id (the recruiter's worker id, or the id typed on the landing page).",

@@ -6,11 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from science.downstream import HEADS
-from science.networks import BUILTINS
-from science.zoo import METRICS
+from science.names import BUILTIN_NETWORKS, HEADS, METRICS
 
-DEFAULT_MODELS = tuple(BUILTINS)
+DEFAULT_MODELS = BUILTIN_NETWORKS
 """Every built-in: the five ImageNet networks and their random-weight twins."""
 MAX_BOOTSTRAP = 10_000
 

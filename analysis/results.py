@@ -15,8 +15,8 @@ import pandas as pd
 from scipy import stats
 
 from science.alignment import fleiss_kappa, wilson_interval
-from science.networks import BUILTINS
-from science.perceptual import is_variant, variant_backbone
+from science.lpips_variants import is_variant, variant_backbone
+from science.names import LPIPS_BACKBONES
 from surveys.kinds.layouts import Clustering, PickOfTwo
 
 OPTIONS = {layout.name: layout.references for layout in (PickOfTwo, Clustering)}
@@ -30,8 +30,7 @@ not near chance (SCIENCE.md §2)."""
 def circular_variants(network: str | None, variants: list[str]) -> list[str]:
     """LPIPS variants built on the same backbone as ``network`` (a model spec's architecture):
     they agree with its IRIs by construction, so they do not judge it."""
-    builtin = BUILTINS.get(network or "")
-    backbone = builtin.lpips_backbone if builtin else None
+    backbone = LPIPS_BACKBONES.get(network or "")
     return [v for v in variants if is_variant(v) and variant_backbone(v) == backbone]
 
 

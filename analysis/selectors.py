@@ -9,7 +9,7 @@ import pandas as pd
 
 from analysis import results
 from inversion.models import InversionJob, TargetSet
-from science.perceptual import VARIANTS
+from science.lpips_variants import VARIANTS
 from surveys.kinds.layouts import Clustering, PickOfTwo
 from surveys.models import Assignment, Response, Study, TrialLpipsChoice, TrialSlot
 

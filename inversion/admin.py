@@ -12,7 +12,16 @@ from django.utils.html import format_html, format_html_join
 
 from inversion import services
 from inversion.config import PRESETS, InversionConfig
-from inversion.models import IRI, InversionJob, LpipsJudgement, ModelSpec, Stimulus, Target, TargetSet
+from inversion.models import (
+    IRI,
+    NOISE_LAWS,
+    InversionJob,
+    LpipsJudgement,
+    ModelSpec,
+    Stimulus,
+    Target,
+    TargetSet,
+)
 from inversion.selectors import architecture_choices, architecture_layers, job_convergence, job_progress
 from metamer.admin import CreatedByServiceAdmin, ReadOnlyInline, RecordedOnly, act_on_each, check_in_form
 
@@ -176,7 +185,7 @@ class TargetSetUploadForm(forms.ModelForm):
     )
     sample = forms.IntegerField(required=False, min_value=1, help_text="Keep a random sample of this many images.")
     seed = forms.IntegerField(initial=0, help_text="Seed of the sample or of the noise (recorded).")
-    noise_law = forms.ChoiceField(required=False, choices=[("", "—"), *((k, k) for k in services.NOISE_LAWS)])
+    noise_law = forms.ChoiceField(required=False, choices=[("", "—"), *((k, k) for k in NOISE_LAWS)])
     n = forms.IntegerField(required=False, min_value=1, label="number of noise targets")
     raw = forms.BooleanField(
         required=False,

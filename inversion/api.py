@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from inversion import services
 from inversion.config import InversionConfig
-from inversion.models import IRI, InversionJob, ModelSpec, TargetSet
+from inversion.models import IRI, NOISE_LAWS, InversionJob, ModelSpec, TargetSet
 from inversion.selectors import job_progress
 from metamer.errors import MetamerError
 from metamer.fields import ModelSerializer
@@ -160,7 +160,7 @@ class TargetSetCreateSerializer(serializers.Serializer):
     archive = serializers.FileField(required=False, help_text="An image, or a .zip/.tar of images (class folders).")
     sample = serializers.IntegerField(required=False, min_value=1)
     seed = serializers.IntegerField(required=False, default=0)
-    noise_law = serializers.ChoiceField(choices=list(services.NOISE_LAWS), required=False)
+    noise_law = serializers.ChoiceField(choices=list(NOISE_LAWS), required=False)
     n = serializers.IntegerField(required=False, min_value=1, max_value=10_000)
     raw = serializers.BooleanField(
         required=False,

@@ -6,23 +6,14 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from science.lpips_variants import is_variant
 
-from science.engine import Penalty, Transform
-from science.perceptual import is_variant
-from science.regularizers import (
-    adversarial_lpips,
-    blur_robustness,
-    blur_robustness_authors,
-    lp_norm,
-    lp_norm_authors,
-    random_transform,
-    random_transform_authors,
-    total_variation,
-    total_variation_authors,
-)
+if TYPE_CHECKING:
+    import torch
+
+    from science.engine import Penalty, Transform
 
 UPDATES = ("adam", "normalized", "sgd")
 SCHEDULES = ("constant", "cosine")
@@ -211,6 +202,18 @@ class InversionConfig:
 
 def build_penalty(config: InversionConfig, device: torch.device, cache_dir: Path | None = None) -> Penalty | None:
     """The weighted sum of the configured penalties, per image; None when regularizer-free."""
+    # The regularizers (torch) load here, in the process that inverts; the settings above are
+    # read by web processes too.
+    from science.regularizers import (
+        adversarial_lpips,
+        blur_robustness,
+        blur_robustness_authors,
+        lp_norm,
+        lp_norm_authors,
+        total_variation,
+        total_variation_authors,
+    )
+
     authors = config.penalty_form == "authors"
     tv, lp, blur = (
         (total_variation_authors, lp_norm_authors, blur_robustness_authors)
@@ -234,6 +237,8 @@ def build_penalty(config: InversionConfig, device: torch.device, cache_dir: Path
 
 
 def build_transform(config: InversionConfig, image_size: int) -> Transform | None:
+    from science.regularizers import random_transform, random_transform_authors
+
     if not config.transform:
         return None
     if config.penalty_form == "authors":

@@ -75,6 +75,11 @@ class ModelSpec(models.Model):
         return f"{self.name} [{self.layer}]"
 
 
+NOISE_LAWS = {"normal-0-1": (0.0, 1.0), "normal-0.5-2": (0.5, 2.0)}
+"""Noise targets: ``N(mean, std)`` per pixel. People see them clamped to [0, 1]; with ``raw``
+the optimisation aims at the unclamped draw, as the authors' code does."""
+
+
 class TargetSet(models.Model):
     """The targets ``xt`` of one or more inversion jobs."""
 

@@ -5,28 +5,28 @@ from __future__ import annotations
 import functools
 import statistics
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
-from PIL import Image
 
 from inversion.models import IRI, InversionJob, ModelSpec, Stimulus, Target
-from science.images import FORMATS, to_tensor
-from science.networks import (
-    LayerRepresentation,
-    NetworkError,
-    architecture_names,
-    build_network,
-    default_layer,
-    layer_names,
-)
+
+if TYPE_CHECKING:
+    import torch
+
+    from science.networks import LayerRepresentation
+
+# Reads that need tensors or networks import torch inside them: the rest serve web requests.
 
 
 def stimulus_tensor(stimulus: Stimulus) -> torch.Tensor:
     """A stored stimulus as a 3×H×W tensor in [0, 1]."""
+    from PIL import Image
+
+    from science.images import FORMATS, to_tensor
+
     with Image.open(stimulus.image, formats=FORMATS) as img:
         return to_tensor(img)
 
@@ -35,6 +35,9 @@ def target_tensor(target: Target) -> torch.Tensor:
     """What a job aims at for ``target`` (3×H×W): the raw noise draw when one is stored
     (unbounded), else the stored image in [0, 1]."""
     if target.raw:
+        import numpy as np
+        import torch
+
         with target.raw.open("rb") as f:
             return torch.from_numpy(np.load(f, allow_pickle=False))
     return stimulus_tensor(target.stimulus)
@@ -42,6 +45,8 @@ def target_tensor(target: Target) -> torch.Tensor:
 
 def model_spec_representation(spec: ModelSpec) -> LayerRepresentation:
     """``g`` for a registered spec: pixels in [0, 1] → the layer's activation."""
+    from science.networks import LayerRepresentation, build_network
+
     checkpoint = Path(spec.checkpoint.path) if spec.checkpoint else None
     net = build_network(
         spec.source, spec.architecture, checkpoint, cifar_stem=spec.cifar_stem, cache_dir=settings.METAMER_CACHE_DIR
@@ -148,6 +153,8 @@ def job_convergence(job: InversionJob) -> dict[str, float | int | str | None]:
 @functools.lru_cache(maxsize=4)
 def architecture_choices() -> dict[str, list[str]]:
     """The architectures each network source builds, for the registration form's lists."""
+    from science.networks import architecture_names
+
     return {source: architecture_names(source) for source in (ModelSpec.Source.BUILTIN, "torchvision", "timm")}
 
 
@@ -156,6 +163,8 @@ def architecture_layers(source: str, architecture: str) -> tuple[list[str], str]
     """The layer (graph node) names of an architecture, and the one used when none is chosen
     (the penultimate), from the network built without a checkpoint; ([], "") when it does not
     build (the registration says why)."""
+    from science.networks import NetworkError, build_network, default_layer, layer_names
+
     try:
         net = build_network(source, architecture, None, cache_dir=settings.METAMER_CACHE_DIR)
     except (NetworkError, RuntimeError, ValueError):

@@ -9,7 +9,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from science.similarity import noise_ceiling, triplet_agreement, triplet_answers, triplet_reliability, upper
 
@@ -104,6 +103,9 @@ def _ordered_disagreements(d_a: np.ndarray, d_b: np.ndarray, block: int) -> int:
 
 def wilson_interval(successes: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score interval for a binomial proportion."""
+    # scipy loads on use: web processes import this module for its planners.
+    from scipy import stats
+
     if n == 0:
         return (0.0, 1.0)
     z = stats.norm.ppf(0.5 + confidence / 2)
@@ -115,6 +117,8 @@ def wilson_interval(successes: float, n: int, confidence: float = 0.95) -> tuple
 
 def pairwise_alignment(s_a: np.ndarray, s_b: np.ndarray, method: str = "pearson") -> Correlation:
     """Pearson or Spearman correlation of the upper triangles of two similarity matrices."""
+    from scipy import stats
+
     s_a, s_b = _square(s_a, "s_a"), _square(s_b, "s_b")
     if s_a.shape != s_b.shape:
         raise ValueError(f"the matrices cover different items: {s_a.shape} vs {s_b.shape}")
@@ -131,6 +135,8 @@ def pairwise_alignment(s_a: np.ndarray, s_b: np.ndarray, method: str = "pearson"
 def partial_correlation(x: np.ndarray, y: np.ndarray, covariates: np.ndarray, method: str = "pearson") -> Correlation:
     """Correlation of ``x`` and ``y`` with the covariates (n or n×k) regressed out of both, as
     Pingouin's ``partial_corr`` computes it; ``spearman`` ranks everything first."""
+    from scipy import stats
+
     x, y = np.asarray(x, float), np.asarray(y, float)
     z = np.asarray(covariates, float).reshape(len(x), -1)
     if method == "spearman":
@@ -202,6 +208,8 @@ SAMPLED_TRIPLETS = 200_000
 
 def correlate(a: np.ndarray, b: np.ndarray, method: str) -> float:
     """Pearson or Spearman correlation of two vectors; NaN when either is constant."""
+    from scipy import stats
+
     if method == "spearman":
         a, b = stats.rankdata(a), stats.rankdata(b)
     elif method != "pearson":

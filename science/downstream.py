@@ -20,6 +20,7 @@ from science.alignment import (
     partial_correlation,
     z_squared,
 )
+from science.names import HEADS
 
 SHOTS = (1, 5, 10, 20, 40, 80)
 
@@ -74,9 +75,6 @@ def few_shot_probe(
             scores.append(_fit_head(head, (x[train] - mean) / std, y[train], (x[test] - mean) / std, y[test], seed + s))
         results.append(ProbeResult(n, head, seeds, float(np.mean(scores)), float(np.std(scores))))
     return results
-
-
-HEADS = ("linear", "mlp1", "mlp2")
 
 
 def _fit_head(head: str, x_train, y_train, x_test, y_test, seed: int) -> float:

@@ -14,6 +14,7 @@ from torchvision import models
 from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
 
 from science.backbones import EFFICIENTNET_LITE_MEAN, EFFICIENTNET_LITE_STD, efficientnet_lite, imagenet_features
+from science.names import random_twin_name
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -87,11 +88,6 @@ def _twin(name: str, trained: Builtin) -> Builtin:
         f"the untrained control for {name}",
         twin_of=name,
     )
-
-
-def random_twin_name(name: str) -> str:
-    """``alexnet-imagenet`` → ``alexnet-random``."""
-    return name.removesuffix("-imagenet") + "-random"
 
 
 BUILTINS: dict[str, Builtin] = {

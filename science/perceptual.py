@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import re
 import warnings
 from pathlib import Path
 
@@ -27,47 +26,12 @@ import torch
 
 from science.backbones import converted_weights, load_convs
 from science.images import read_image
-
-VARIANTS: dict[str, tuple[str, bool]] = {
-    "alex-lin": ("alex", True),
-    "vgg-lin": ("vgg", True),
-    "alex": ("alex", False),
-    "vgg": ("vgg", False),
-}
-
-
-RANDOM_LINEAR = re.compile(r"^(alex|vgg)-randlin-(\d{1,9})$")
-"""The notebook's random-linear variants, ``<backbone>-randlin-<seed>``."""
-
-
-class UnknownVariant(ValueError):
-    pass
-
-
-def _check_variant(variant: str) -> tuple[str, bool]:
-    if variant in VARIANTS:
-        return VARIANTS[variant]
-    if random_linear := RANDOM_LINEAR.match(variant):
-        return random_linear.group(1), True
-    raise UnknownVariant(
-        f"unknown LPIPS variant {variant!r}; choose one of {', '.join(VARIANTS)} "
-        "(or alex-randlin-<seed> / vgg-randlin-<seed> to reproduce the authors' notebook)"
-    )
-
-
-def variant_backbone(variant: str) -> str:
-    """The backbone (``alex`` or ``vgg``) a variant is built on."""
-    return _check_variant(variant)[0]
-
-
-def is_variant(variant: str) -> bool:
-    """Whether ``variant`` names an LPIPS variant (a default one or a seeded random-linear one)."""
-    return variant in VARIANTS or RANDOM_LINEAR.match(variant) is not None
+from science.lpips_variants import RANDOM_LINEAR, check_variant
 
 
 @functools.cache
 def _load_cpu(variant: str, cache_dir: Path | None) -> lpips.LPIPS:
-    arch, linear = _check_variant(variant)
+    arch, linear = check_variant(variant)
     random_linear = RANDOM_LINEAR.match(variant)
     with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
         # torchvision warns about the deprecated ``pretrained`` argument lpips still uses.

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import random
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 
 def seed_everything(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
     """Seed the global generators and return a dedicated torch generator on ``device``."""
+    import torch  # here, not at the top: the answer path derives seeds without torch
+
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

@@ -9,9 +9,12 @@ image set's order. A *triplet* ``(i, j, k)`` with an answer ``1`` says "``i`` is
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-from scipy import stats
+
+if TYPE_CHECKING:
+    import torch
 
 SYMMETRY_TOLERANCE = 1e-6
 """Largest asymmetry |d_ij − d_ji| accepted, relative to the largest entry (rounding in files)."""
@@ -62,6 +65,9 @@ def split_half_reliability(matrices: np.ndarray, *, splits: int = 200, seed: int
     """How reproducible the group's mean matrix is: people split at random into two halves, the
     Pearson r between the halves' mean matrices (upper triangles), averaged over ``splits``
     splits, and Spearman–Brown corrected to the full group. Needs ≥ 2 people."""
+    # scipy loads on use: web processes import this module for its planners.
+    from scipy import stats
+
     subjects = np.asarray(matrices, dtype=np.float64)
     if subjects.ndim != 3 or subjects.shape[0] < 2:
         raise ValueError("split-half reliability needs matrices from at least two people")
@@ -103,6 +109,8 @@ def noise_ceiling(matrices: np.ndarray) -> dict[str, float]:
     """Range within which the best possible model's Spearman correlation with the group mean
     lies: the lower bound correlates each person with the mean of the others, the upper bound
     with the mean of everyone (including themselves); both averaged over people."""
+    from scipy import stats
+
     subjects = np.asarray(matrices, dtype=np.float64)
     n = subjects.shape[0]
     total = subjects.sum(0)
@@ -248,6 +256,8 @@ def fit_embedding(
     """An ordinal embedding (t-STE, van der Maaten & Weinberger 2012; ``alpha = dim − 1``) of
     ``n_items`` points in which the answered triplets hold as far as they can; its distances fill
     in pairs nobody was asked. Returns ``(n_items, dim)``."""
+    import torch  # here, not at the top: the web processes read this module for its planners
+
     t = torch.as_tensor(np.asarray(triplets), dtype=torch.long, device=device)
     choice = torch.as_tensor(np.asarray(answers), dtype=torch.float32, device=device)
     # An answer 0 is the same triplet with j and k swapped.
@@ -276,6 +286,8 @@ def most_uncertain_triplets(
     """The adaptive sampler: from ``candidates`` uniformly drawn triplets, the ``k`` whose answer
     the current embedding is least sure of (t-STE probability nearest 0.5), skipping triplets in
     ``exclude`` (already asked, as ``(i, j, k)`` tuples)."""
+    import torch
+
     n, dim = embedding.shape
     pool = sample_triplets(n, candidates, seed=seed)
     with torch.no_grad():

@@ -16,9 +16,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from science.alignment import correlate
+from science.names import METRICS
 from science.similarity import upper
-
-METRICS = ("cosine", "correlation")
 
 
 def embed(

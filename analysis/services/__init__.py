@@ -1,36 +1,44 @@
 """Writes for analysis, by concern: study reports (``reports``); many models' alignment with
 human similarity data: which models (``zoo_models``), what they read (``alignment_inputs``), the
 benchmark (``benchmark``), its files (``alignment_outputs``) and a stored run's lifecycle
-(``alignment``); a study as one archive and back (``archive``)."""
+(``alignment``); a study as one archive and back (``archive``).
 
-from analysis.services.alignment import (
-    alignment_run_create,
-    alignment_run_embed,
-    alignment_run_execute,
-    alignment_run_finish,
-)
-from analysis.services.alignment_inputs import human_read, images_read, scores_read
-from analysis.services.alignment_outputs import alignment_write
-from analysis.services.archive import study_export, study_import
-from analysis.services.benchmark import alignment_compute, embedding_compute
-from analysis.services.reports import report_build
-from analysis.services.withdrawal import participant_delete
-from analysis.services.zoo_models import zoo_models_check
+The names load on first use (PEP 562), each from its own module, so importing this package
+imports none of them: the web processes import only what their requests use."""
 
-__all__ = [
-    "alignment_compute",
-    "alignment_run_create",
-    "alignment_run_embed",
-    "alignment_run_execute",
-    "alignment_run_finish",
-    "alignment_write",
-    "embedding_compute",
-    "human_read",
-    "images_read",
-    "participant_delete",
-    "report_build",
-    "scores_read",
-    "study_export",
-    "study_import",
-    "zoo_models_check",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {
+    "alignment_compute": "benchmark",
+    "alignment_run_create": "alignment",
+    "alignment_run_embed": "alignment",
+    "alignment_run_execute": "alignment",
+    "alignment_run_finish": "alignment",
+    "alignment_write": "alignment_outputs",
+    "embedding_compute": "benchmark",
+    "human_read": "alignment_inputs",
+    "images_read": "alignment_inputs",
+    "participant_delete": "withdrawal",
+    "report_build": "reports",
+    "scores_read": "alignment_inputs",
+    "study_export": "archive",
+    "study_import": "archive",
+    "zoo_models_check": "zoo_models",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])

@@ -28,7 +28,7 @@ from analysis.selectors import (
 from inversion.models import IRI, InversionJob
 from inversion.selectors import stimulus_tensor
 from metamer.errors import MetamerError
-from science.perceptual import VARIANTS
+from science.lpips_variants import VARIANTS
 from surveys.models import Study
 from surveys.selectors import study_audit
 

@@ -1,59 +1,51 @@
 """Writes for the inversion app, by concern: stimuli and target sets (``targets``), large
 uploads imported in the background (``imports``), model specs (``specs``), jobs and their IRIs
-(``jobs``), LPIPS judgements of IRIs (``judgements``)."""
+(``jobs``), LPIPS judgements of IRIs (``judgements``).
 
-from inversion.services.imports import (
-    target_set_import_fail,
-    target_set_import_run,
-    target_set_imports_send_unsent,
-)
-from inversion.services.jobs import (
-    inversion_job_cancel,
-    inversion_job_check,
-    inversion_job_chunk_run,
-    inversion_job_create,
-    inversion_job_dispatch,
-    inversion_job_resume,
-    inversion_job_run,
-    inversion_jobs_send_unsent,
-)
-from inversion.services.judgements import lpips_judgements_compute
-from inversion.services.specs import model_spec_check, model_spec_register, model_specs_top1_import
-from inversion.services.targets import (
-    NOISE_LAWS,
-    stimulus_create,
-    target_set_check,
-    target_set_create,
-    target_set_create_from_images,
-    target_set_create_noise,
-    target_set_images_count,
-    target_set_import,
-    upload_on_disk,
-)
+The names load on first use (PEP 562), each from its own module, so importing this package
+imports none of them: the web processes import only what their requests use."""
 
-__all__ = [
-    "NOISE_LAWS",
-    "inversion_job_cancel",
-    "inversion_job_check",
-    "inversion_job_chunk_run",
-    "inversion_job_create",
-    "inversion_job_dispatch",
-    "inversion_job_resume",
-    "inversion_job_run",
-    "inversion_jobs_send_unsent",
-    "lpips_judgements_compute",
-    "model_spec_check",
-    "model_spec_register",
-    "model_specs_top1_import",
-    "stimulus_create",
-    "target_set_check",
-    "target_set_create",
-    "target_set_create_from_images",
-    "target_set_create_noise",
-    "target_set_images_count",
-    "target_set_import",
-    "target_set_import_fail",
-    "target_set_import_run",
-    "target_set_imports_send_unsent",
-    "upload_on_disk",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {
+    "inversion_job_cancel": "jobs",
+    "inversion_job_check": "jobs",
+    "inversion_job_chunk_run": "jobs",
+    "inversion_job_create": "jobs",
+    "inversion_job_dispatch": "jobs",
+    "inversion_job_resume": "jobs",
+    "inversion_job_run": "jobs",
+    "inversion_jobs_send_unsent": "jobs",
+    "lpips_judgements_compute": "judgements",
+    "model_spec_check": "specs",
+    "model_spec_register": "specs",
+    "model_specs_top1_import": "specs",
+    "stimulus_create": "targets",
+    "target_set_check": "targets",
+    "target_set_create": "targets",
+    "target_set_create_from_images": "targets",
+    "target_set_create_noise": "targets",
+    "target_set_images_count": "targets",
+    "target_set_import": "targets",
+    "target_set_import_fail": "imports",
+    "target_set_import_run": "imports",
+    "target_set_imports_send_unsent": "imports",
+    "upload_on_disk": "targets",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])

@@ -10,7 +10,8 @@ from django.conf import settings
 from inversion.models import IRI, InversionJob, LpipsJudgement
 from inversion.selectors import stimulus_tensor
 from metamer.errors import MetamerError
-from science.perceptual import VARIANTS, load_lpips
+from science.lpips_variants import VARIANTS
+from science.perceptual import load_lpips
 
 
 def lpips_judgements_compute(

@@ -18,15 +18,11 @@ from django.db import transaction
 from PIL import Image
 
 from inversion import archives
-from inversion.models import Stimulus, Target, TargetSet
+from inversion.models import NOISE_LAWS, Stimulus, Target, TargetSet
 from inversion.services.imports import INLINE_MAX, target_set_import_start
 from metamer.errors import MetamerError
 from science import images as imageio
 from science.seeding import derive_seed, seed_everything
-
-NOISE_LAWS = {"normal-0-1": (0.0, 1.0), "normal-0.5-2": (0.5, 2.0)}
-"""Noise targets: ``N(mean, std)`` per pixel. People see them clamped to [0, 1]; with ``raw``
-the optimisation aims at the unclamped draw, as the authors' code does."""
 
 
 def stimulus_create(*, role: str, image: torch.Tensor) -> Stimulus:

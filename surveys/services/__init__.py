@@ -1,102 +1,75 @@
 """Writes for surveys, by concern: assembly (``assembly``: a design checked once, then stored),
 the simulated participants' choices (``choices``), adaptive rounds (``adaptive``), what workers
 read (``content``), arrivals and answers (``answers``), recruitment (``recruitment``), review
-and payments (``payments``), human similarity data (``similarity``)."""
+and payments (``payments``), human similarity data (``similarity``).
 
-from surveys.services.adaptive import survey_adaptive_round
-from surveys.services.answers import (
-    assignment_exit_record,
-    assignment_finish,
-    assignment_practice_record,
-    assignment_start,
-    assignment_submit,
-    assignments_expire,
-    response_record,
-)
-from surveys.services.assembly import (
-    SurveyDesign,
-    similarity_matrix_load,
-    survey_assemble,
-    survey_assemble_check,
-    survey_assemble_triplets,
-    survey_open,
-    survey_triplets_plan,
-)
-from surveys.services.audit import PROCESS, assignment_exclude, assignment_include, assignment_note, audit_record
-from surveys.services.choices import trial_lpips_choices_compute
-from surveys.services.content import CONTENT_FIELDS, survey_content_update
-from surveys.services.payments import (
-    REJECTION_FEEDBACK,
-    assignment_approve,
-    assignment_bonus,
-    assignment_flag,
-    assignment_reject,
-    participant_block,
-    study_review,
-)
-from surveys.services.recruitment import (
-    Budget,
-    participant_started,
-    study_budget,
-    study_publish,
-    study_stop,
-    study_sync,
-)
-from surveys.services.similarity import (
-    kriegeskorte92_import,
-    similarity_data_create,
-    similarity_data_from_survey,
-    similarity_data_import,
-    similarity_data_upload,
-)
-from surveys.services.similarity_files import kriegeskorte92_read, similarity_file_read, triplet_file_read
-from surveys.services.withdrawal import participant_withdraw, participant_withdraw_check
+The names load on first use (PEP 562), each from its own module, so importing this package
+imports none of them: the web processes import only what their requests use."""
 
-__all__ = [
-    "CONTENT_FIELDS",
-    "PROCESS",
-    "REJECTION_FEEDBACK",
-    "Budget",
-    "SurveyDesign",
-    "assignment_approve",
-    "assignment_bonus",
-    "assignment_exclude",
-    "assignment_exit_record",
-    "assignment_finish",
-    "assignment_flag",
-    "assignment_include",
-    "assignment_note",
-    "assignment_practice_record",
-    "assignment_reject",
-    "assignment_start",
-    "assignment_submit",
-    "assignments_expire",
-    "audit_record",
-    "kriegeskorte92_import",
-    "kriegeskorte92_read",
-    "participant_block",
-    "participant_started",
-    "participant_withdraw",
-    "participant_withdraw_check",
-    "response_record",
-    "similarity_data_create",
-    "similarity_data_from_survey",
-    "similarity_data_import",
-    "similarity_data_upload",
-    "similarity_file_read",
-    "similarity_matrix_load",
-    "study_budget",
-    "study_publish",
-    "study_review",
-    "study_stop",
-    "study_sync",
-    "survey_adaptive_round",
-    "survey_assemble",
-    "survey_assemble_check",
-    "survey_assemble_triplets",
-    "survey_content_update",
-    "survey_open",
-    "survey_triplets_plan",
-    "trial_lpips_choices_compute",
-    "triplet_file_read",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {
+    "Budget": "recruitment",
+    "CONTENT_FIELDS": "content",
+    "PROCESS": "audit",
+    "REJECTION_FEEDBACK": "payments",
+    "SurveyDesign": "assembly",
+    "assignment_approve": "payments",
+    "assignment_bonus": "payments",
+    "assignment_exclude": "audit",
+    "assignment_exit_record": "answers",
+    "assignment_finish": "answers",
+    "assignment_flag": "payments",
+    "assignment_include": "audit",
+    "assignment_note": "audit",
+    "assignment_practice_record": "answers",
+    "assignment_reject": "payments",
+    "assignment_start": "answers",
+    "assignment_submit": "answers",
+    "assignments_expire": "answers",
+    "audit_record": "audit",
+    "kriegeskorte92_import": "similarity",
+    "kriegeskorte92_read": "similarity_files",
+    "participant_block": "payments",
+    "participant_started": "recruitment",
+    "participant_withdraw": "withdrawal",
+    "participant_withdraw_check": "withdrawal",
+    "response_record": "answers",
+    "similarity_data_create": "similarity",
+    "similarity_data_from_survey": "similarity",
+    "similarity_data_import": "similarity",
+    "similarity_data_upload": "similarity",
+    "similarity_file_read": "similarity_files",
+    "similarity_matrix_load": "assembly",
+    "study_budget": "recruitment",
+    "study_publish": "recruitment",
+    "study_review": "payments",
+    "study_stop": "recruitment",
+    "study_sync": "recruitment",
+    "survey_adaptive_round": "adaptive",
+    "survey_assemble": "assembly",
+    "survey_assemble_check": "assembly",
+    "survey_assemble_triplets": "assembly",
+    "survey_content_update": "content",
+    "survey_open": "assembly",
+    "survey_triplets_plan": "assembly",
+    "trial_lpips_choices_compute": "choices",
+    "triplet_file_read": "similarity_files",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])

@@ -9,7 +9,8 @@ from django.conf import settings
 
 from inversion.models import LpipsJudgement, Target
 from inversion.selectors import stimulus_tensor
-from science.perceptual import VARIANTS, load_lpips, lpips_pairs, pairwise_lpips
+from science.lpips_variants import VARIANTS
+from science.perceptual import load_lpips, lpips_pairs, pairwise_lpips
 from surveys.models import Survey, TrialLpipsChoice
 
 PAIRS_PER_PASS = 16

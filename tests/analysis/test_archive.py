@@ -15,7 +15,8 @@ from surveys import services
 from surveys.models import AuditEntry, Response, Study
 from tests.factories import StudyFactory
 
-pytestmark = pytest.mark.django_db
+# Transactional: flushing the database (a fresh instance) cannot happen inside a test's transaction on PostgreSQL.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _numbers(report) -> dict:

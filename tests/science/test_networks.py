@@ -134,3 +134,11 @@ def test_efficientnet_lite_builtins_recognise_a_real_photograph(variant):
     assert 652 in top5[:3], top5
     assert builtin.lpips_backbone is None
     assert default_layer(net) == "global_pool.flatten"
+
+
+def test_the_names_web_processes_read_are_the_networks_science_builds():
+    from science.names import BUILTIN_NETWORKS, LPIPS_BACKBONES
+    from science.networks import BUILTINS
+
+    assert tuple(BUILTINS) == BUILTIN_NETWORKS
+    assert {name: b.lpips_backbone for name, b in BUILTINS.items() if b.lpips_backbone} == LPIPS_BACKBONES

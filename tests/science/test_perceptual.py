@@ -4,15 +4,8 @@ import torch
 from PIL import Image
 
 from science.images import read_image
-from science.perceptual import (
-    VARIANTS,
-    UnknownVariant,
-    load_lpips,
-    lpips_distance,
-    lpips_pairs,
-    pairwise_lpips,
-    variant_backbone,
-)
+from science.lpips_variants import VARIANTS, UnknownVariant, variant_backbone
+from science.perceptual import load_lpips, lpips_distance, lpips_pairs, pairwise_lpips
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from science.images import read_image
-from science.perceptual import VARIANTS, is_variant, lpips_distance
+from science.lpips_variants import VARIANTS, is_variant
+from science.perceptual import lpips_distance
 
 
 class Command(BaseCommand):
