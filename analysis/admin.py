@@ -61,7 +61,8 @@ class StudyAdmin(SurveysStudyAdmin):
         lines = [
             f"{results['assignments_done']}/{results['assignments_total']} places submitted "
             f"({results['assignments_in_progress']} in progress, {results['assignments_expired']} expired, not counted); "
-            f"{results['workers']} workers, {len(results['excluded_workers'])} excluded (failed an attention check)."
+            f"{results['workers_counted']} of {results['workers']} workers counted, "
+            f"{len(results['excluded_workers'])} excluded (failed an attention check)."
         ]
         who = results.get("participants", "people")
         lines += [

@@ -208,6 +208,7 @@ def study_results(study: Study, *, frame: pd.DataFrame | None = None, seed: int 
         "assignments_expired": sum(status == Assignment.Status.EXPIRED for status in statuses),
         "assignments_total": total,
         "workers": int(frame.worker.nunique()),
+        "workers_counted": int(frame[~frame.excluded].worker.nunique()),
         "excluded_workers": sorted(frame[frame.excluded].worker.unique().tolist()),
     }
     if results.scored(frame).empty:

@@ -148,6 +148,13 @@ def spreadsheet_safe_csv(frame: pd.DataFrame) -> bytes:
     return safe.to_csv(index=False).encode()
 
 
+def _in_words(answers: str | None) -> str:
+    """Exit answers (stored as JSON) as a reader reads them: "question: answer; …"."""
+    if not answers:
+        return ""
+    return "; ".join(f"{question}: {answer}" for question, answer in json.loads(answers).items())
+
+
 def report_build(*, study: Study) -> Report:
     """The study's results as a self-contained HTML report (tables and plots), a tidy CSV of
     every judgement, a CSV of per-condition summaries, every judgement as triplets, a codebook
@@ -170,7 +177,7 @@ def report_build(*, study: Study) -> Report:
             "bars": _bar_plot(rows, summary.get("participants", "people")) if rows else None,
             "scatter": _scatter_plot(rows, summary.get("participants", "people")) if rows else None,
             "examples": _example_grid(jobs),
-            "workers": summary["workers_table"],
+            "workers": [{**w, "exit_answers": _in_words(w.get("exit_answers"))} for w in summary["workers_table"]],
             "times": _times_plot(frame) if frame.response_ms.notna().any() else None,
         },
     )

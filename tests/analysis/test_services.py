@@ -38,6 +38,7 @@ def test_report_scores_people_and_lpips_and_excludes_check_failures(two_conditio
     assert (a["lpips_mean"], b["lpips_mean"]) == (1.0, 0.0)
     assert a["n_workers"] == 2 and a["chance"] == 0.5
     assert summary["excluded_workers"] == ["bad"]
+    assert (summary["workers"], summary["workers_counted"]) == (3, 2)  # "gone" never submitted
     assert all(t["value"] == 1.0 for t in summary["triplet_alignment"].values())
     assert summary["noise_ceiling"]["value"] == 1.0
     assert summary["fleiss_kappa"]["2afc"] == 1.0
@@ -96,12 +97,12 @@ def test_live_results_in_the_admin_and_the_api(two_conditions, admin_client):
     survey_services.response_record(assignment=a, trial_id=trials[0].pk, answer=trials[0].correct, idempotency_key="k")
     # Unfinished work is shown apart and never counted.
     page = admin_client.get(f"/admin/surveys/study/{study.pk}/change/").content.decode()
-    assert "0/4 places submitted (1 in progress, 0 expired, not counted); 0 workers" in page
+    assert "0/4 places submitted (1 in progress, 0 expired, not counted); 0 of 0 workers counted" in page
     assert admin_client.get(f"/api/studies/{study.pk}/results/").json()["workers"] == 0
     for t in trials[1:]:
         survey_services.response_record(assignment=a, trial_id=t.pk, answer=t.correct, idempotency_key=f"k{t.pk}")
     page = admin_client.get(f"/admin/surveys/study/{study.pk}/change/").content.decode()
-    assert "1/4 places submitted (0 in progress, 0 expired, not counted); 1 workers, 0 excluded" in page
+    assert "1/4 places submitted (0 in progress, 0 expired, not counted); 1 of 1 workers counted, 0 excluded" in page
     results = admin_client.get(f"/api/studies/{study.pk}/results/").json()
     assert results["workers"] == 1 and len(results["conditions"]) == 2  # both conditions answered now
     rows = admin_client.get(f"/api/studies/{study.pk}/judgements/").json()
@@ -125,3 +126,15 @@ def test_the_api_builds_a_report(two_conditions, admin_client):
     assert body["codebook"].endswith("-codebook.csv") and body["summary_json"].endswith("-summary.json")
     empty = admin_client.post(f"/api/studies/{StudyFactory().pk}/report/")
     assert empty.status_code == 400 and "no surveys built from inversion jobs" in empty.json()["detail"]
+
+
+def test_the_report_shows_exit_answers_in_words_and_counts_only_who_counts(survey):
+    assignment = survey_services.assignment_start(survey=survey, external_id="w1")
+    for t in survey.trials.all():
+        survey_services.response_record(
+            assignment=assignment, trial_id=t.pk, answer=t.correct, idempotency_key=str(t.pk)
+        )
+    survey_services.assignment_exit_record(assignment=assignment, answers={"How was it?": "fine", "Age": "30"})
+    html = services.report_build(study=survey.study).html.read().decode()
+    assert "How was it?: fine; Age: 30" in html and "{&quot;How was it?" not in html
+    assert "Of the 1 worker who submitted,\n1 is counted and 0 excluded" in html
