@@ -1,6 +1,6 @@
 """Writes for the inversion app, by concern: stimuli and target sets (``targets``), large
 uploads imported in the background (``imports``), model specs (``specs``), jobs and their IRIs
-(``jobs``), LPIPS judgements of IRIs (``judgements``).
+(``jobs``; running them: ``runs``), LPIPS judgements of IRIs (``judgements``).
 
 The names load on first use (PEP 562), each from its own module, so importing this package
 imports none of them: the web processes import only what their requests use."""
@@ -13,11 +13,11 @@ from typing import Any
 _HOMES = {
     "inversion_job_cancel": "jobs",
     "inversion_job_check": "jobs",
-    "inversion_job_chunk_run": "jobs",
+    "inversion_job_chunk_run": "runs",
     "inversion_job_create": "jobs",
     "inversion_job_dispatch": "jobs",
     "inversion_job_resume": "jobs",
-    "inversion_job_run": "jobs",
+    "inversion_job_run": "runs",
     "inversion_jobs_send_unsent": "jobs",
     "lpips_judgements_compute": "judgements",
     "model_spec_check": "specs",

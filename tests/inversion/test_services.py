@@ -9,7 +9,7 @@ from PIL import Image
 from inversion import selectors, services
 from inversion.config import InversionConfig
 from inversion.models import IRI, InversionJob, LpipsJudgement, ModelSpec, Stimulus
-from inversion.services import jobs
+from inversion.services import runs
 from metamer.errors import MetamerError
 from science.engine import relative_distance
 from tests.factories import ModelSpecFactory
@@ -187,7 +187,7 @@ def test_each_iri_records_the_precision_its_optimisation_ran_in(monkeypatch, pre
 def test_a_job_killed_midway_resumes_without_duplicates(monkeypatch):
     job = _job(n_targets=3)
     calls = {"n": 0}
-    original = jobs._run_chunk
+    original = runs._run_chunk
 
     def dies_on_second_chunk(*args, **kwargs):
         calls["n"] += 1
@@ -195,13 +195,13 @@ def test_a_job_killed_midway_resumes_without_duplicates(monkeypatch):
             raise KeyboardInterrupt("worker killed")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(jobs, "_run_chunk", dies_on_second_chunk)
+    monkeypatch.setattr(runs, "_run_chunk", dies_on_second_chunk)
     with pytest.raises(KeyboardInterrupt):
         services.inversion_job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == InversionJob.Status.RUNNING
     assert job.done == 2
-    monkeypatch.setattr(jobs, "_run_chunk", original)
+    monkeypatch.setattr(runs, "_run_chunk", original)
     job = services.inversion_job_run(job_id=job.pk)
     assert job.status == InversionJob.Status.DONE
     assert IRI.objects.filter(job=job).count() == 3
@@ -211,7 +211,7 @@ def test_a_job_killed_midway_resumes_without_duplicates(monkeypatch):
 def test_resumed_seeds_are_identical():
     a = services.inversion_job_run(job_id=_job().pk)
     first = IRI.objects.filter(job=a).first().seed.sha256
-    seeds = jobs._seed_images(a, InversionConfig.from_dict(a.config), torch.device("cpu"))
+    seeds = runs._seed_images(a, InversionConfig.from_dict(a.config), torch.device("cpu"))
     from science.images import png_bytes, sha256
 
     assert sha256(png_bytes(seeds[(0, 0)])) == first
@@ -271,15 +271,15 @@ def test_lpips_judgements_follow_the_iris(two_conditions):
 
 def test_a_failed_job_says_why_and_a_retry_finishes_it(monkeypatch):
     job = _job(n_targets=3)
-    original = jobs._run_chunk
-    monkeypatch.setattr(jobs, "_run_chunk", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("CUDA out of memory")))
+    original = runs._run_chunk
+    monkeypatch.setattr(runs, "_run_chunk", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("CUDA out of memory")))
     with pytest.raises(RuntimeError):
         services.inversion_job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == InversionJob.Status.FAILED
     assert job.error == "RuntimeError: CUDA out of memory"
     assert not IRI.objects.filter(job=job).exists()
-    monkeypatch.setattr(jobs, "_run_chunk", original)
+    monkeypatch.setattr(runs, "_run_chunk", original)
     job = services.inversion_job_run(job_id=job.pk)
     assert job.status == InversionJob.Status.DONE
     assert IRI.objects.filter(job=job).count() == 3
@@ -287,13 +287,13 @@ def test_a_failed_job_says_why_and_a_retry_finishes_it(monkeypatch):
 
 def test_cancelling_mid_run_stops_after_the_chunk_in_hand(monkeypatch):
     job = _job(n_targets=5)  # three chunks of two
-    original = jobs._run_chunk
+    original = runs._run_chunk
 
     def cancel_during_first_chunk(job_, *args, **kwargs):
         original(job_, *args, **kwargs)
         services.inversion_job_cancel(job=InversionJob.objects.get(pk=job_.pk))
 
-    monkeypatch.setattr(jobs, "_run_chunk", cancel_during_first_chunk)
+    monkeypatch.setattr(runs, "_run_chunk", cancel_during_first_chunk)
     job = services.inversion_job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == InversionJob.Status.CANCELLED and job.finished_at is not None
@@ -375,7 +375,7 @@ def test_a_chunk_partly_stored_by_another_worker_while_this_one_ran_stores_only_
     IRI.objects.filter(job=job, target__index=1).delete()  # the other worker had stored target 0 only
     # This worker read both as pending before the other worker's IRI was committed.
     work = [(target, 0) for target in job.target_set.targets.order_by("index")]
-    monkeypatch.setattr(jobs, "job_chunks", lambda _job: [(0, work)])
+    monkeypatch.setattr(runs, "job_chunks", lambda _job: [(0, work)])
     InversionJob.objects.filter(pk=job.pk).update(status=InversionJob.Status.RUNNING)
     services.inversion_job_chunk_run(job_id=job.pk, chunk=0)
     stored = IRI.objects.filter(job=job).order_by("target__index")
@@ -389,11 +389,11 @@ def test_a_failing_chunk_fails_the_job_the_other_chunks_then_wait_and_a_resume_f
     monkeypatch, django_capture_on_commit_callbacks
 ):
     job = _job(n_targets=4)
-    original = jobs._run_chunk
-    monkeypatch.setattr(jobs, "_run_chunk", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("CUDA out of memory")))
+    original = runs._run_chunk
+    monkeypatch.setattr(runs, "_run_chunk", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("CUDA out of memory")))
     with pytest.raises(RuntimeError):
         services.inversion_job_chunk_run(job_id=job.pk, chunk=0)
-    monkeypatch.setattr(jobs, "_run_chunk", original)
+    monkeypatch.setattr(runs, "_run_chunk", original)
     assert services.inversion_job_chunk_run(job_id=job.pk, chunk=1).status == InversionJob.Status.FAILED
     assert not IRI.objects.filter(job=job).exists()
     cancelled = _job(n_targets=2, targets="c")
@@ -410,9 +410,9 @@ def test_a_failing_chunk_fails_the_job_the_other_chunks_then_wait_and_a_resume_f
 def test_a_worker_builds_a_job_s_network_and_seeds_once_for_all_its_chunks(monkeypatch):
     job = _job(n_targets=5)  # three chunks
     built = []
-    original = jobs.model_spec_representation
-    monkeypatch.setattr(jobs, "model_spec_representation", lambda spec: built.append(spec) or original(spec))
-    jobs._network_and_seeds.cache_clear()
+    original = runs.model_spec_representation
+    monkeypatch.setattr(runs, "model_spec_representation", lambda spec: built.append(spec) or original(spec))
+    runs._network_and_seeds.cache_clear()
     for chunk in (0, 1, 2):
         services.inversion_job_chunk_run(job_id=job.pk, chunk=chunk)
     assert len(built) == 1 and IRI.objects.filter(job=job).count() == 5
