@@ -39,6 +39,11 @@ KRIEGESKORTE92_SOURCE = (
 )
 
 
+MAX_IMAGES_WITH_DATA = 256
+"""Images imported together with their similarity data, inside one request and one transaction
+(the 92-object set fits); more go through a target set's background import."""
+
+
 def _finite(value):
     """JSON has no NaN (PostgreSQL refuses it): a figure the data cannot give is stored as null."""
     if isinstance(value, dict):
@@ -108,6 +113,13 @@ def similarity_data_import(
     if images is not None:
         images_name = images_name or str(images)
         n_items = target_set_images_count(path=images, shown=images_name)
+        if n_items > MAX_IMAGES_WITH_DATA:
+            raise MetamerError(
+                f"{images_name} holds {n_items:,} images; with the data, at most {MAX_IMAGES_WITH_DATA} are imported at "
+                "once: import the images as a target set first (large ones import in the background), then give it "
+                "as the image set",
+                field="images",
+            )
         _check_count(n_items, images_name, f"{prefix}the data", matrices, triplets)
     else:
         n_items = image_set.targets.count()

@@ -4,7 +4,7 @@ import io
 
 import numpy as np
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from scipy.io import savemat
 from scipy.spatial.distance import pdist, squareform
 
@@ -255,3 +255,26 @@ def test_images_that_do_not_match_the_data_are_refused_before_any_is_stored(admi
     good = post(_file(_npy(_distances(4)), "four.npy"))
     assert good.status_code == 201, good.content
     assert good.json()["n_items"] == 4 and TargetSet.objects.get().source == "four.zip"
+
+
+def test_more_images_than_one_request_imports_are_sent_to_a_target_set_first(tmp_path, monkeypatch, settings):
+    from inversion.models import TargetSet
+    from surveys.services import similarity as similarity_services
+
+    monkeypatch.setattr(similarity_services, "MAX_IMAGES_WITH_DATA", 4)
+    np.save(tmp_path / "people.npy", np.stack([_distances(), _distances(seed=1)]))
+    with pytest.raises(
+        CommandError, match=r"holds 5 images; with the data, at most 4 .* import the images as a target set"
+    ):
+        call_command(
+            "import_similarity",
+            "matrices",
+            str(tmp_path / "people.npy"),
+            "--images",
+            str(_image_folder(tmp_path, 5)),
+            "--name",
+            "mine",
+            "--image-size",
+            "16",
+        )
+    assert not TargetSet.objects.exists() and not SimilarityData.objects.exists()
