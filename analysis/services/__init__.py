@@ -8,8 +8,7 @@ imports none of them: the web processes import only what their requests use."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from metamer.lazy import lazy_names
 
 _HOMES = {
     "alignment_compute": "benchmark",
@@ -31,14 +30,4 @@ _HOMES = {
 
 __all__ = sorted(_HOMES)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_HOMES])
+__getattr__, __dir__ = lazy_names(__name__, _HOMES)
