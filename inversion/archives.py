@@ -4,6 +4,7 @@ what is not an image or is too large."""
 from __future__ import annotations
 
 import io
+import random
 import tarfile
 import zipfile
 from collections.abc import Iterator
@@ -81,6 +82,11 @@ def image_members(path: Path) -> list[str]:
     else:
         raise ImageError("not a folder, .zip or .tar archive of images")
     return sorted(n for n in names if _is_image(n))
+
+
+def sample_members(names: list[str], n: int, seed: int) -> list[str]:
+    """A reproducible random sample of ``n`` member names, drawn with ``seed``, in name order."""
+    return sorted(random.Random(seed).sample(names, n))
 
 
 def _is_image(name: str) -> bool:

@@ -140,12 +140,8 @@ def _main(memory_mb: int) -> None:
     request = NetworkCheck(**json.loads(sys.stdin.read()))
     try:
         answer = check(request)
-    except MemoryError:
-        answer = NetworkChecked(
-            problem=f"the network needs more than {memory_mb} MB to build and run", field="checkpoint"
-        )
-    except RuntimeError as exc:
-        if "allocate" not in str(exc):
+    except (MemoryError, RuntimeError) as exc:
+        if not isinstance(exc, MemoryError) and "allocate" not in str(exc):
             raise
         answer = NetworkChecked(
             problem=f"the network needs more than {memory_mb} MB to build and run", field="checkpoint"

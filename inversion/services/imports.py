@@ -11,7 +11,6 @@ failed one removes everything it stored and says why.
 
 from __future__ import annotations
 
-import random
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -96,7 +95,7 @@ def target_set_import_run(*, target_set_id: int) -> None:
         with _local(target_set.upload) as path:
             members = archives.image_members(path)
             if sample is not None:
-                members = sorted(random.Random(target_set.sample_seed).sample(members, sample))
+                members = archives.sample_members(members, sample, target_set.sample_seed)
             done = target_set.targets.count()
             for start in range(done, len(members), CHUNK):
                 fitted = [
@@ -114,20 +113,23 @@ def target_set_import_run(*, target_set_id: int) -> None:
 
 def _store_chunk(target_set: TargetSet, start: int, fitted: list) -> None:
     """Write one chunk's files under names recorded first, then its rows in one transaction."""
-    encoded = [(label, imageio.png_bytes(imageio.to_tensor(image)), image.size) for label, image in fitted]
+    encoded = []
+    for label, image in fitted:
+        data = imageio.png_bytes(imageio.to_tensor(image))
+        encoded.append((label, data, imageio.sha256(data), image.size))
     field = Stimulus._meta.get_field("image")
     names = [
-        default_storage.get_available_name(field.generate_filename(None, f"target-{imageio.sha256(data)[:16]}.png"))
-        for _, data, _ in encoded
+        default_storage.get_available_name(field.generate_filename(None, f"target-{digest[:16]}.png"))
+        for _, _, digest, _ in encoded
     ]
     TargetSet.objects.filter(pk=target_set.pk).update(pending_files=names)
-    for name, (_, data, _) in zip(names, encoded, strict=True):
+    for name, (_, data, _, _) in zip(names, encoded, strict=True):
         if default_storage.save(name, ContentFile(data)) != name:
             raise MetamerError(f"the media store would not take {name} under its own name")
     with transaction.atomic():
-        for offset, (name, (label, data, (width, height))) in enumerate(zip(names, encoded, strict=True)):
+        for offset, (name, (label, _, digest, (width, height))) in enumerate(zip(names, encoded, strict=True)):
             stimulus = Stimulus.objects.create(
-                role=Stimulus.Role.TARGET, sha256=imageio.sha256(data), width=width, height=height, image=name
+                role=Stimulus.Role.TARGET, sha256=digest, width=width, height=height, image=name
             )
             Target.objects.create(target_set=target_set, index=start + offset, label=label, stimulus=stimulus)
         TargetSet.objects.filter(pk=target_set.pk).update(imported=start + len(encoded), pending_files=[])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import random
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -73,7 +72,7 @@ def _members(path: Path, sample: int | None, seed: int, shown: str) -> list[str]
     if sample is not None:
         if sample > len(members):
             raise MetamerError(f"asked for {sample} images but {shown} holds {len(members)}", field="sample")
-        members = sorted(random.Random(seed).sample(members, sample))
+        members = archives.sample_members(members, sample, seed)
     return members
 
 
