@@ -23,7 +23,14 @@ from inversion.models import (
     TargetSet,
 )
 from inversion.selectors import architecture_choices, architecture_layers, job_convergence, job_progress
-from metamer.admin import CreatedByServiceAdmin, ReadOnlyInline, RecordedOnly, act_on_each, check_in_form
+from metamer.admin import (
+    CreatedByServiceAdmin,
+    ReadOnlyInline,
+    RecordedOnly,
+    RefreshWhileRunning,
+    act_on_each,
+    check_in_form,
+)
 
 
 def thumbnail(stimulus: Stimulus | None, size: int = 64) -> str:
@@ -219,9 +226,12 @@ def _target_set_fields(data: dict) -> dict:
 
 
 @admin.register(TargetSet)
-class TargetSetAdmin(CreatedByServiceAdmin):
+class TargetSetAdmin(RefreshWhileRunning, CreatedByServiceAdmin):
     list_display = ["name", "kind", "image_size", "n_targets", "import_state", "source", "created_at"]
     inlines = [TargetInline]
+
+    def is_running(self, obj):
+        return obj.status == TargetSet.Status.IMPORTING
 
     def get_inlines(self, request, obj):
         return self.inlines if obj else []
@@ -317,12 +327,15 @@ class InversionJobForm(forms.ModelForm):
 
 
 @admin.register(InversionJob)
-class InversionJobAdmin(CreatedByServiceAdmin):
+class InversionJobAdmin(RefreshWhileRunning, CreatedByServiceAdmin):
     form = InversionJobForm
     list_display = ["id", "model_spec", "target_set", "status", "progress", "converged", "device", "created_at"]
     list_filter = ["status", "model_spec"]
     inlines = [IRIInline]
     actions = ["cancel", "resume"]
+
+    def is_running(self, obj):
+        return obj.status in (InversionJob.Status.QUEUED, InversionJob.Status.RUNNING)
 
     def get_inlines(self, request, obj):
         return self.inlines if obj else []

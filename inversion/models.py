@@ -230,3 +230,22 @@ class LpipsJudgement(models.Model):
     @property
     def margin(self) -> float:
         return self.d_seed - self.d_target
+
+
+class LpipsDistance(models.Model):
+    """One LPIPS variant's distance between two images, by content (SHA-256, the smaller
+    first: LPIPS is symmetric), computed once and reused by every survey and judgement."""
+
+    variant = models.CharField(max_length=32)
+    first = models.CharField(max_length=64)
+    second = models.CharField(max_length=64)
+    distance = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["variant", "first", "second"], name="one_distance_per_variant_and_pair")
+        ]
+        verbose_name = "LPIPS distance"
+
+    def __str__(self) -> str:
+        return f"{self.variant}: {self.first[:8]}…–{self.second[:8]}… = {self.distance:.4f}"

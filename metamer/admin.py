@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
 
 from metamer.errors import MetamerError
 
@@ -59,6 +60,35 @@ class CreatedByServiceAdmin(admin.ModelAdmin):
         if obj.pk is None:
             return HttpResponseRedirect(request.get_full_path())
         return super().response_add(request, obj, post_url_continue)
+
+
+class RefreshWhileRunning:
+    """A change page that reloads itself every few seconds while its object's work runs
+    (``is_running``), until the researcher edits a field (``static/metamer/refresh.js``)."""
+
+    change_form_template = "admin/refreshing_change_form.html"
+    refresh_seconds = 3
+
+    def is_running(self, obj: Model) -> bool:
+        raise NotImplementedError
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and self.is_running(obj):
+            context["refresh_seconds"] = self.refresh_seconds
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+
+def progress_html(done: int, total: int, eta_seconds: float | None, what: str) -> str:
+    """A progress bar with its words: ``done/total what (percent), about N s left``."""
+    if not total:
+        return format_html("<span>{}</span>", f"starting: {what}")
+    eta = f", about {eta_seconds:.0f} s left" if eta_seconds else ""
+    return format_html(
+        '<progress value="{}" max="{}" style="width: 12em; vertical-align: middle"></progress> {}',
+        done,
+        total,
+        f"{done}/{total} {what} ({100 * done / total:.0f}%{eta})",
+    )
 
 
 def check_in_form(form: forms.Form, check: Callable[..., Any], **kwargs: Any) -> Any:

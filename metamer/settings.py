@@ -208,15 +208,18 @@ CELERY_TASK_ROUTES = {
     "inversion.tasks.send_unsent_jobs": {"queue": "celery"},
     "inversion.tasks.*": {"queue": "gpu"},
     "analysis.tasks.*": {"queue": "gpu"},
+    # LPIPS over a survey's images: where the networks run.
+    "surveys.tasks.build_survey": {"queue": "gpu"},
 }
 CELERY_BEAT_SCHEDULE = {
     # Cross-check every recruiting study with its recruiter (`celery -A metamer beat`).
     "sync-recruiters": {"task": "surveys.tasks.sync_recruiters", "schedule": 600.0},
     # Hand over jobs the task queue could not take when they were made.
     "send-unsent-jobs": {"task": "inversion.tasks.send_unsent_jobs", "schedule": 60.0},
+    "send-unsent-builds": {"task": "surveys.tasks.send_unsent_builds", "schedule": 60.0},
 }
-# Where workers reach Metamer (HTTPS for Mechanical Turk), for the links recruiters are given.
-# Where workers reach Metamer; empty: the address the researcher's own request came to.
+# Where workers reach Metamer (HTTPS for Mechanical Turk), for the links recruiters are given;
+# empty: the address the researcher's own request came to.
 METAMER_PUBLIC_URL = os.environ.get("METAMER_PUBLIC_URL", "")
 
 REST_FRAMEWORK = {

@@ -18,6 +18,7 @@ from surveys.models import Assignment, Response, SimilarityData, Study, Survey
 from surveys.selectors import (
     public_base_url,
     similarity_group_matrix,
+    survey_build_progress,
     survey_consistency,
     survey_estimate,
     survey_links,
@@ -40,6 +41,9 @@ class SurveySerializer(ModelSerializer):
     n_attention_checks = serializers.IntegerField(required=False, allow_null=True, min_value=0)
     link = serializers.SerializerMethodField()
     estimate = serializers.SerializerMethodField(help_text="Cost by the recruiter's fee rules, and duration.")
+    build = serializers.SerializerMethodField(
+        help_text="IRI surveys are built before they open: step, done/total images through LPIPS, percent, ETA."
+    )
 
     class Meta:
         model = Survey
@@ -64,6 +68,7 @@ class SurveySerializer(ModelSerializer):
             "reward_cents",
             "minutes_allotted",
             "status",
+            "build",
             "link",
             "estimate",
             "created_at",
@@ -72,6 +77,9 @@ class SurveySerializer(ModelSerializer):
 
     def get_estimate(self, survey) -> dict:
         return survey_estimate(survey)
+
+    def get_build(self, survey) -> dict:
+        return survey_build_progress(survey)
 
     def get_link(self, survey) -> str:
         request = self.context.get("request")
@@ -84,7 +92,7 @@ class SurveyViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = SurveySerializer
 
     def perform_create(self, serializer):
-        serializer.instance = services.survey_assemble(**serializer.validated_data)
+        serializer.instance = services.survey_assemble(**serializer.validated_data, in_background=True)
 
     @action(detail=True, methods=["post"])
     def open(self, request, pk=None):

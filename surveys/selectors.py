@@ -15,6 +15,7 @@ import numpy as np
 from django.conf import settings
 from django.db import connection
 from django.db.models.expressions import RawSQL
+from django.utils import timezone
 
 from metamer.errors import MetamerError
 from surveys.models import Assignment, AuditEntry, Response, SimilarityData, Study, Survey, SurveyLink, Trial
@@ -285,6 +286,24 @@ def survey_estimate(survey: Survey) -> dict[str, Any]:
         "seconds_per_trial_from": measured,
         "minutes_allotted": survey.minutes_allotted,
         "hourly_rate_cents": round(cost.reward_cents / minutes * 60) if minutes and cost.reward_cents else None,
+    }
+
+
+def survey_build_progress(survey: Survey) -> dict[str, Any]:
+    """Where a survey's build stands: its step (or, failed, why), done/total images through the
+    LPIPS networks, percent and an ETA in seconds from the pace so far (None until known)."""
+    done, total = survey.build_done, survey.build_total
+    eta = None
+    if survey.status == Survey.Status.BUILDING and survey.build_started_at and 0 < done < total:
+        elapsed = (timezone.now() - survey.build_started_at).total_seconds()
+        eta = round(elapsed / done * (total - done), 1)
+    return {
+        "status": survey.status,
+        "step": survey.build_step,
+        "done": done,
+        "total": total,
+        "percent": round(100 * done / total, 1) if total else 0.0,
+        "eta_seconds": eta,
     }
 
 

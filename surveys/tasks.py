@@ -38,3 +38,19 @@ def adaptive_round(survey_id: int) -> None:
         services.survey_adaptive_round(survey=survey, n_trials=survey.adaptive_trials)
     except MetamerError as exc:
         logger.info("no adaptive round for survey %s: %s", survey_id, exc.message)
+
+
+@shared_task(acks_late=True)
+def build_survey(survey_id: int) -> None:
+    """Build a survey in the background (LPIPS similarity, simulated participants' choices)."""
+    try:
+        services.survey_build(survey=Survey.objects.get(pk=survey_id))
+    except Exception:
+        # The survey records the failure (FAILED, with its reason, to build again).
+        logger.exception("survey %s could not be built", survey_id)
+
+
+@shared_task
+def send_unsent_builds() -> None:
+    """Builds the task queue could not take when they were made, sent again (the beat)."""
+    services.survey_builds_send_unsent()

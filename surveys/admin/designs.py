@@ -8,7 +8,15 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from inversion.admin import thumbnail
-from metamer.admin import CreatedByServiceAdmin, ReadOnlyInline, RecordedOnly, act_on_each, check_in_form
+from metamer.admin import (
+    CreatedByServiceAdmin,
+    ReadOnlyInline,
+    RecordedOnly,
+    RefreshWhileRunning,
+    act_on_each,
+    check_in_form,
+    progress_html,
+)
 from surveys import services
 from surveys.models import (
     Survey,
@@ -17,6 +25,7 @@ from surveys.models import (
 )
 from surveys.selectors import (
     money,
+    survey_build_progress,
     survey_consistency,
     survey_estimate,
     survey_link_statuses,
@@ -117,16 +126,46 @@ def _design(data: dict) -> dict:
         "min_consistency": data.get("min_consistency") or 0.0,
         "adaptive_every": data.get("adaptive_every") or 0,
         "adaptive_trials": data.get("adaptive_trials") or 10,
+        # Hard clustering's LPIPS similarity is computed by the build, not in this request.
+        "similarity_later": True,
     }
 
 
 @admin.register(Survey)
-class SurveyAdmin(CreatedByServiceAdmin):
-    list_display = ["name", "study", "kind", "status", "n_trials", "n_attention_checks", "estimate", "preview_link"]
+class SurveyAdmin(RefreshWhileRunning, CreatedByServiceAdmin):
+    list_display = ["name", "study", "kind", "state", "n_trials", "n_attention_checks", "estimate", "preview_link"]
     list_filter = ["study", "kind", "status"]
-    readonly_fields = ["uuid", "seed", "similarity_source", "estimate", "preview_link", "place_links", "consistency"]
+    readonly_fields = [
+        "uuid",
+        "seed",
+        "similarity_source",
+        "state",
+        "estimate",
+        "preview_link",
+        "place_links",
+        "consistency",
+    ]
     filter_horizontal = ["jobs"]
-    actions = ["open_surveys", "save_similarity_data", "adaptive_round"]
+    actions = ["open_surveys", "build_again", "save_similarity_data", "adaptive_round"]
+
+    def is_running(self, obj):
+        return obj.status == Survey.Status.BUILDING
+
+    @admin.display(description="status", ordering="status")
+    def state(self, obj):
+        if obj.status == Survey.Status.FAILED:
+            return format_html("<strong>build failed</strong>: {} (select it and “Build again”)", obj.build_step)
+        if obj.status != Survey.Status.BUILDING:
+            return obj.get_status_display()
+        p = survey_build_progress(obj)
+        if p["total"]:
+            what = progress_html(p["done"], p["total"], p["eta_seconds"], "images through LPIPS")
+            return format_html("building: {} ({})", what, p["step"])
+        if obj.build_started_at:
+            return f"building: {p['step'] or 'starting'}"
+        return (
+            "building: queued" if obj.enqueued_at else "building: waiting for the task queue (sent again each minute)"
+        )
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -142,7 +181,7 @@ class SurveyAdmin(CreatedByServiceAdmin):
         if obj is None:
             return super().get_fieldsets(request, obj)
         return [
-            (None, {"fields": ["name", "study", "kind", "status", "uuid", "preview_link", "estimate"]}),
+            (None, {"fields": ["name", "study", "kind", "state", "uuid", "preview_link", "estimate"]}),
             (
                 "Trials",
                 {
@@ -203,6 +242,7 @@ class SurveyAdmin(CreatedByServiceAdmin):
             workers_per_survey=data["workers_per_survey"],
             reward_cents=data["reward_cents"],
             minutes_allotted=data["minutes_allotted"],
+            in_background=True,
         )
 
     @admin.display(description="cost and duration")
@@ -226,6 +266,16 @@ class SurveyAdmin(CreatedByServiceAdmin):
     @admin.action(description="Open the selected surveys to workers")
     def open_surveys(self, request, queryset):
         act_on_each(self, request, queryset, lambda survey: services.survey_open(survey=survey))
+
+    @admin.action(description="Build again the selected surveys whose build failed")
+    def build_again(self, request, queryset):
+        act_on_each(
+            self,
+            request,
+            queryset,
+            lambda survey: services.survey_build_retry(survey=survey),
+            lambda survey: f"{survey.name}: building again",
+        )
 
     @admin.action(description="Save triplet, odd-one-out or rating answers as human similarity data")
     def save_similarity_data(self, request, queryset):

@@ -23,6 +23,8 @@ class Survey(models.Model):
         RATING = "rating", "Pairwise rating: how similar are two images, 0 to 10? (any image set)"
 
     class Status(models.TextChoices):
+        BUILDING = "building", "building: the simulated participants are answering"
+        FAILED = "failed", "build failed"
         DRAFT = "draft"
         OPEN = "open"
         CLOSED = "closed"
@@ -128,6 +130,15 @@ class Survey(models.Model):
         "minutes allowed", default=60, help_text="A started place is freed after this long."
     )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
+    build_step = models.CharField(
+        max_length=500, blank=True, help_text="While building: what is being computed; after a failed build: why."
+    )
+    build_done = models.PositiveIntegerField(default=0)
+    build_total = models.PositiveIntegerField(default=0)
+    build_started_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the task queue took the build (empty: not yet sent)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -1,7 +1,8 @@
 """Writes for surveys, by concern: assembly (``assembly``: a design checked once, then stored),
-the simulated participants' choices (``choices``), adaptive rounds (``adaptive``), what workers
-read (``content``), arrivals and answers (``answers``), recruitment (``recruitment``), review
-and payments (``payments``), human similarity data (``similarity``).
+building (``building``: what an IRI survey computes before it opens), the simulated
+participants' choices (``choices``), adaptive rounds (``adaptive``), what workers read
+(``content``), arrivals and answers (``answers``), recruitment (``recruitment``), review and
+payments (``payments``), human similarity data (``similarity``).
 
 The names load on first use (PEP 562), each from its own module, so importing this package
 imports none of them: the web processes import only what their requests use."""
@@ -52,10 +53,15 @@ _HOMES = {
     "survey_assemble": "assembly",
     "survey_assemble_check": "assembly",
     "survey_assemble_triplets": "assembly",
+    "survey_build": "building",
+    "survey_build_retry": "building",
+    "survey_build_send": "building",
+    "survey_builds_send_unsent": "building",
     "survey_content_update": "content",
     "survey_open": "assembly",
     "survey_triplets_plan": "assembly",
     "trial_lpips_choices_compute": "choices",
+    "trials_store": "assembly",
     "triplet_file_read": "similarity_files",
 }
 

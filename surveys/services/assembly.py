@@ -21,7 +21,7 @@ from surveys.kinds.image_sets import ALL_TRIPLETS_UP_TO
 from surveys.kinds.iris import attention_check
 from surveys.kinds.spec import Plan
 from surveys.models import Study, Survey, Trial, TrialSlot
-from surveys.services.choices import target_similarity, trial_lpips_choices_compute
+from surveys.services.choices import Progress, target_similarity
 
 LPIPS_MIN_SIZE = 32
 """Smallest image AlexNet-LPIPS can judge (smaller ones pool to nothing)."""
@@ -46,6 +46,9 @@ class SurveyDesign:
     min_consistency: float = 0.0
     adaptive_every: int = 0
     adaptive_trials: int = 10
+    similarity_later: bool = False
+    """The plans only stand in (the same number of trials, random targets) until the LPIPS
+    similarity between the targets is computed in the build (``survey_build``)."""
 
 
 def survey_assemble_check(
@@ -63,9 +66,13 @@ def survey_assemble_check(
     min_consistency: float = 0.0,
     adaptive_every: int = 0,
     adaptive_trials: int = 10,
+    similarity_later: bool = False,
+    on_progress: Progress | None = None,
 ) -> SurveyDesign:
     """Plan a survey's trials or say why it cannot be built, storing nothing (see
-    ``survey_assemble``)."""
+    ``survey_assemble``). With ``similarity_later``, a hard clustering design that needs the
+    LPIPS similarity between targets is checked with random targets (the same number of
+    trials), leaving that computation to the build; ``on_progress`` follows it otherwise."""
     if kind not in KINDS:
         raise MetamerError(f"unknown survey kind {kind!r}; choose one of {', '.join(KINDS)}", field="kind")
     spec = kind_spec(kind)
@@ -107,9 +114,11 @@ def survey_assemble_check(
     rng = random.Random(seed)
     source = ""
     grouping = None
+    later = spec.similarity and similarity is None and similarity_later
     if spec.similarity:
         source = similarity_name or "LPIPS alex-lin distances between the targets"
-        grouping = functools.partial(target_similarity, uploaded=similarity)
+        if not later:
+            grouping = functools.partial(target_similarity, uploaded=similarity, on_progress=on_progress)
     plans = spec.plan(iris, rng, grouping)
     if n_trials is not None:
         if n_trials > len(plans):
@@ -130,6 +139,7 @@ def survey_assemble_check(
         jobs=list(jobs),
         similarity_source=source,
         include_unconverged=include_unconverged,
+        similarity_later=later,
     )
 
 
@@ -224,6 +234,7 @@ def survey_assemble(
     workers_per_survey: int = 3,
     reward_cents: int | None = None,
     minutes_allotted: int | None = None,
+    in_background: bool = False,
     **plan,
 ) -> Survey:
     """Store a survey: ``design`` as checked (``survey_assemble_check``), or one checked now from
@@ -240,14 +251,20 @@ def survey_assemble(
     after every this many submitted workers a round adds ``adaptive_trials`` trials.
     Attention checks go at random positions: by default 5 per 100 trials, at least one.
     ``n_trials=None`` uses every usable IRI (or every trial of a small image set). Pay and time
-    allowed take the model's defaults when not given. IRI surveys get the simulated
-    participants' answers on every trial from the start, so agreement is live.
+    allowed take the model's defaults when not given.
+
+    IRI surveys are built before they can open: the simulated participants answer every trial
+    (so agreement is live from the first worker), and hard clustering's LPIPS similarity is
+    computed. ``in_background``: the survey is stored as ``building`` and a task builds it
+    (``survey_build``, with progress on the survey); else it is built before this returns.
     """
     _check_counts(workers_per_survey=workers_per_survey, reward_cents=reward_cents, minutes_allotted=minutes_allotted)
     if design is None:
-        design = survey_assemble_check(**plan)
+        design = survey_assemble_check(similarity_later=in_background, **plan)
     elif plan:
         raise MetamerError(f"give a design or its settings, not both ({', '.join(sorted(plan))})")
+    if design.similarity_later and not in_background:
+        raise MetamerError("a design that leaves the similarity for later is built in the background")
     pay = {"reward_cents": reward_cents, "minutes_allotted": minutes_allotted}
     survey = Survey.objects.create(
         study=study,
@@ -265,11 +282,27 @@ def survey_assemble(
         adaptive_every=design.adaptive_every,
         adaptive_trials=design.adaptive_trials,
         workers_per_survey=workers_per_survey,
+        status=Survey.Status.DRAFT if design.spec.image_set else Survey.Status.BUILDING,
         **{key: value for key, value in pay.items() if value is not None},
     )
     survey.jobs.set(design.jobs)
+    if not design.similarity_later:
+        trials_store(survey=survey, plans=design.plans)
+    if design.spec.image_set:
+        return survey
+    # Imported here: the build module plans through this one.
+    from surveys.services.building import survey_build, survey_build_send
+
+    if in_background:
+        survey_build_send(survey=survey)
+        return survey
+    return survey_build(survey=survey)
+
+
+def trials_store(*, survey: Survey, plans: Sequence[Plan]) -> None:
+    """A design's trials and their slots, in the design's order."""
     made: list[Trial] = []
-    for position, plan_ in enumerate(design.plans):
+    for position, plan_ in enumerate(plans):
         trial = Trial.objects.create(
             survey=survey,
             position=position,
@@ -288,9 +321,6 @@ def survey_assemble(
             slots.append(TrialSlot(trial=trial, role=role, index=counts.get(role, 0), stimulus=stimulus))
             counts[role] = counts.get(role, 0) + 1
         TrialSlot.objects.bulk_create(slots)
-    if not design.spec.image_set:
-        trial_lpips_choices_compute(survey=survey)
-    return survey
 
 
 def survey_assemble_triplets(*, kind: str = DEFAULT_IMAGE_SET_KIND, n_trials: int | None = None, **settings) -> Survey:
@@ -337,6 +367,14 @@ def similarity_matrix_load(*, data: bytes, filename: str, n_targets: int) -> np.
 
 
 def survey_open(*, survey: Survey) -> Survey:
+    if survey.status == Survey.Status.BUILDING:
+        raise MetamerError(
+            f"{survey.name} is still being built ({survey.build_step or 'queued'}): it opens once the simulated "
+            "participants have answered every trial",
+            code="conflict",
+        )
+    if survey.status == Survey.Status.FAILED:
+        raise MetamerError(f"{survey.name} could not be built ({survey.build_step}): build it again", code="conflict")
     if survey.status != Survey.Status.DRAFT:
         raise MetamerError(f"the survey is {survey.status}; only a draft can be opened", code="conflict")
     survey.status = Survey.Status.OPEN

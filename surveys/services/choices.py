@@ -1,66 +1,57 @@
 """The simulated participants: each LPIPS variant's answer on every trial of a survey, stored
-beside the people's answers, and the LPIPS similarity hard clustering groups targets by."""
+beside the people's answers, and the LPIPS similarity hard clustering groups targets by.
+Distances come from ``inversion.services.lpips_distances_compute``: each image through each
+LPIPS backbone once, and a distance between two images' contents never computed twice."""
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-from django.conf import settings
+from collections.abc import Callable
 
+import numpy as np
+
+from inversion import services as inversion_services
 from inversion.models import LpipsJudgement, Target
-from inversion.selectors import stimulus_tensor
 from science.lpips_variants import VARIANTS
-from science.perceptual import load_lpips, lpips_pairs, pairwise_lpips
 from surveys.models import Survey, TrialLpipsChoice
 
-PAIRS_PER_PASS = 16
-"""Image pairs judged per LPIPS pass: bounds memory (each image's features are held once)."""
+Progress = Callable[[int, int], None]
 
 
-def trial_lpips_choices_compute(*, survey: Survey, variants: tuple[str, ...] = tuple(VARIANTS)) -> int:
+def trial_lpips_choices_compute(
+    *, survey: Survey, variants: tuple[str, ...] = tuple(VARIANTS), on_progress: Progress | None = None
+) -> int:
     """Each LPIPS variant's answer on every trial of a survey, with its margin, stored beside
     the people's answers (simulated participants). Returns the number of choices stored.
 
     A distance already stored as an IRI's LPIPS judgement (``d(xr, xt)``, ``d(xr, x0)``) is
-    reused; an image against itself (an attention check) is 0; the rest are computed with each
-    image's backbone features computed once per pass."""
+    reused; an image against itself (an attention check) is 0. ``on_progress(done, total)``
+    counts images through LPIPS backbones."""
     layout = []  # (trial, probe stimuli, reference stimuli): each probe is judged against every reference
     for trial in survey.trials.prefetch_related("slots__stimulus").order_by("position"):
         slots = sorted(trial.slots.all(), key=lambda s: s.index)
         probes = [s.stimulus for s in slots if s.role in ("query", "row")]
         references = [s.stimulus for s in slots if s.role in ("option", "column")]
         layout.append((trial, probes, references))
-    stimuli = {s.pk: s for _, probes, references in layout for s in probes + references}
-    images: dict[int, torch.Tensor] = {}
-
-    def image(pk: int) -> torch.Tensor:
-        if pk not in images:
-            images[pk] = stimulus_tensor(stimuli[pk])
-        return images[pk]
-
     known = _stored_distances([t.iri_id for t, _, _ in layout if t.iri_id is not None], variants)
-    judged = {(p.pk, r.pk) for _, probes, refs in layout for p in probes for r in refs if p.pk != r.pk}
+    # Trial by trial, so that each image's features are dropped soon after its trial.
+    needed = [
+        (p, r)
+        for _, probes, references in layout
+        for p in probes
+        for r in references
+        if p.pk != r.pk and any((p.pk, r.pk) not in known.get(v, {}) for v in variants)
+    ]
+    computed = inversion_services.lpips_distances_compute(pairs=needed, variants=variants, on_progress=on_progress)
     stored = 0
     for variant in variants:
-        distance = dict(known.get(variant, {}))
-        needed = sorted(judged - set(distance))
-        model = load_lpips(variant, cache_dir=settings.METAMER_CACHE_DIR)
-        for start in range(0, len(needed), PAIRS_PER_PASS):
-            part = needed[start : start + PAIRS_PER_PASS]
-            ids = sorted({pk for pair in part for pk in pair})
-            index = {pk: n for n, pk in enumerate(ids)}
-            batch = torch.stack([image(pk) for pk in ids])
-            values = lpips_pairs(model, batch, [(index[a], index[b]) for a, b in part])
-            distance.update(zip(part, values.tolist(), strict=True))
+        distance = {**computed[variant], **known.get(variant, {})}
         choices = []
         for trial, probes, references in layout:
-            d = torch.tensor(
-                [[0.0 if p.pk == r.pk else distance[(p.pk, r.pk)] for r in references] for p in probes],
-                dtype=torch.float64,
-            )
-            order = d.argsort(dim=1, stable=True)
+            d = np.array([[0.0 if p.pk == r.pk else distance[(p.pk, r.pk)] for r in references] for p in probes])
+            order = np.argsort(d, axis=1, kind="stable")
             chosen = order[:, 0].tolist()
-            margin = (d.gather(1, order[:, 1:2]) - d.gather(1, order[:, :1])).flatten().tolist()
+            ranked = np.take_along_axis(d, order, axis=1)
+            margin = (ranked[:, 1] - ranked[:, 0]).tolist()
             two_afc = trial.iri_id is not None or isinstance(trial.correct, int)
             choices.append(
                 TrialLpipsChoice(
@@ -92,10 +83,22 @@ def _stored_distances(iri_ids: list[int], variants: tuple[str, ...]) -> dict[str
     return known
 
 
-def target_similarity(targets: list[Target], uploaded: np.ndarray | None) -> np.ndarray:
+SIMILARITY_VARIANT = "alex-lin"
+
+
+def target_similarity(
+    targets: list[Target], uploaded: np.ndarray | None, on_progress: Progress | None = None
+) -> np.ndarray:
     """Similarity between these targets: the uploaded matrix (indexed by target index) or,
     failing that, minus their LPIPS (alex-lin) distances."""
     if uploaded is not None:
         index = [t.index for t in targets]
         return uploaded[np.ix_(index, index)]
-    return -pairwise_lpips([t.stimulus.image.path for t in targets], cache_dir=settings.METAMER_CACHE_DIR)
+    rows, cols = np.triu_indices(len(targets), k=1)
+    pairs = [(targets[i].stimulus, targets[j].stimulus) for i, j in zip(rows.tolist(), cols.tolist(), strict=True)]
+    found = inversion_services.lpips_distances_compute(
+        pairs=pairs, variants=(SIMILARITY_VARIANT,), on_progress=on_progress
+    )[SIMILARITY_VARIANT]
+    distances = np.zeros((len(targets), len(targets)))
+    distances[rows, cols] = distances[cols, rows] = [found[(a.pk, b.pk)] for a, b in pairs]
+    return -distances

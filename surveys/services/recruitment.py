@@ -48,6 +48,11 @@ def study_publish(*, study: Study, base_url: str, confirm: bool = False, recruit
     surveys = list(study.surveys.select_related("study").order_by("pk"))
     unpublished = [s for s in surveys if not Publication.objects.filter(survey=s).exists()]
     for survey in surveys:
+        if survey.status in (Survey.Status.BUILDING, Survey.Status.FAILED):
+            raise MetamerError(
+                f"{survey.name} is not built ({survey.get_status_display()}): publish once it is a draft",
+                field="surveys",
+            )
         if not survey.trials.exists():
             raise MetamerError(f"{survey.name} has no trials", field="surveys")
     for survey in unpublished:

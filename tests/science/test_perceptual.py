@@ -48,6 +48,31 @@ def test_pairs_from_shared_features_equal_the_model_on_each_pair(variant):
     assert lpips_pairs(model, images, []).shape == (0,)
 
 
+def test_many_pairs_under_every_variant_each_image_through_each_backbone_once(monkeypatch):
+    from science import perceptual
+
+    g = torch.Generator().manual_seed(2)
+    images = {key: torch.rand(3, 40, 40, generator=g) for key in "abcdefg"}
+    images.update(h=torch.rand(3, 48, 48, generator=g), i=torch.rand(3, 48, 48, generator=g))  # another size
+    pairs = [("a", "b"), ("a", "c"), ("d", "a"), ("e", "e"), ("f", "g"), ("h", "i"), ("g", "b"), ("c", "d")]
+    batches = []
+    real = perceptual._features
+    monkeypatch.setattr(perceptual, "_features", lambda model, x: batches.append(len(x)) or real(model, x))
+    progress = []
+    found = perceptual.lpips_pair_distances(
+        images.__getitem__, pairs, list(VARIANTS), images_per_pass=3, on_progress=lambda *p: progress.append(p)
+    )
+    # 8 images with a pair to score (e only meets itself), through 2 backbones, 3 at a time.
+    assert sum(batches) == 2 * 8 and max(batches) <= 3
+    assert progress[-1] == (16, 16) and [done for done, _ in progress] == sorted(done for done, _ in progress)
+    for variant in VARIANTS:
+        model = load_lpips(variant)
+        for (a, b), value in zip(pairs, found[variant], strict=True):
+            with torch.no_grad():
+                expected = model(images[a][None], images[b][None], normalize=True).item()
+            assert value == pytest.approx(expected, rel=1e-4, abs=1e-7), (variant, a, b)
+
+
 def test_pairwise_matrix_is_symmetric_with_each_pairs_distance(tmp_path):
     rng = np.random.default_rng(0)
     paths = []
