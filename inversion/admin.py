@@ -350,7 +350,11 @@ class InversionJobAdmin(RefreshWhileRunning, CreatedByServiceAdmin):
         eta = f", ETA {p['eta_seconds']:.0f} s" if p["eta_seconds"] else ""
         stalled = "; stalled: its worker went silent, resume it" if p["stalled"] else ""
         stalled += f"; waiting: {p['waiting']}" if p["waiting"] else ""
-        return f"{p['done']}/{p['total']} ({p['percent']:.0f}%{eta}){stalled}"
+        return format_html(
+            '<progress value="{}" max="100" style="width: 8em; vertical-align: middle"></progress> {}',
+            round(p["percent"], 1),
+            f"{p['done']}/{p['total']} IRIs stored ({p['percent']:.0f}% of the steps{eta}){stalled}",
+        )
 
     def get_queryset(self, request):
         # One query for the list's "converged" column instead of two per job.

@@ -151,6 +151,11 @@ class InversionJob(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     done = models.PositiveIntegerField(default=0, help_text="IRIs stored so far.")
     total = models.PositiveIntegerField(default=0)
+    steps_in_flight = models.BigIntegerField(
+        default=0,
+        help_text="Optimisation steps × images run in chunks not stored yet (every worker adds its own), so "
+        "progress moves within a batch.",
+    )
     device = models.CharField(max_length=40, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -104,12 +104,17 @@ def job_waiting(job: InversionJob) -> str:
 
 
 def job_progress(job: InversionJob) -> dict[str, float | int | str | None]:
-    """Done/total IRIs, percent and an ETA in seconds from the pace so far (None until known)."""
-    percent = 100 * job.done / job.total if job.total else 0.0
+    """Done/total IRIs; percent of the optimisation steps run (stored IRIs whole, chunks in
+    flight by their steps so far), and an ETA in seconds from the pace so far (None until known)."""
+    steps = job.config.get("steps", 0) + 1
+    remaining = (job.total - job.done) * steps
+    in_flight = min(max(job.steps_in_flight, 0), remaining)
+    fraction = (job.done * steps + in_flight) / (job.total * steps) if job.total else 0.0
+    percent = 100 * fraction
     eta = None
-    if job.status == InversionJob.Status.RUNNING and job.started_at and 0 < job.done < job.total:
+    if job.status == InversionJob.Status.RUNNING and job.started_at and 0 < fraction < 1:
         elapsed = (timezone.now() - job.started_at).total_seconds()
-        eta = round(elapsed / job.done * (job.total - job.done), 1)
+        eta = round(elapsed / fraction * (1 - fraction), 1)
     elif job.status == InversionJob.Status.DONE:
         eta = 0.0
     return {

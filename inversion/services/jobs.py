@@ -131,6 +131,8 @@ def inversion_job_resume(*, job: InversionJob, enqueue: bool = True) -> Inversio
         )
     if job.status != InversionJob.Status.QUEUED:  # a queued job (never picked up) just goes again
         _move(job, InversionJob.Status.QUEUED, error="")
+    # What a killed worker had reported of its unfinished chunk is run again from the start.
+    InversionJob.objects.filter(pk=job.pk).update(steps_in_flight=0)
     if enqueue:
         _send(job)
     return job

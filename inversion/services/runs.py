@@ -50,6 +50,35 @@ def _heartbeat_when_due(job: InversionJob) -> Callable[[], None]:
     return beat
 
 
+STEPS_EVERY_SECONDS = 2.0
+"""How often a running chunk adds its steps to the job's progress."""
+
+
+class _Steps:
+    """A chunk's optimisation steps, added to the job's ``steps_in_flight`` every
+    ``STEPS_EVERY_SECONDS`` (an atomic increment: chunks on other workers add theirs) and taken
+    back when its IRIs are stored, which count as whole."""
+
+    def __init__(self, job: InversionJob, images: int) -> None:
+        self.rows = InversionJob.objects.filter(pk=job.pk)
+        self.images = images
+        self.pending = self.reported = 0
+        self.last = time.monotonic()
+
+    def step(self) -> None:
+        self.pending += self.images
+        if time.monotonic() - self.last > STEPS_EVERY_SECONDS:
+            self.last = time.monotonic()
+            self.rows.update(steps_in_flight=F("steps_in_flight") + self.pending)
+            self.reported += self.pending
+            self.pending = 0
+
+    def take_back(self) -> None:
+        if self.reported:
+            self.rows.update(steps_in_flight=F("steps_in_flight") - self.reported)
+        self.pending = self.reported = 0
+
+
 @functools.lru_cache(maxsize=1)
 def _network_and_seeds(job_uuid: uuid.UUID, device: str) -> tuple[torch.nn.Module, dict[tuple[int, int], torch.Tensor]]:
     """A job's network and seed images, kept for its next chunk in this process: a fanned-out
@@ -114,12 +143,17 @@ def inversion_job_run(*, job_id: int, on_progress: Callable[[int, int], None] | 
             if job.status == InversionJob.Status.CANCELLED:
                 return job
 
-            def on_step(step: int, _loss: torch.Tensor, base: int = base, n: int = len(chunk)) -> None:
+            steps = _Steps(job, len(chunk))
+
+            def on_step(
+                step: int, _loss: torch.Tensor, base: int = base, n: int = len(chunk), steps: _Steps = steps
+            ) -> None:
                 beat()
+                steps.step()
                 if on_progress is not None:
                     on_progress(base + (step + 1) * n, units)
 
-            _run_chunk(job, config, g, seeds, chunk, device, on_step)
+            _run_chunk(job, config, g, seeds, chunk, device, on_step, steps)
             _heartbeat(job)
             base += (config.steps + 1) * len(chunk)
     except Exception as exc:
@@ -142,7 +176,13 @@ def inversion_job_chunk_run(*, job_id: int, chunk: int) -> InversionJob:
         beat = _heartbeat_when_due(job)
         try:
             g, seeds = _network_and_seeds(job.uuid, str(device))
-            _run_chunk(job, InversionConfig.from_dict(job.config), g, seeds, pending, device, lambda *_: beat())
+            steps = _Steps(job, len(pending))
+
+            def on_step(*_) -> None:
+                beat()
+                steps.step()
+
+            _run_chunk(job, InversionConfig.from_dict(job.config), g, seeds, pending, device, on_step, steps)
         except Exception as exc:
             _fail(job, exc)
             raise
@@ -181,7 +221,7 @@ def _precision(config: InversionConfig, device: torch.device) -> tuple[torch.dty
     return dtype, f"{device} {'bf16' if dtype == torch.bfloat16 else 'tf32' if tf32 else 'fp32'}"
 
 
-def _run_chunk(job, config, g, seeds, chunk, device, on_step) -> None:
+def _run_chunk(job, config, g, seeds, chunk, device, on_step, steps: _Steps) -> None:
     targets = torch.stack([target_tensor(t) for t, _ in chunk]).to(device)
     x0 = torch.stack([seeds[(t.index, k)] for t, k in chunk])
     dtype, precision_label = _precision(config, device)
@@ -196,7 +236,11 @@ def _run_chunk(job, config, g, seeds, chunk, device, on_step) -> None:
         generator=generator,
         cache_dir=settings.METAMER_CACHE_DIR,
     )
-    result = invert(g, targets, x0, **options, on_step=on_step)
+    try:
+        result = invert(g, targets, x0, **options, on_step=on_step)
+    except BaseException:
+        steps.take_back()
+        raise
     stored_images = imageio.quantize(result.images)
     with torch.no_grad():
         # The distance of what is stored (8-bit PNG), which is what people will see.
@@ -234,7 +278,9 @@ def _run_chunk(job, config, g, seeds, chunk, device, on_step) -> None:
                     worker=worker,
                 )
             InversionJob.objects.filter(pk=job.pk).update(done=IRI.objects.filter(job=job).count())
+            steps.take_back()
     except IntegrityError:
         # SQLite takes no row lock: a concurrent writer stored these IRIs first (the unique
         # constraint refused ours), and nothing of this chunk was kept.
+        steps.take_back()
         return

@@ -91,7 +91,7 @@ def test_upload_targets_then_run_a_job_from_the_admin(admin_client, django_captu
     job = InversionJob.objects.get()
     assert job.status == InversionJob.Status.DONE
     page = admin_client.get("/admin/inversion/inversionjob/").content.decode()
-    assert "1/1 (100%)" in page
+    assert "1/1 IRIs stored (100% of the steps)" in page
     assert f'<td class="field-converged">{job.iris.filter(converged=True).count()}/1</td>' in page
     detail = admin_client.get(f"/admin/inversion/inversionjob/{job.pk}/change/").content.decode()
     assert "under the threshold, median distance" in detail

@@ -37,3 +37,25 @@ def test_a_job_without_iris_yet():
         "median_distance": None,
         "advice": None,
     }
+
+
+def test_job_progress_moves_with_the_steps_of_chunks_in_flight():
+    from django.utils import timezone
+
+    from inversion.models import InversionJob
+    from inversion.selectors import job_progress
+    from tests.factories import InversionJobFactory
+
+    job = InversionJobFactory(
+        config={"steps": 99},
+        total=4,
+        done=1,
+        status=InversionJob.Status.RUNNING,
+        started_at=timezone.now() - timezone.timedelta(seconds=40),
+    )
+    job.steps_in_flight = 3 * 100 // 2  # the other three images halfway
+    p = job_progress(job)
+    assert p["done"] == 1 and p["percent"] == 62.5
+    assert p["eta_seconds"] == pytest.approx(24, abs=0.5)  # 40 s for 62.5%
+    job.steps_in_flight = 10**9  # a killed worker's report never passes what is left
+    assert job_progress(job)["percent"] == 100.0

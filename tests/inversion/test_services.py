@@ -174,6 +174,24 @@ def test_job_stores_one_iri_per_target_and_seed_with_its_distance():
     assert iri.converged == (iri.rep_distance <= 0.05)
 
 
+def test_progress_moves_with_every_step_and_stored_iris_count_whole(monkeypatch):
+    from inversion.services import runs
+
+    monkeypatch.setattr(runs, "STEPS_EVERY_SECONDS", -1.0)  # report every step
+    seen = []
+    real = runs._Steps.take_back
+    monkeypatch.setattr(
+        runs._Steps,
+        "take_back",
+        lambda self: seen.append(InversionJob.objects.get(pk=self.rows.get().pk).steps_in_flight) or real(self),
+    )
+    job = services.inversion_job_run(job_id=_job(seeds_per_target=2).pk)
+    calls = job.config["steps"] + 1  # on_step sees the starting point too
+    # Before each chunk's IRIs were stored its steps were in flight; after, none are.
+    assert seen and all(value > 0 and value % calls == 0 for value in seen)
+    assert job.steps_in_flight == 0 and job.done == 6
+
+
 @pytest.mark.parametrize(
     ("precision", "native", "label"),
     [("auto", True, "cpu bf16"), ("auto", False, "cpu fp32"), ("fp32", True, "cpu fp32"), ("bf16", False, "cpu bf16")],
