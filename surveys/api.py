@@ -20,6 +20,7 @@ from surveys.selectors import (
     similarity_group_matrix,
     survey_build_progress,
     survey_consistency,
+    survey_design_warnings,
     survey_estimate,
     survey_links,
 )
@@ -41,6 +42,9 @@ class SurveySerializer(ModelSerializer):
     n_attention_checks = serializers.IntegerField(required=False, allow_null=True, min_value=0)
     link = serializers.SerializerMethodField()
     estimate = serializers.SerializerMethodField(help_text="Cost by the recruiter's fee rules, and duration.")
+    warnings = serializers.SerializerMethodField(
+        help_text="What lets a worker score without looking: answers by elimination, too few attention checks."
+    )
     build = serializers.SerializerMethodField(
         help_text="IRI surveys are built before they open: step, done/total images through LPIPS, percent, ETA."
     )
@@ -69,6 +73,7 @@ class SurveySerializer(ModelSerializer):
             "minutes_allotted",
             "status",
             "build",
+            "warnings",
             "link",
             "estimate",
             "created_at",
@@ -80,6 +85,9 @@ class SurveySerializer(ModelSerializer):
 
     def get_build(self, survey) -> dict:
         return survey_build_progress(survey)
+
+    def get_warnings(self, survey) -> list[str]:
+        return survey_design_warnings(survey)
 
     def get_link(self, survey) -> str:
         request = self.context.get("request")

@@ -18,6 +18,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from metamer.errors import MetamerError
+from surveys.kinds.checks import checks_warning, elimination_warning
 from surveys.models import Assignment, AuditEntry, Response, SimilarityData, Study, Survey, SurveyLink, Trial
 from surveys.recruitment import RECRUITERS, recruiter_terms
 
@@ -305,6 +306,18 @@ def survey_build_progress(survey: Survey) -> dict[str, Any]:
         "percent": round(100 * done / total, 1) if total else 0.0,
         "eta_seconds": eta,
     }
+
+
+def survey_design_warnings(survey: Survey) -> list[str]:
+    """What lets a worker score without looking (``surveys.kinds.checks``), in numbers."""
+    warnings = [checks_warning(survey.n_attention_checks, survey.spec.layout.check_chance)]
+    if survey.spec.eliminable:
+        trials = []
+        for trial in survey.trials.filter(is_attention_check=False).prefetch_related("slots__stimulus"):
+            options = sorted((s for s in trial.slots.all() if s.role == "option"), key=lambda s: s.index)
+            trials.append(([s.stimulus.sha256 for s in options], trial.correct))
+        warnings.append(elimination_warning(trials))
+    return [w for w in warnings if w]
 
 
 def similarity_arrays(data: SimilarityData) -> dict[str, np.ndarray]:

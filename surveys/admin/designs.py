@@ -27,6 +27,7 @@ from surveys.selectors import (
     money,
     survey_build_progress,
     survey_consistency,
+    survey_design_warnings,
     survey_estimate,
     survey_link_statuses,
 )
@@ -140,6 +141,7 @@ class SurveyAdmin(RefreshWhileRunning, CreatedByServiceAdmin):
         "seed",
         "similarity_source",
         "state",
+        "design_warnings",
         "estimate",
         "preview_link",
         "place_links",
@@ -167,6 +169,13 @@ class SurveyAdmin(RefreshWhileRunning, CreatedByServiceAdmin):
             "building: queued" if obj.enqueued_at else "building: waiting for the task queue (sent again each minute)"
         )
 
+    @admin.display(description="can it be answered without looking?")
+    def design_warnings(self, obj):
+        warnings = survey_design_warnings(obj)
+        if not warnings:
+            return "No: no option gives the answer away, and the attention checks catch random answers."
+        return format_html_join("", '<p class="errornote" style="margin: 0 0 4px">{}</p>', ((w,) for w in warnings))
+
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
             kwargs["form"] = SurveyDesignForm
@@ -181,7 +190,10 @@ class SurveyAdmin(RefreshWhileRunning, CreatedByServiceAdmin):
         if obj is None:
             return super().get_fieldsets(request, obj)
         return [
-            (None, {"fields": ["name", "study", "kind", "state", "uuid", "preview_link", "estimate"]}),
+            (
+                None,
+                {"fields": ["name", "study", "kind", "state", "design_warnings", "uuid", "preview_link", "estimate"]},
+            ),
             (
                 "Trials",
                 {

@@ -102,6 +102,7 @@ TWO_AFC = KindSpec(
     image_set=False,
     plan=plan_2afc,
     design_fields=_IRI_FIELDS,
+    eliminable=True,
 )
 CLUSTER_RANDOM = KindSpec(
     value="cluster-random",

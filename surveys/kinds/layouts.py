@@ -31,6 +31,8 @@ class Layout:
     """What templates and the worker's script switch on: ``2afc``, ``odd``, ``rating`` or ``clustering``."""
     references: ClassVar[int] = 0
     """Options or columns an image is matched against (the simulated participants' choice)."""
+    check_chance: ClassVar[float | None] = None
+    """The chance that an answer at random passes one attention check (None: not scored so)."""
 
     def entry(self, trial_id: int, *, flip: int, columns: list[int], ordinal: int, mine: random.Random) -> dict:
         """This worker's arrangement of one trial (``presentation.assignment_sequence``)."""
@@ -90,6 +92,7 @@ class PickOfTwo(Layout):
 
     name: ClassVar[str] = "2afc"
     references: ClassVar[int] = 2
+    check_chance: ClassVar[float | None] = 1 / 2
 
     def entry(self, trial_id, *, flip, columns, ordinal, mine):
         # Sides alternate between consecutive workers: counterbalanced over an even number.
@@ -133,6 +136,7 @@ class OddOneOut(Layout):
 
     name: ClassVar[str] = "odd"
     references: ClassVar[int] = 3
+    check_chance: ClassVar[float | None] = 1 / 3
 
     def entry(self, trial_id, *, flip, columns, ordinal, mine):
         return {"trial": trial_id, "order": mine.sample(range(3), 3)}
@@ -218,6 +222,7 @@ class Clustering(Layout):
 
     name: ClassVar[str] = "clustering"
     references: ClassVar[int] = 3
+    check_chance: ClassVar[float | None] = 1 / 3  # the check row under its own column
     rows: ClassVar[int] = 6
 
     def entry(self, trial_id, *, flip, columns, ordinal, mine):

@@ -60,6 +60,9 @@ class KindSpec:
     """Adaptive rounds may add trials (the answers so far pick them)."""
     similarity: bool = False
     """Groups its targets by a similarity (hard clustering)."""
+    eliminable: bool = False
+    """Its trials' right option is one of two images the design fixes, which may recur across
+    trials: the design is checked for answers by elimination (``surveys.kinds.checks``)."""
 
     def score(self, correct: Any, check_row: int | None, answer: Any) -> float | None:
         """Share right of an answer in the trial's own terms; refuses a malformed one."""

@@ -161,12 +161,12 @@ def _job(n_targets=3, targets="n", **config):
 
 
 def test_job_stores_one_iri_per_target_and_seed_with_its_distance():
-    job = services.inversion_job_run(job_id=_job(seeds_per_target=2).pk)
+    job = services.inversion_job_run(job_id=_job(seeds_per_target=2, seed_per_target=False).pk)
     assert job.status == InversionJob.Status.DONE
     assert job.done == job.total == 6
     iris = IRI.objects.filter(job=job)
     assert iris.count() == 6
-    # One shared seed image per seed index (the paper's default).
+    # One shared seed image per seed index (the authors' choice).
     assert iris.values("seed").distinct().count() == 2
     iri = iris.first()
     assert iri.stimulus.role == Stimulus.Role.IRI
@@ -321,12 +321,14 @@ def test_cancelling_mid_run_stops_after_the_chunk_in_hand(monkeypatch):
     assert IRI.objects.filter(job=job).count() == 2
 
 
-def test_seed_per_target_gives_each_target_its_own_seeds():
-    job = services.inversion_job_run(job_id=_job(n_targets=3, seeds_per_target=2, seed_per_target=True).pk)
+def test_each_target_gets_its_own_seeds_unless_the_authors_shared_seed_is_asked_for():
+    job = services.inversion_job_run(job_id=_job(n_targets=3, seeds_per_target=2).pk)
     iris = IRI.objects.filter(job=job).select_related("seed")
     assert iris.count() == 6
     assert len({i.seed.sha256 for i in iris}) == 6
-    shared = services.inversion_job_run(job_id=_job(n_targets=3, targets="shared", seeds_per_target=2).pk)
+    shared = services.inversion_job_run(
+        job_id=_job(n_targets=3, targets="shared", seeds_per_target=2, seed_per_target=False).pk
+    )
     assert len({i.seed.sha256 for i in IRI.objects.filter(job=shared).select_related("seed")}) == 2
 
 
@@ -359,6 +361,7 @@ def test_the_paper_preset_names_every_setting_and_overrides_win():
         5000,
     )
     assert (stored["precision"], stored["surrogate"], stored["batch_size"]) == ("fp32", 0.0, 4)
+    assert stored["seed_per_target"] is False and InversionConfig().seed_per_target is True
     assert set(stored) == {f.name for f in fields(InversionConfig)}
     with pytest.raises(ValueError, match="preset must be one of paper"):
         InversionConfig.from_dict({"preset": "fast"})
