@@ -7,10 +7,11 @@ from analysis.config import DEFAULT_MODELS, MAX_BOOTSTRAP, AlignmentConfig
 from analysis.models import AlignmentRun, Report
 from metamer.admin import CreatedByServiceAdmin, RecordedOnly, check_in_form, confirm_page
 from metamer.errors import MetamerError
+from science.comparison import ceiling_words
 from science.names import METRICS
 from surveys.admin import StudyAdmin as SurveysStudyAdmin
 from surveys.admin.workers import ParticipantAdmin as SurveysParticipantAdmin
-from surveys.models import Participant, Study
+from surveys.models import Participant, SimilarityData, Study
 
 
 @admin.register(Report)
@@ -120,6 +121,15 @@ class AlignmentRunForm(forms.ModelForm):
         required=False, help_text="One layer for every model; empty: each one's penultimate layer (a spec's own)."
     )
     metric = forms.ChoiceField(choices=[(m, m) for m in METRICS], initial="cosine")
+    comparison = forms.ChoiceField(
+        choices=[
+            ("group", "the group-mean matrix (its ceiling from split-half reliability)"),
+            ("person", "each person's matrix, averaged (Nili's ceiling); needs one matrix per person"),
+        ],
+        initial="group",
+        required=False,
+        help_text="Which human matrix each model is compared with; the figures and the ceiling name it.",
+    )
     bootstrap = forms.IntegerField(initial=1000, min_value=0, max_value=MAX_BOOTSTRAP, help_text="Image resamples.")
     probe_shots = forms.CharField(
         required=False,
@@ -142,11 +152,18 @@ class AlignmentRunForm(forms.ModelForm):
                 models=models,
                 layer=data.get("layer", ""),
                 metric=data.get("metric", "cosine"),
+                comparison=data.get("comparison") or "group",
                 bootstrap=data.get("bootstrap") or 0,
                 probe_shots=shots,
             )
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from None
+        human = data.get("human")
+        per_person = human is not None and human.kind == SimilarityData.Kind.MATRICES and human.n_people >= 2
+        if data["config"].comparison == "person" and not per_person:
+            raise forms.ValidationError(
+                {"comparison": f"{human}: no matrix per person to compare with; compare with the group mean"}
+            )
         check_in_form(self, services.zoo_models_check, config=data["config"])
         return data
 
@@ -174,6 +191,7 @@ class AlignmentRunAdmin(CreatedByServiceAdmin):
                 "extra_models",
                 "layer",
                 "metric",
+                "comparison",
                 "bootstrap",
                 "probe_set",
                 "probe_shots",
@@ -243,9 +261,7 @@ class AlignmentRunAdmin(CreatedByServiceAdmin):
                 for r in rows
             ),
         )
-        note = ""
-        if ceiling.get("noise_ceiling_low") is not None:
-            note = f"Noise ceiling (Spearman) {ceiling['noise_ceiling_low']:.3f}–{ceiling['noise_ceiling_high']:.3f}."
+        note = "; ".join(ceiling_words(ceiling)) if "comparison" in ceiling else ""
         return format_html("<table>{}{}</table><p>{}</p>", head, body, note)
 
 

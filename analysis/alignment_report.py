@@ -11,6 +11,7 @@ from django.utils import timezone
 from matplotlib.figure import Figure
 
 from analysis.services.reports import figure_png
+from science.comparison import COMPARISON_WORDS, METHOD_WORDS, METHODS, ceiling_words, known
 
 if TYPE_CHECKING:
     from analysis.services.benchmark import Benchmark
@@ -26,16 +27,26 @@ def _alignment_plot(rows: pd.DataFrame, column: str, label: str, band: tuple) ->
     errors = np.array([rows[column] - rows[f"{column}_low"], rows[f"{column}_high"] - rows[column]])
     colours = [RANDOM if twin else TRAINED for twin in rows["random_twin_of"]]
     ax.barh(ys, rows[column], xerr=np.nan_to_num(errors.clip(min=0)), color=colours, capsize=3)
-    if band is not None and band[0] is not None:
+    if known(band):
         if band[0] == band[1]:
-            ax.axvline(band[0], color="#d97706", lw=1.5, label="noise ceiling")
+            ax.axvline(band[0], color="#d97706", lw=1.5, label="ceiling")
         else:
-            ax.axvspan(band[0], band[1], color="#fde68a", alpha=0.6, label="noise ceiling", zorder=0)
+            ax.axvspan(band[0], band[1], color="#fde68a", alpha=0.6, label="ceiling", zorder=0)
         ax.legend(fontsize=8, loc="lower right")
     ax.set_yticks(ys, rows["model"], fontsize=8)
     ax.set_xlabel(f"{label} (grey: random-weight twins)")
     ax.axvline(0.5 if column == "triplet" else 0.0, color="grey", lw=0.8, ls=":")
     return figure_png(fig)
+
+
+def _beats(trained: pd.Series, twin: pd.Series) -> str:
+    """Whether a trained model beats its random twin on both Spearman and triplet alignment,
+    by intervals that do not overlap; "unclear" when they overlap on either."""
+    ahead = [trained[f"{m}_low"] > twin[f"{m}_high"] for m in ("spearman", "triplet")]
+    behind = [trained[f"{m}_high"] < twin[f"{m}_low"] for m in ("spearman", "triplet")]
+    if all(ahead):
+        return "yes"
+    return "no" if any(behind) else "unclear (intervals overlap)"
 
 
 def _heatmap(matrix: np.ndarray, names: list[str]) -> str:
@@ -96,19 +107,14 @@ def alignment_report_html(*, benchmark: Benchmark, title: str) -> str:
                     "twin": model,
                     "spearman": trained["spearman"] - row["spearman"],
                     "triplet": trained["triplet"] - row["triplet"],
-                    "beats": bool(trained["spearman"] > row["spearman"] and trained["triplet"] > row["triplet"]),
+                    # Decided on the intervals: the trained model's lower end above the twin's upper end.
+                    "beats": _beats(trained, row),
                 }
             )
+    against = COMPARISON_WORDS[ceiling.get("comparison", "group")]
     plots = {
-        "spearman": _alignment_plot(
-            rows, "spearman", "Spearman with people", (ceiling["noise_ceiling_low"], ceiling["noise_ceiling_high"])
-        ),
-        "triplet": _alignment_plot(
-            rows,
-            "triplet",
-            "triplet alignment (dotted: guessing)",
-            (ceiling["triplet_ceiling"], ceiling["triplet_ceiling"]),
-        ),
+        method: _alignment_plot(rows, method, f"{METHOD_WORDS[method]} {against}", ceiling.get(method))
+        for method in METHODS
     }
     if benchmark.model_by_model is not None:
         plots["models"] = _heatmap(benchmark.model_by_model, list(rows["model"]))
@@ -125,6 +131,8 @@ def alignment_report_html(*, benchmark: Benchmark, title: str) -> str:
             "human": benchmark.human,
             "rows": rows.sort_values("spearman", ascending=False).to_dict("records"),
             "ceiling": ceiling,
+            "ceiling_words": ceiling_words(ceiling),
+            "against": against,
             "twins": twins,
             "plots": plots,
             "downstream": downstream,

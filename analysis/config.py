@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from science.names import BUILTIN_NETWORKS, HEADS, METRICS
+from science.names import BUILTIN_NETWORKS, COMPARISONS, HEADS, METRICS
 
 DEFAULT_MODELS = BUILTIN_NETWORKS
 """Every built-in: the five ImageNet networks and their random-weight twins."""
@@ -22,8 +22,11 @@ class AlignmentConfig:
     penultimate layer)."""
     metric: str = "cosine"
     """How the model's dissimilarities are made from its features: cosine or correlation distance."""
+    comparison: str = "group"
+    """Which human matrix each model is compared with: ``group`` (the people's mean) or
+    ``person`` (each person's, averaged); each has its own ceilings (``science.comparison``)."""
     bootstrap: int = 1000
-    """Resamples of the images for the Pearson and Spearman intervals (0: no intervals)."""
+    """Resamples of the images (and, per person, people) for every metric's interval (0: none)."""
     seed: int = 0
     batch_size: int = 32
     probe_shots: tuple[int, ...] = ()
@@ -54,6 +57,8 @@ class AlignmentConfig:
             problems.append("at most 1,000 models per run")
         if len(set(self.models)) != len(self.models):
             problems.append("a model is named twice")
+        if self.comparison not in COMPARISONS:
+            problems.append(f"comparison must be one of {', '.join(COMPARISONS)}")
         if self.metric not in METRICS:
             problems.append(f"metric must be one of {', '.join(METRICS)}")
         if not 0 <= self.seed < 2**63:

@@ -182,10 +182,57 @@ WORKFLOW = {
 their surveys, the people who answer and their pay; then reports. Accounts and tokens last."""
 
 
+PATH = [
+    ("inversion.ModelSpec", "Register a network and a layer", "a built-in, or your own weights", "add"),
+    ("inversion.TargetSet", "Add target images", "an archive of images, or noise", "add"),
+    ("inversion.InversionJob", "Run an inversion job", "IRIs from noise seeds, with progress", "add"),
+    ("surveys.Study", "Make a study", "who recruits, the budget, the completion code", "add"),
+    ("surveys.Survey", "Design a survey", "from finished jobs; preview it as a worker from its page", "add"),
+    ("surveys.Publication", "Publish the study", "select the study and “Publish”: the cost comes first", "study"),
+    ("analysis.Report", "Build the report", "select the study and “Build a report”: people against LPIPS", "study"),
+]
+"""The researcher's path on the admin's home: (model, step, what it takes, where to act: its add
+page, or ``study``: the studies' list, whose action publishes)."""
+
+
+def research_path() -> list[dict[str, Any]]:
+    """Each step of ``PATH`` with how many are made so far, its links, and which one comes next
+    (the first with none)."""
+    from django.apps import apps
+    from django.urls import reverse
+
+    steps, found_next = [], False
+    for label, title, hint, act in PATH:
+        opts = apps.get_model(label)._meta
+        count = apps.get_model(label).objects.count()
+        is_next = not count and not found_next
+        found_next |= is_next
+        steps.append(
+            {
+                "title": title,
+                "hint": hint,
+                "count": count,
+                "next": is_next,
+                "list": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+                "act": "add" if act == "add" else "go",
+                "act_url": reverse(
+                    f"admin:{opts.app_label}_{opts.model_name}_add"
+                    if act == "add"
+                    else "admin:surveys_study_changelist"
+                ),
+            }
+        )
+    return steps
+
+
 class MetamerAdminSite(admin.AdminSite):
     site_header = "Metamer"
     site_title = "Metamer"
     index_title = "From networks to IRIs, surveys and reports, in the order of the work"
+    index_template = "admin/metamer_index.html"
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None):
+        return super().index(request, {**(extra_context or {}), "research_path": research_path()})
 
     def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
         apps = super().get_app_list(request, app_label)

@@ -10,7 +10,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from science.similarity import noise_ceiling, triplet_agreement, triplet_answers, triplet_reliability, upper
+from science.comparison import (
+    METHODS,
+    bootstrap_intervals,
+    check_comparison,
+    group_ceiling,
+    person_ceiling,
+    person_values,
+)
+from science.similarity import triplet_agreement, triplet_answers, triplet_reliability, upper
 
 
 @dataclass(frozen=True)
@@ -338,29 +346,60 @@ class HumanJudgements:
         return len(self.group)
 
     def alignment(
-        self, d_model: np.ndarray, *, n_boot: int = 1000, seed: int = 0, order: np.ndarray | None = None
+        self,
+        d_model: np.ndarray,
+        *,
+        comparison: str = "group",
+        n_boot: int = 1000,
+        seed: int = 0,
+        order: np.ndarray | None = None,
     ) -> Alignment:
+        """The model against the group mean or each person (``science.comparison``), every
+        metric with an interval from resampling images (and people, per person). Triplet data:
+        against the people's own answers (Wilson interval over answers)."""
         if self.triplets is not None:
+            if comparison != "group":
+                raise ValueError("triplet data are compared as the people's answers: use the group comparison")
             return triplet_data_alignment(
                 d_model, self.group, self.triplets, self.answers, n_boot=n_boot, seed=seed, order=order
             )
-        return matrix_alignment(d_model, self.group, n_boot=n_boot, seed=seed, order=order)
+        check_comparison(comparison, self.people)
+        d_model = _canonical(d_model, order)
+        if comparison == "person":
+            human = self.people if order is None else np.asarray(self.people, np.float64)[:, order][:, :, order]
+            values = person_values(d_model, human)
+        else:
+            human = _canonical(self.group, order)
+            samples = None if len(human) <= EXHAUSTIVE_TRIPLETS_UP_TO else SAMPLED_TRIPLETS
+            values = {
+                "pearson": correlate(upper(d_model), upper(human), "pearson"),
+                "spearman": correlate(upper(d_model), upper(human), "spearman"),
+                "triplet": triplet_alignment(d_model, human, samples=samples, seed=seed).value,
+            }
+        n = len(d_model)
+        if n_boot < 1:
+            intervals = {method: (value, value) for method, value in values.items()}
+        else:
+            intervals = bootstrap_intervals(d_model, human, comparison=comparison, n_boot=n_boot, seed=seed)
+        counts = {"pearson": n * (n - 1) // 2, "spearman": n * (n - 1) // 2, "triplet": n_triplets(n)}
+        return Alignment(
+            n_items=n,
+            **{
+                method: Estimate(values[method], *intervals[method], counts[method], exhaustive=n_boot < 1)
+                for method in METHODS
+            },
+        )
 
-    def ceiling(self) -> dict[str, float | None]:
-        """What the best possible model would reach. ``noise_ceiling_low``/``_high``: Spearman,
-        each person against the mean of the others / of everyone (needs two people's
-        matrices); ``triplet_ceiling``: each person's triplets against the others' (matrices:
-        every triplet of each person against the mean of the others; triplets: the majority of
-        the other workers who answered the same triplet). None where it cannot be known."""
-        out: dict[str, float | None] = {"noise_ceiling_low": None, "noise_ceiling_high": None, "triplet_ceiling": None}
+    def ceiling(self, comparison: str = "group") -> dict[str, str | tuple[float, float] | None]:
+        """What the best possible model would reach in this comparison, per metric, as (low,
+        high) (``science.comparison``); None where it cannot be known. Triplet data: only the
+        triplet ceiling, each worker's answers against the majority of the other workers who
+        answered the same triplet."""
+        out: dict[str, str | tuple[float, float] | None] = {"comparison": comparison}
+        out |= {method: None for method in METHODS}
         if self.people is not None and len(self.people) >= 2:
-            ceiling = noise_ceiling(self.people)
-            out["noise_ceiling_low"], out["noise_ceiling_high"] = ceiling["low"], ceiling["high"]
-            total, p = self.people.sum(0), len(self.people)
-            samples = None if self.n_items <= EXHAUSTIVE_TRIPLETS_UP_TO else SAMPLED_TRIPLETS
-            out["triplet_ceiling"] = float(
-                np.mean([triplet_alignment(m, (total - m) / (p - 1), samples=samples).value for m in self.people])
-            )
+            out |= person_ceiling(self.people) if comparison == "person" else group_ceiling(self.people)
         elif self.triplets is not None and self.workers is not None:
-            out["triplet_ceiling"] = triplet_reliability(self.triplets, self.answers, self.workers)["noise_ceiling"]
+            value = triplet_reliability(self.triplets, self.answers, self.workers)["noise_ceiling"]
+            out["triplet"] = None if value is None else (value, value)
         return out

@@ -26,3 +26,6 @@ HEADS = ("linear", "mlp1", "mlp2")
 """The few-shot probes' heads (``science.downstream``)."""
 METRICS = ("cosine", "correlation")
 """Representational dissimilarity metrics (``science.zoo``)."""
+COMPARISONS = ("group", "person")
+"""Which human matrix a model is compared with: the group mean, or each person's (averaged;
+``science.comparison``)."""

@@ -105,24 +105,6 @@ def item_reliability(matrices: np.ndarray, *, splits: int = 50, seed: int = 0) -
     return np.nanmean(out, axis=0)
 
 
-def noise_ceiling(matrices: np.ndarray) -> dict[str, float]:
-    """Range within which the best possible model's Spearman correlation with the group mean
-    lies: the lower bound correlates each person with the mean of the others, the upper bound
-    with the mean of everyone (including themselves); both averaged over people."""
-    from scipy import stats
-
-    subjects = np.asarray(matrices, dtype=np.float64)
-    n = subjects.shape[0]
-    total = subjects.sum(0)
-    mean = upper(total / n)
-    low, high = [], []
-    for s in range(n):
-        mine = upper(subjects[s])
-        low.append(stats.spearmanr(mine, upper((total - subjects[s]) / (n - 1)))[0])
-        high.append(stats.spearmanr(mine, mean)[0])
-    return {"low": float(np.mean(low)), "high": float(np.mean(high))}
-
-
 def all_triplets(n: int) -> np.ndarray:
     """Every distinct triplet ``(i, j, k)``, ``j < k``, ``i`` neither: ``(science.alignment.n_triplets(n), 3)``."""
     j, k = np.triu_indices(n, k=1)

@@ -320,6 +320,19 @@ def survey_design_warnings(survey: Survey) -> list[str]:
     return [w for w in warnings if w]
 
 
+def ceiling_sentence(reliability: dict) -> str:
+    """The Spearman ceilings of stored similarity data, each named by its comparison."""
+    ceiling = reliability.get("ceiling")
+    if ceiling is None:  # stored before both comparisons were kept: the per-person bounds only
+        low, high = reliability.get("noise_ceiling_low"), reliability.get("noise_ceiling_high")
+        return "—" if low is None else f"Spearman against each person: {low:.2f}–{high:.2f}"
+    person, group = ceiling["person"]["spearman"], ceiling["group"]["spearman"]
+    return (
+        f"Spearman ceiling against each person {person[0]:.2f}–{person[1]:.2f}, "
+        f"against the group mean {group[0]:.2f}–{group[1]:.2f}"
+    )
+
+
 def similarity_arrays(data: SimilarityData) -> dict[str, np.ndarray]:
     """The stored arrays: ``matrices`` (people × n × n), or ``triplets``, ``choices``,
     ``workers``; and ``group`` (``similarity_group_matrix``)."""

@@ -26,6 +26,7 @@ from analysis.services.benchmark import alignment_compute, embedding_compute
 from analysis.services.zoo_models import ZooModel, zoo_models_check
 from inversion.models import TargetSet
 from metamer.errors import MetamerError
+from metamer.finite import finite
 from science.downstream import check_probe_labels
 from science.networks import NetworkError
 from surveys.models import SimilarityData
@@ -151,12 +152,16 @@ def alignment_run_finish(*, run_id: int) -> AlignmentRun:
     run.csv.save(f"{stem}.csv", ContentFile(files["csv"]), save=False)
     run.rdms.save(f"{stem}-rdms.npz", ContentFile(files["rdms"]), save=False)
     run.report.save(f"{stem}.html", ContentFile(files["report"]), save=False)
-    run.results = {
-        "rows": benchmark.rows,
-        "ceiling": benchmark.ceiling,
-        "probes": benchmark.probes,
-        "downstream": {k: {kk: vv for kk, vv in v.items() if kk != "points"} for k, v in benchmark.downstream.items()},
-    }
+    run.results = finite(
+        {
+            "rows": benchmark.rows,
+            "ceiling": benchmark.ceiling,
+            "probes": benchmark.probes,
+            "downstream": {
+                k: {kk: vv for kk, vv in v.items() if kk != "points"} for k, v in benchmark.downstream.items()
+            },
+        }
+    )
     run.status, run.finished_at = AlignmentRun.Status.DONE, timezone.now()
     run.progress = {**run.progress, "stage": "done"}
     run.save()

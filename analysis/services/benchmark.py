@@ -23,6 +23,7 @@ from analysis.services.zoo_models import ZooModel
 from metamer.errors import MetamerError
 from science import zoo
 from science.alignment import HumanJudgements, channel_capacity
+from science.comparison import METHODS
 from science.downstream import downstream_analysis, few_shot_probe
 
 
@@ -71,7 +72,8 @@ class Benchmark:
 
     rows: list[dict]
     matrices: dict[str, np.ndarray]
-    ceiling: dict[str, float | None]
+    ceiling: dict
+    """Per metric, the (low, high) ceiling of the comparison the run made (``comparison``)."""
     human: str
     probes: list[dict] = field(default_factory=list)
     downstream: dict[str, dict] = field(default_factory=dict)
@@ -93,24 +95,35 @@ def alignment_compute(
     """Every model's alignment with the people (and its probes), from its features; ``order``
     is ``Images.canonical_order``. ``scores`` (per model: ``top1`` and other downstream
     scores) default to the registered specs' ImageNet top-1."""
-    ceiling = human.ceiling()
-    rows, matrices = [], {}
-    for model in models:
-        d = zoo.dissimilarity(features[model.name], config.metric)
-        matrices[model.name] = d
-        result = human.alignment(d, n_boot=config.bootstrap, seed=config.seed, order=order)
-        triplet = result.row()["triplet"]
-        rows.append(
-            {
-                "model": model.name,
-                "layer": model.layer,
-                **result.row(),
-                **{k: ceiling[k] for k in ("noise_ceiling_low", "noise_ceiling_high")},
-                "random_twin_of": model.twin_of or "",
-                "channel_capacity": channel_capacity(min(max(1 - triplet, 0.0), 1.0)),
-                "imagenet_top1": model.imagenet_top1,
-            }
-        )
+    try:
+        ceiling = human.ceiling(config.comparison)
+        bands = {
+            f"{method}_ceiling_{end}": None if ceiling[method] is None else ceiling[method][n]
+            for method in METHODS
+            for n, end in enumerate(("low", "high"))
+        }
+        rows, matrices = [], {}
+        for model in models:
+            d = zoo.dissimilarity(features[model.name], config.metric)
+            matrices[model.name] = d
+            result = human.alignment(
+                d, comparison=config.comparison, n_boot=config.bootstrap, seed=config.seed, order=order
+            )
+            triplet = result.row()["triplet"]
+            rows.append(
+                {
+                    "model": model.name,
+                    "layer": model.layer,
+                    "comparison": config.comparison,
+                    **result.row(),
+                    **bands,
+                    "random_twin_of": model.twin_of or "",
+                    "channel_capacity": channel_capacity(min(max(1 - triplet, 0.0), 1.0)),
+                    "imagenet_top1": model.imagenet_top1,
+                }
+            )
+    except ValueError as exc:
+        raise MetamerError(str(exc), field="comparison") from None
     probes = []
     if probe_features and config.probe_shots:
         for model in models:

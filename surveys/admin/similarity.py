@@ -14,6 +14,7 @@ from surveys.models import (
     SimilarityData,
 )
 from surveys.selectors import (
+    ceiling_sentence,
     similarity_group_matrix,
 )
 
@@ -102,7 +103,7 @@ class SimilarityDataAdmin(CreatedByServiceAdmin):
         if obj.kind == SimilarityData.Kind.TRIPLETS:
             value = r.get("noise_ceiling")
             return "—" if value is None else f"{value:.0%} triplet agreement (leave one worker out)"
-        return f"Spearman {r['noise_ceiling_low']:.2f}–{r['noise_ceiling_high']:.2f}"
+        return ceiling_sentence(r)
 
     @admin.display(description="the group's dissimilarities")
     def group_matrix(self, obj):

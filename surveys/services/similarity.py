@@ -22,6 +22,7 @@ from inversion.services import (
     upload_on_disk,
 )
 from metamer.errors import MetamerError
+from metamer.finite import finite
 from science import similarity as sim
 from surveys.kinds import KINDS
 from surveys.models import SimilarityData, Survey
@@ -44,27 +45,20 @@ MAX_IMAGES_WITH_DATA = 256
 (the 92-object set fits); more go through a target set's background import."""
 
 
-def _finite(value):
-    """JSON has no NaN (PostgreSQL refuses it): a figure the data cannot give is stored as null."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    if isinstance(value, float | np.floating) and not np.isfinite(value):
-        return None
-    return value
-
-
 def _summary(matrices: np.ndarray) -> dict:
     if len(matrices) < 2:
         return {}
+    from science.comparison import group_ceiling, person_ceiling
+
     reliability = sim.split_half_reliability(matrices)
-    ceiling = sim.noise_ceiling(matrices)
-    return _finite(
+    return finite(
         {
             **reliability,
-            "noise_ceiling_low": ceiling["low"],
-            "noise_ceiling_high": ceiling["high"],
+            # Per comparison, each metric's (low, high) ceiling (``science.comparison``).
+            "ceiling": {
+                "group": {m: list(band) for m, band in group_ceiling(matrices).items()},
+                "person": {m: list(band) for m, band in person_ceiling(matrices).items()},
+            },
             "item_reliability": [round(float(v), 4) for v in sim.item_reliability(matrices, splits=20)],
         }
     )
@@ -137,7 +131,7 @@ def similarity_data_import(
             group = sim.embedding_dissimilarity(sim.fit_embedding(t, c, n_items, generator=generator))
             kind, arrays = SimilarityData.Kind.TRIPLETS, {"triplets": t, "choices": c, "workers": who, "group": group}
             n_people, n_judgements = max(len(set(who.tolist()) - {""}), 1), len(t)
-            summary = _finite(sim.triplet_reliability(t, c, who)) if n_people > 1 else {}
+            summary = finite(sim.triplet_reliability(t, c, who)) if n_people > 1 else {}
     except ValueError as exc:
         raise MetamerError(f"{prefix}{exc}", field="file") from None
     with transaction.atomic():

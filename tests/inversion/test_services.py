@@ -203,7 +203,7 @@ def test_each_iri_records_the_precision_its_optimisation_ran_in(monkeypatch, pre
 
 
 def test_a_job_killed_midway_resumes_without_duplicates(monkeypatch):
-    job = _job(n_targets=3)
+    job = _job(n_targets=3, seed_per_target=False)
     calls = {"n": 0}
     original = runs._run_chunk
 

@@ -61,3 +61,15 @@ def test_the_model_spec_form_lists_architectures_and_the_chosen_ones_layers_by_n
         "layers": [],
         "default": "",
     }
+
+
+def test_the_admin_home_leads_through_the_path_and_marks_the_next_step(admin_client):
+    from tests.factories import ModelSpecFactory
+
+    page = admin_client.get("/admin/").content.decode()
+    assert page.index("Register a network") < page.index("Run an inversion job") < page.index("Build the report")
+    assert page.count("start here") == 1 and page.index("start here") < page.index("Add target images")
+    assert 'href="/admin/inversion/modelspec/add/">add</a>' in page
+    ModelSpecFactory()
+    page = admin_client.get("/admin/").content.decode()
+    assert "1 made" in page and page.index("Add target images") < page.index("start here")

@@ -129,11 +129,10 @@ def test_the_noise_ceiling_is_rsatoolboxs_leave_one_out_bounds():
     rsatoolbox = pytest.importorskip("rsatoolbox")
     _, people = noisy_people(noise=1.0)
     low, high = rsatoolbox.inference.boot_noise_ceiling(rsatoolbox.rdm.RDMs(people), method="spearman")
-    ceiling = HumanJudgements(people.mean(0), people=people).ceiling()
+    ceiling = HumanJudgements(people.mean(0), people=people).ceiling("person")
     # rsatoolbox pools ranked matrices where we average the matrices: the same bounds to rounding.
-    assert ceiling["noise_ceiling_low"] == pytest.approx(low, abs=0.01)
-    assert ceiling["noise_ceiling_high"] == pytest.approx(high, abs=0.01)
-    assert ceiling["noise_ceiling_low"] < ceiling["noise_ceiling_high"] < 1
+    assert ceiling["spearman"] == pytest.approx((low, high), abs=0.01)
+    assert ceiling["spearman"][0] < ceiling["spearman"][1] < 1
 
 
 def test_the_bootstrap_interval_holds_the_value_and_narrows_with_more_images():
@@ -156,7 +155,10 @@ def test_permuting_images_and_people_together_changes_no_figure():
     before = human.alignment(model, n_boot=200, order=np.argsort(keys)).row()
     after = moved.alignment(model[np.ix_(perm, perm)], n_boot=200, order=np.argsort(keys[perm])).row()
     assert after == pytest.approx(before, abs=1e-12)
-    assert moved.ceiling() == pytest.approx(human.ceiling(), abs=1e-12)
+    for comparison in ("group", "person"):
+        before, after = human.ceiling(comparison), moved.ceiling(comparison)
+        for method in ("pearson", "spearman", "triplet"):
+            assert after[method] == pytest.approx(before[method], abs=1e-12)
 
 
 def test_a_monotone_transform_of_the_human_matrix_changes_no_rank_figure():

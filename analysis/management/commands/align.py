@@ -13,7 +13,9 @@ from analysis.config import DEFAULT_MODELS, AlignmentConfig
 from analysis.models import AlignmentRun
 from inversion.models import TargetSet
 from metamer.errors import MetamerError
+from science.comparison import ceiling_words
 from science.downstream import HEADS, check_probe_labels
+from science.names import COMPARISONS
 from science.zoo import METRICS
 from surveys.models import SimilarityData
 
@@ -40,6 +42,13 @@ class Command(BaseCommand):
         parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), help="default: every built-in")
         parser.add_argument("--layer", default="", help="one layer for all models (default: each one's penultimate)")
         parser.add_argument("--metric", choices=METRICS, default="cosine")
+        parser.add_argument(
+            "--comparison",
+            choices=COMPARISONS,
+            default="group",
+            help="compare each model with the group-mean matrix or with each person's (averaged); each has its own "
+            "ceilings",
+        )
         parser.add_argument("--bootstrap", type=int, default=1000, help="image resamples for the intervals")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--batch-size", type=int, default=32)
@@ -62,6 +71,7 @@ class Command(BaseCommand):
                 models=o["models"],
                 layer=o["layer"],
                 metric=o["metric"],
+                comparison=o["comparison"],
                 bootstrap=o["bootstrap"],
                 seed=o["seed"],
                 batch_size=o["batch_size"],
@@ -155,8 +165,5 @@ class Command(BaseCommand):
     def _table(self, rows: list[dict], ceiling: dict) -> None:
         frame = pd.DataFrame(rows)[["model", "spearman", "spearman_low", "spearman_high", "triplet"]]
         self.stdout.write(frame.sort_values("spearman", ascending=False).to_string(index=False, float_format="%.3f"))
-        if ceiling.get("noise_ceiling_low") is not None:
-            low, high = ceiling["noise_ceiling_low"], ceiling["noise_ceiling_high"]
-            self.stdout.write(f"noise ceiling (Spearman): {low:.3f}–{high:.3f}")
-        if ceiling.get("triplet_ceiling") is not None:
-            self.stdout.write(f"triplet ceiling: {ceiling['triplet_ceiling']:.3f}")
+        for line in ceiling_words(ceiling) or ["no ceiling: the data give one matrix, not one per person"]:
+            self.stdout.write(line)

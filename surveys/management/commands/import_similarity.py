@@ -17,6 +17,7 @@ from inversion.models import TargetSet
 from metamer.errors import MetamerError
 from surveys import services
 from surveys.models import SimilarityData
+from surveys.selectors import ceiling_sentence
 
 
 class Command(BaseCommand):
@@ -99,6 +100,5 @@ class Command(BaseCommand):
         if r:
             self.stdout.write(
                 f"split-half r = {r['split_half_r']:.2f} (95% of splits {r['r_low']:.2f}–{r['r_high']:.2f}), "
-                f"Spearman–Brown {r['spearman_brown']:.2f}; noise ceiling (Spearman) "
-                f"{r['noise_ceiling_low']:.2f}–{r['noise_ceiling_high']:.2f}"
+                f"Spearman–Brown {r['spearman_brown']:.2f}; {ceiling_sentence(r)}"
             )
