@@ -18,8 +18,9 @@ class AlignmentConfig:
     models: tuple[str, ...] = DEFAULT_MODELS
     """Built-in names or registered model specs' names."""
     layer: str = ""
-    """One layer for every model; empty: each model's own (a spec's layer, a built-in's
-    penultimate layer)."""
+    """One layer for every model; empty: each model's own (a spec's layer; a built-in's default:
+    the classifier head's input where it has one, EfficientNet's ``global_pool.flatten``, else
+    its last layer, the AlexNet and VGG16 trunks' pool5, ``features.12`` and ``features.30``)."""
     metric: str = "cosine"
     """How the model's dissimilarities are made from its features: cosine or correlation distance."""
     comparison: str = "group"

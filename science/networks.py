@@ -33,6 +33,13 @@ class Builtin:
     description: str
     twin_of: str | None = None
     """For a random-weight control: the trained built-in with the same architecture."""
+    within: str = ""
+    """Where this module sits in the library's whole network (``features`` for the AlexNet and
+    VGG16 trunks): its layers are shown by their full names there (``features.12``)."""
+
+    def layer_shown(self, layer: str) -> str:
+        """A layer's name as the network's library names it."""
+        return f"{self.within}.{layer}" if self.within and layer != "input" else layer
 
 
 RANDOM_TWIN_SEED = 0
@@ -45,6 +52,7 @@ _TRAINED: dict[str, Builtin] = {
         IMAGENET_STD,
         "alex",
         "ImageNet AlexNet, convolutional trunk (the weights LPIPS alex uses)",
+        within="features",
     ),
     "vgg16-imagenet": Builtin(
         lambda cache: imagenet_features("vgg", cache),
@@ -52,6 +60,7 @@ _TRAINED: dict[str, Builtin] = {
         IMAGENET_STD,
         "vgg",
         "ImageNet VGG16, convolutional trunk (the weights LPIPS vgg uses)",
+        within="features",
     ),
     **{
         f"efficientnet-{variant}-imagenet": Builtin(
@@ -87,6 +96,7 @@ def _twin(name: str, trained: Builtin) -> Builtin:
         f"{architecture} with random weights (its library's initialisation, seed {RANDOM_TWIN_SEED}): "
         f"the untrained control for {name}",
         twin_of=name,
+        within=trained.within,
     )
 
 
@@ -260,6 +270,23 @@ def default_layer(net: nn.Module) -> str:
     """The penultimate layer: the input of the classifier head, else the last node."""
     names = [n for n in layer_names(net) if n != "input"]
     return names[-2] if len(names) > 1 and isinstance(_last_module(net), nn.Linear) else names[-1]
+
+
+def layer_role(names: Sequence[str], layer: str, has_head: bool) -> str:
+    """What a layer is, in words: "penultimate" only where a classifier head exists.
+    ``names``: the network's layer names in order; ``has_head``: it ends in a linear classifier."""
+    nodes = [n for n in names if n != "input"]
+    if has_head and layer == nodes[-1]:
+        return "the classifier's output (logits)"
+    if has_head and len(nodes) > 1 and layer == nodes[-2]:
+        return "penultimate: the classifier head's input"
+    if not has_head and layer == nodes[-1]:
+        return "the last layer (a convolutional trunk: no classifier head)"
+    return "an intermediate layer"
+
+
+def has_classifier_head(net: nn.Module) -> bool:
+    return isinstance(_last_module(net), nn.Linear)
 
 
 def _last_module(net: nn.Module) -> nn.Module | None:

@@ -16,6 +16,7 @@ from analysis.services.reports import spreadsheet_safe_csv
 CSV_COLUMNS = [
     "model",
     "layer",
+    "layer_role",
     "comparison",
     "n_items",
     "pearson",

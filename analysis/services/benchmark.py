@@ -113,7 +113,8 @@ def alignment_compute(
             rows.append(
                 {
                     "model": model.name,
-                    "layer": model.layer,
+                    "layer": model.layer_shown or model.layer,
+                    "layer_role": model.layer_role,
                     "comparison": config.comparison,
                     **result.row(),
                     **bands,

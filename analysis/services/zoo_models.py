@@ -13,7 +13,16 @@ from django.conf import settings
 from analysis.config import AlignmentConfig
 from inversion.models import ModelSpec
 from metamer.errors import MetamerError
-from science.networks import BUILTINS, LayerRepresentation, NetworkError, build_network, default_layer, layer_names
+from science.networks import (
+    BUILTINS,
+    LayerRepresentation,
+    NetworkError,
+    build_network,
+    default_layer,
+    has_classifier_head,
+    layer_names,
+    layer_role,
+)
 
 DEFAULT_INPUT_SIZE = 224
 """The input side of built-ins (ImageNet networks)."""
@@ -31,6 +40,10 @@ class ZooModel:
     twin_of: str | None = None
     spec_id: int | None = None
     imagenet_top1: float | None = None
+    layer_shown: str = ""
+    """The layer as the network's library names it (``features.12`` for AlexNet's pool5)."""
+    layer_role: str = ""
+    """What the layer is, in words ("penultimate: the classifier head's input", …)."""
 
     def representation(self) -> LayerRepresentation:
         """``g``: pixels in [0, 1] → the layer's activation (normalisation inside)."""
@@ -49,25 +62,25 @@ def _spec_network(spec: ModelSpec) -> torch.nn.Module:
     )
 
 
-def _checked_layer(name: str, names: Sequence[str], layer: str, default: str) -> str:
-    chosen = layer or default
+def _checked_layer(name: str, names: Sequence[str], layer: str, default: str, within: str = "") -> str:
+    chosen = (layer.removeprefix(f"{within}.") if within else layer) or default
     if chosen not in names:
         shown = ", ".join(names[1:31]) + (f", … ({len(names) - 1} in all)" if len(names) > 31 else "")
         raise MetamerError(f"{name} has no layer {chosen!r}; its layers: {shown}", field="layer")
     return chosen
 
 
-_LAYERS: dict[str, tuple[tuple[str, ...], str]] = {}
-"""Each network's layer names and default layer, by ``ZooModel.key`` (which names its weights):
+_LAYERS: dict[str, tuple[tuple[str, ...], str, bool]] = {}
+"""Each network's layer names, default layer and whether it has a classifier head, by ``ZooModel.key`` (which names its weights):
 checking a run's models builds each network once per process, not on every check (each admin
 form and API call that creates a run checks all of its models)."""
 
 
-def _layers(key: str, build: Callable[[], torch.nn.Module]) -> tuple[tuple[str, ...], str]:
+def _layers(key: str, build: Callable[[], torch.nn.Module]) -> tuple[tuple[str, ...], str, bool]:
     known = _LAYERS.get(key)
     if known is None:
         net = build()
-        known = _LAYERS[key] = (tuple(layer_names(net)), default_layer(net))
+        known = _LAYERS[key] = (tuple(layer_names(net)), default_layer(net), has_classifier_head(net))
     return known
 
 
@@ -89,14 +102,34 @@ def zoo_models_check(*, config: AlignmentConfig) -> list[ZooModel]:
 def _resolve(name: str, layer: str, spec: ModelSpec | None) -> ZooModel:
     if spec is None:
         key = f"builtin:{name}"
-        names, default = _layers(key, lambda: build_network("builtin", name, cache_dir=settings.METAMER_CACHE_DIR))
-        chosen = _checked_layer(name, names, layer, default)
-        return ZooModel(name, chosen, DEFAULT_INPUT_SIZE, key, twin_of=BUILTINS[name].twin_of)
+        builtin = BUILTINS[name]
+        names, default, head = _layers(
+            key, lambda: build_network("builtin", name, cache_dir=settings.METAMER_CACHE_DIR)
+        )
+        chosen = _checked_layer(name, names, layer, default, builtin.within)
+        return ZooModel(
+            name,
+            chosen,
+            DEFAULT_INPUT_SIZE,
+            key,
+            twin_of=builtin.twin_of,
+            layer_shown=builtin.layer_shown(chosen),
+            layer_role=layer_role(names, chosen, head),
+        )
     checkpoint = spec.checkpoint.name if spec.checkpoint else ""
     key = f"spec:{spec.pk}:{spec.source}:{spec.architecture}:{checkpoint}:{spec.cifar_stem}:{spec.mean}:{spec.std}"
     try:
-        names, _ = _layers(key, lambda: _spec_network(spec))
+        names, _, head = _layers(key, lambda: _spec_network(spec))
     except (NetworkError, FileNotFoundError) as exc:
         raise MetamerError(f"{name}: {exc}", field="models") from None
     chosen = _checked_layer(name, names, layer, spec.layer)
-    return ZooModel(name, chosen, spec.input_size, key, spec_id=spec.pk, imagenet_top1=spec.imagenet_top1)
+    return ZooModel(
+        name,
+        chosen,
+        spec.input_size,
+        key,
+        spec_id=spec.pk,
+        imagenet_top1=spec.imagenet_top1,
+        layer_shown=chosen,
+        layer_role=layer_role(names, chosen, head),
+    )

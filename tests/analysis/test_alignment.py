@@ -84,9 +84,10 @@ def test_align_writes_the_table_the_matrices_and_the_report_and_the_trained_mode
     folder = _folder(tmp_path, pictures, [f"{i:02d}" for i in range(12)])
     np.save(tmp_path / "people.npy", _human_from("alexnet-imagenet", pictures, noise=0.3))
     table = _align(tmp_path, folder, tmp_path / "people.npy")
-    assert list(table.columns[:19]) == [
+    assert list(table.columns[:20]) == [
         "model",
         "layer",
+        "layer_role",
         "comparison",
         "n_items",
         "pearson",
@@ -111,6 +112,9 @@ def test_align_writes_the_table_the_matrices_and_the_report_and_the_trained_mode
     assert rows.loc["alexnet-random", "random_twin_of"] == "alexnet-imagenet"
     assert (rows["spearman_low"] <= rows["spearman"]).all() and (rows["spearman"] <= rows["spearman_high"]).all()
     assert rows["spearman_ceiling_low"].notna().all() and (rows["comparison"] == "group").all()
+    # Layers as torchvision names them, and "penultimate" only where a classifier head exists.
+    assert rows.loc["alexnet-imagenet", "layer"] == "features.12"
+    assert "no classifier head" in rows.loc["alexnet-imagenet", "layer_role"]
     matrix = np.load(tmp_path / "out" / "rdms" / "alexnet-imagenet.npy")
     assert matrix.shape == (12, 12) and np.allclose(matrix, matrix.T)
     report = (tmp_path / "out" / "report.html").read_text()

@@ -142,3 +142,16 @@ def test_the_names_web_processes_read_are_the_networks_science_builds():
 
     assert tuple(BUILTINS) == BUILTIN_NETWORKS
     assert {name: b.lpips_backbone for name, b in BUILTINS.items() if b.lpips_backbone} == LPIPS_BACKBONES
+
+
+def test_a_layer_is_called_penultimate_only_where_a_classifier_head_exists():
+    from science.networks import BUILTINS, layer_role
+
+    names = ["input", "conv", "pool", "flatten", "fc"]
+    assert layer_role(names, "flatten", has_head=True) == "penultimate: the classifier head's input"
+    assert layer_role(names, "fc", has_head=True) == "the classifier's output (logits)"
+    assert "no classifier head" in layer_role(names[:4], "flatten", has_head=False)
+    assert layer_role(names, "conv", has_head=True) == "an intermediate layer"
+    assert BUILTINS["alexnet-imagenet"].layer_shown("12") == "features.12"
+    assert BUILTINS["vgg16-random"].layer_shown("30") == "features.30"
+    assert BUILTINS["efficientnet-lite0-imagenet"].layer_shown("global_pool.flatten") == "global_pool.flatten"

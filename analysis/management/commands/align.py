@@ -40,7 +40,12 @@ class Command(BaseCommand):
         parser.add_argument("--similarities", action="store_true", help="the matrices are similarities, not distances")
         parser.add_argument("--data", help="stored human similarity data (by name), instead of --images/--human")
         parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), help="default: every built-in")
-        parser.add_argument("--layer", default="", help="one layer for all models (default: each one's penultimate)")
+        parser.add_argument(
+            "--layer",
+            default="",
+            help="one layer for all models (default: each one's own; the classifier head's input where there is one, "
+            "else its last layer)",
+        )
         parser.add_argument("--metric", choices=METRICS, default="cosine")
         parser.add_argument(
             "--comparison",
