@@ -11,7 +11,7 @@ from django.utils import timezone
 from matplotlib.figure import Figure
 
 from analysis.services.reports import figure_png
-from science.comparison import COMPARISON_WORDS, METHOD_WORDS, METHODS, ceiling_words, known
+from science.comparison import COMPARISON_WORDS, METHOD_WORDS, METHODS, known
 
 if TYPE_CHECKING:
     from analysis.services.benchmark import Benchmark
@@ -131,7 +131,9 @@ def alignment_report_html(*, benchmark: Benchmark, title: str) -> str:
             "human": benchmark.human,
             "rows": rows.sort_values("spearman", ascending=False).to_dict("records"),
             "ceiling": ceiling,
-            "ceiling_words": ceiling_words(ceiling),
+            "ceilings": [
+                f"{METHOD_WORDS[m]} {ceiling[m][0]:.3f}–{ceiling[m][1]:.3f}" for m in METHODS if known(ceiling.get(m))
+            ],
             "against": against,
             "twins": twins,
             "plots": plots,

@@ -169,7 +169,7 @@ class SurveyAdmin(RefreshWhileRunning, CreatedByServiceAdmin):
             "building: queued" if obj.enqueued_at else "building: waiting for the task queue (sent again each minute)"
         )
 
-    @admin.display(description="can it be answered without looking?")
+    @admin.display(description="answerable without looking")
     def design_warnings(self, obj):
         warnings = survey_design_warnings(obj)
         if not warnings:

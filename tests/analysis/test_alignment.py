@@ -118,7 +118,8 @@ def test_align_writes_the_table_the_matrices_and_the_report_and_the_trained_mode
     matrix = np.load(tmp_path / "out" / "rdms" / "alexnet-imagenet.npy")
     assert matrix.shape == (12, 12) and np.allclose(matrix, matrix.T)
     report = (tmp_path / "out" / "report.html").read_text()
-    assert "alexnet-random" in report and "against the group-mean matrix: ceiling" in report
+    assert "alexnet-random" in report and "compared against the group-mean matrix" in report
+    assert "That comparison&#x27;s ceilings: Pearson" in report or "That comparison's ceilings: Pearson" in report
     assert "data:image/png;base64" in report
 
 
