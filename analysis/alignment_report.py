@@ -71,6 +71,9 @@ def _scatter(name: str, analysis: dict) -> str:
         scores = [s for _, _, s in points]
         pad = 0.1 * (max(scores) - min(scores) or 1.0)
         ax.set_ylim(min(scores) - pad, max(scores) + pad)
+    if analysis.get("gap"):
+        ax.axvspan(*analysis["gap"], color="#f3f4f6", zorder=0, label="no models here")
+        ax.legend(fontsize=7)
     if analysis.get("quadratic") and points:
         xs = np.linspace(min(a for _, a, _ in points), max(a for _, a, _ in points), 100)
         ax.plot(xs, np.polyval(analysis["quadratic"], xs), color="#b45309", lw=1, label="quadratic fit")

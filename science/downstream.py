@@ -111,6 +111,32 @@ def _fit_head(head: str, x_train, y_train, x_test, y_test, seed: int) -> float:
     return float((predicted == y_test).mean())
 
 
+MIN_MODELS_FOR_A_FIT = 10
+"""Fewer models than this carry a correlation (with its interval) but no fitted curve."""
+GAP_SHARE = 1 / 3
+"""An empty stretch of alignment wider than this share of the models' range splits them into
+clusters: a relation across it says mostly that the clusters differ."""
+
+
+def alignment_gap(alignment: Sequence[float]) -> tuple[float, float] | None:
+    """The widest stretch between neighbouring models' alignment, when wider than ``GAP_SHARE``
+    of their range: (the last model below, the first above)."""
+    x = np.sort(np.asarray(alignment, float))
+    if len(x) < 3 or x[-1] == x[0]:
+        return None
+    widths = np.diff(x)
+    i = int(np.argmax(widths))
+    return (float(x[i]), float(x[i + 1])) if widths[i] > GAP_SHARE * (x[-1] - x[0]) else None
+
+
+def correlation_interval(r: float, n: int, confidence: float = 0.95) -> tuple[float, float] | None:
+    """Fisher's z interval for a Pearson r over ``n`` models (None under 4)."""
+    if n < 4 or not np.isfinite(r):
+        return None
+    z, half = np.arctanh(np.clip(r, -0.999999, 0.999999)), stats.norm.ppf(0.5 + confidence / 2) / np.sqrt(n - 3)
+    return float(np.tanh(z - half)), float(np.tanh(z + half))
+
+
 def downstream_analysis(
     alignment: Sequence[float], score: Sequence[float], top1: Sequence[float] | None = None
 ) -> dict[str, float | int | list[float] | None]:
@@ -118,7 +144,11 @@ def downstream_analysis(
     alignment (Pearson r), still when ImageNet top-1 is held fixed (partial r, Pingouin's
     definition), and is the relation U-shaped (the score against ``z²`` of alignment, large at
     both extremes; and a quadratic fit)? Plus the mean score of the k most, k middle and k least
-    aligned models (k = 5, fewer when there are under 15 models)."""
+    aligned models (k = 5, fewer when there are under 15 models).
+
+    What the models cannot carry is said in ``warnings`` instead of drawn: under
+    ``MIN_MODELS_FOR_A_FIT`` models, or models in clusters with an empty stretch between them
+    (``gap``), no quadratic is fitted; every r comes with a 95% interval."""
     a, s = np.asarray(alignment, float), np.asarray(score, float)
     keep = np.isfinite(a) & np.isfinite(s)
     if top1 is not None:
@@ -133,10 +163,25 @@ def downstream_analysis(
     z2 = z_squared(a)
     zr = stats.pearsonr(z2, s)
     k = max(1, min(5, n // 3))
+    gap = alignment_gap(a)
+    warnings = []
+    if n < MIN_MODELS_FOR_A_FIT:
+        warnings.append(
+            f"only {n} models: too few to tell a relation across models from chance arrangement (the paper "
+            f"compared hundreds); no curve is fitted under {MIN_MODELS_FOR_A_FIT}"
+        )
+    if gap is not None:
+        warnings.append(
+            f"the models fall in separate clusters, none with alignment between {gap[0]:.3f} and {gap[1]:.3f}: "
+            "a correlation across them says mostly that the clusters differ, and no curve is drawn through the gap"
+        )
     out |= {
         "pearson": float(r[0]),
         "p_value": float(r[1]),
-        "quadratic": [float(c) for c in np.polyfit(a, s, 2)],
+        "pearson_interval": correlation_interval(float(r[0]), n),
+        "warnings": warnings,
+        "gap": None if gap is None else list(gap),
+        "quadratic": None if warnings else [float(c) for c in np.polyfit(a, s, 2)],
         "z2_pearson": float(zr[0]),
         "z2_p_value": float(zr[1]),
         "k": k,

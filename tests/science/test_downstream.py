@@ -47,3 +47,19 @@ def test_downstream_analysis_finds_a_u_shape_and_controls_for_top1_as_pingouin_d
     assert out["partial_p_value"] == pytest.approx(
         float(theirs["p_val"].iloc[0] if "p_val" in theirs else theirs["p-val"].iloc[0]), rel=1e-6
     )
+
+
+def test_too_few_models_or_models_in_two_clusters_get_words_not_a_curve():
+    rng = np.random.default_rng(1)
+    # Trained and untrained: two clusters, and a "relation" that is only their difference.
+    clusters = np.r_[rng.uniform(0.02, 0.12, 6), rng.uniform(0.26, 0.35, 6)]
+    score = (clusters > 0.2) * 0.3 + rng.normal(scale=0.02, size=12)
+    out = downstream_analysis(clusters, score)
+    assert out["pearson"] > 0.9 and out["quadratic"] is None and out["gap"][0] < 0.13 < 0.25 < out["gap"][1]
+    assert "separate clusters" in out["warnings"][0]
+    low, high = out["pearson_interval"]
+    assert low < out["pearson"] < high
+    few = downstream_analysis([0.1, 0.2, 0.25, 0.3, 0.33, 0.4], [1, 2, 2, 3, 3, 4])
+    assert few["quadratic"] is None and "only 6 models" in few["warnings"][0]
+    spread = downstream_analysis(np.linspace(0.1, 0.5, 12), np.linspace(0, 1, 12) ** 2)
+    assert spread["warnings"] == [] and spread["quadratic"] is not None
