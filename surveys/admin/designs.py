@@ -1,5 +1,7 @@
 """Survey designs: a design checked once and stored as checked, trials, previews and links."""
 
+import json
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin
@@ -18,6 +20,7 @@ from metamer.admin import (
     progress_html,
 )
 from surveys import services
+from surveys.kinds import KINDS
 from surveys.models import (
     Survey,
     Trial,
@@ -46,11 +49,13 @@ class SurveyDesignForm(forms.ModelForm):
     """Design a survey: assembly happens on save, through the service, or is refused with the reason."""
 
     n_trials = forms.IntegerField(
+        label="Trials",
         required=False,
         min_value=1,
         help_text="Empty: every usable IRI (or target triple); triplet and odd-one-out surveys: all of a small set.",
     )
     n_attention_checks = forms.IntegerField(
+        label="Attention checks",
         required=False, min_value=0, help_text="Empty: 5 per 100 trials, at least one."
     )
     seed = forms.IntegerField(initial=0, help_text="Every random choice of the assembly comes from it (recorded).")
@@ -89,6 +94,9 @@ class SurveyDesignForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         for policy in ("min_consistency", "adaptive_every", "adaptive_trials"):  # empty: the model's default
             self.fields[policy].required = False
+        # The page shows each kind's own fields only (static/metamer/only_fields.js).
+        kinds = {value: list(spec.design_fields) for value, spec in KINDS.items()}
+        self.fields["kind"].widget.attrs["data-fields-by-choice"] = json.dumps(kinds)
 
     def clean(self):
         data = super().clean()
@@ -97,6 +105,17 @@ class SurveyDesignForm(forms.ModelForm):
             # Checked and planned once: the write stores this very design.
             data["design"] = check_in_form(self, services.survey_assemble_check, **_design(data))
         return data
+
+
+SHOWN_FOR = {"image_set": ("image_set", "sampling"), "similarity": ("similarity_source",)}
+"""A design field and the stored fields that show it on a built survey's page."""
+
+
+def _shown(survey: Survey, fields: list[str]) -> list[str]:
+    """A built survey's fields that its kind uses (and those every kind has)."""
+    by_kind = {shown for spec in KINDS.values() for f in spec.design_fields for shown in SHOWN_FOR.get(f, (f,))}
+    mine = {shown for f in survey.spec.design_fields for shown in SHOWN_FOR.get(f, (f,))}
+    return [f for f in fields if f not in by_kind or f in mine]
 
 
 def _similarity(data: dict):
@@ -150,6 +169,9 @@ class SurveyAdmin(RefreshWhileRunning, CreatedByServiceAdmin):
     filter_horizontal = ["jobs"]
     actions = ["open_surveys", "build_again", "save_similarity_data", "adaptive_round"]
 
+    class Media:
+        js = ["metamer/only_fields.js"]
+
     def is_running(self, obj):
         return obj.status == Survey.Status.BUILDING
 
@@ -197,17 +219,20 @@ class SurveyAdmin(RefreshWhileRunning, CreatedByServiceAdmin):
             (
                 "Trials",
                 {
-                    "fields": [
-                        "jobs",
-                        "image_set",
-                        "sampling",
-                        "seed",
-                        "n_trials",
-                        "n_attention_checks",
-                        "n_repeats",
-                        "include_unconverged",
-                        "similarity_source",
-                    ]
+                    "fields": _shown(
+                        obj,
+                        [
+                            "jobs",
+                            "image_set",
+                            "sampling",
+                            "seed",
+                            "n_trials",
+                            "n_attention_checks",
+                            "n_repeats",
+                            "include_unconverged",
+                            "similarity_source",
+                        ],
+                    )
                 },
             ),
             ("Places, pay and time", {"fields": ["workers_per_survey", "reward_cents", "minutes_allotted"]}),
@@ -226,7 +251,11 @@ class SurveyAdmin(RefreshWhileRunning, CreatedByServiceAdmin):
                     ],
                 },
             ),
-            ("Data", {"fields": ["min_consistency", "adaptive_every", "adaptive_trials", "consistency"]}),
+            *(
+                [("Data", {"fields": ["min_consistency", "adaptive_every", "adaptive_trials", "consistency"]})]
+                if obj.spec.image_set
+                else []
+            ),
             ("Plain links", {"fields": ["place_links"]}),
         ]
 

@@ -1,5 +1,7 @@
 """Studies: recruiter, review policy, publishing and paying, the audit log of later decisions."""
 
+import json
+
 from django.contrib import admin, messages
 from django.db import models
 from django.urls import reverse
@@ -33,9 +35,25 @@ class SurveyInline(ReadOnlyInline):
 class StudyAdmin(admin.ModelAdmin):
     list_display = ["name", "recruiter", "surveys_count", "progress", "created_at"]
     inlines = [SurveyInline]
-    readonly_fields = ["completion_code", "qualification_type_id"]
+    readonly_fields = ["completion_code", "qualification_type_id", "add_survey"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ["publish", "sync", "review", "stop"]
+
+    class Media:
+        js = ["metamer/only_fields.js"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if "recruiter" in form.base_fields:
+            # Each recruiter's own fields only (static/metamer/only_fields.js).
+            fields = {name: list(terms.study_fields) for name, terms in RECRUITERS.items()}
+            form.base_fields["recruiter"].widget.attrs["data-fields-by-choice"] = json.dumps(fields)
+        return form
+
+    @admin.display(description="surveys")
+    def add_survey(self, obj):
+        url = f"{reverse('admin:surveys_survey_add')}?study={obj.pk}"
+        return format_html('<a class="addlink" href="{}">Add a survey to this study</a> (listed below)', url)
 
     def get_inlines(self, request, obj=None):
         # A new study has no decisions yet; a saved one shows every decision taken in it.
@@ -44,7 +62,7 @@ class StudyAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
         # The code is made once, when the study is saved: the add form has none to show.
-        return fields if obj else [f for f in fields if f not in ("completion_code", "live_results")]
+        return fields if obj else [f for f in fields if f not in ("completion_code", "live_results", "add_survey")]
 
     def _confirmed(self, request, queryset, verb: str, run):
         """Run ``run(study, confirm)``; a spending action first shows its cost on a confirmation page."""

@@ -76,6 +76,8 @@ class Terms:
     """A worker's start is reported to the recruiter (``participant_started``), once published."""
     published_hint: ClassVar[str] = ""
     """What to do next once surveys are published, said in the admin."""
+    study_fields: ClassVar[tuple[str, ...]] = ()
+    """The study's fields only this recruiter reads: its page shows them, the others' hide."""
     places_are_links: ClassVar[bool] = False
     """Each place is one of the survey's listed links (made when it is published)."""
 

@@ -15,6 +15,7 @@ class LinksRecruiter(Terms):
     name = "links"
     label = "Plain links (pilots, no money)"
     pays = False
+    study_fields = ("open_entry", "completion_redirect_url")
     fee_rule = "no money moves"
     published_hint = "; each survey's page (Surveys → the survey) lists its links, one per place, with copy buttons"
     bonus_idempotent = True

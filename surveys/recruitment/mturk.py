@@ -84,6 +84,7 @@ class MTurkRecruiter(Terms):
     name = "mturk"
     label = "Amazon Mechanical Turk"
     fee_rule = "20% commission, 40% for HITs with 10 or more assignments"
+    study_fields = ("mturk_production", "min_approval_rate", "min_approved_hits", "locales", "qualification_type_id")
     tells_started = True
     bonus_idempotent = True
 

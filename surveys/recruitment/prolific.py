@@ -34,6 +34,7 @@ class ProlificRecruiter(Terms):
     name = "prolific"
     label = "Prolific"
     fee_rule = "platform fee: 33.3% academic/non-profit, 42.8% corporate"
+    study_fields = ("academic",)
     bonus_idempotent = False
 
     @classmethod

@@ -2,6 +2,7 @@
 and a background worker on the embedded defaults (SQLite, tasks queued through files)."""
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -87,7 +88,7 @@ def browser():
 def _progress(page) -> tuple[int, int]:
     page.reload()
     cell = page.locator("td.field-progress").first.inner_text()
-    done, total = cell.split(" ")[0].split("/")
+    done, total = re.search(r"(\d+)/(\d+)", cell).groups()
     return int(done), int(total)
 
 
@@ -131,3 +132,45 @@ def test_saving_a_job_returns_at_once_and_its_progress_rises(served, browser):
     page.screenshot(path=SCREENSHOTS / "admin-model-spec-form.png", full_page=True)
     page.goto(f"{served}/admin/")
     page.screenshot(path=SCREENSHOTS / "admin-index.png", full_page=True)
+    _study_and_survey_forms_show_their_own_fields_and_the_survey_builds_after_saving(page, served)
+
+
+def _study_and_survey_forms_show_their_own_fields_and_the_survey_builds_after_saving(page, served):
+    page.goto(f"{served}/admin/surveys/study/add/")
+    recruiter = page.get_by_label("Recruiter")
+    recruiter.select_option("links")
+    assert page.locator(".form-row.field-open_entry").is_visible()
+    assert not page.locator(".form-row.field-min_approval_rate").is_visible()
+    recruiter.select_option("mturk")
+    assert page.locator(".form-row.field-min_approval_rate").is_visible()
+    assert not page.locator(".form-row.field-open_entry").is_visible()
+    assert not page.locator(".form-row.field-academic").is_visible()
+    recruiter.select_option("links")
+    page.get_by_label("Name").fill("Pilot")
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.goto(f"{served}/admin/surveys/survey/add/")
+    kind = page.get_by_label("Kind")
+    kind.select_option("triplet")
+    assert page.locator(".form-row.field-image_set").is_visible()
+    assert not page.locator(".form-row.field-jobs").is_visible()
+    kind.select_option("2afc")
+    assert page.locator(".form-row.field-jobs").is_visible()
+    assert not page.locator(".form-row.field-image_set").is_visible()
+    assert not page.locator(".form-row.field-similarity").is_visible()
+    page.screenshot(path=SCREENSHOTS / "admin-survey-form-2afc.png", full_page=True)
+    page.get_by_label("Study").select_option(label="Pilot")
+    page.get_by_label("Name").fill("2AFC pilot")
+    page.locator("#id_jobs_from option").first.click()
+    page.locator("#id_jobs_add").click()
+    started = time.perf_counter()
+    page.get_by_role("button", name="Save and continue editing").click()
+    page.wait_for_load_state()
+    assert time.perf_counter() - started < 2, "saving a survey waited for its LPIPS choices"
+    state = page.locator("div.field-state")
+    assert "building" in state.inner_text() or "Draft" in state.inner_text()
+    deadline = time.monotonic() + 120
+    while "building" in state.inner_text() and time.monotonic() < deadline:
+        time.sleep(1)  # the page reloads itself while the survey builds
+        state = page.locator("div.field-state")
+    assert "Draft" in state.inner_text()
+    page.screenshot(path=SCREENSHOTS / "admin-survey-built.png", full_page=True)
