@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt requirements-nodeps.txt constraints.txt | sha1sum | cut -c1-12)
 
-.PHONY: demo test test-embedded test-services browser lint prepare serve worker clean
+.PHONY: demo test test-embedded test-services browser lint prepare serve worker bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ serve: prepare
 	CELERY_BROKER_URL=filesystem:// $(BIN)/celery -A metamer worker -B -s var/celerybeat-schedule -Q gpu,celery \
 		--pool solo --loglevel WARNING & worker=$$!; trap "kill $$worker" EXIT INT TERM; \
 	CELERY_BROKER_URL=filesystem:// $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+# Every benchmark's headline in one table (run with nothing else busy).
+bench: prepare
+	$(BIN)/python benchmarks/all.py
 
 worker: prepare
 	$(BIN)/celery -A metamer worker -Q gpu,celery --loglevel INFO

@@ -4,8 +4,9 @@
     python benchmarks/alignment.py --quick   # the loop on 60 items, scaled to 200 by triplet count
     python benchmarks/alignment.py --embedding [--workers 8]   # the embedding pass, per built-in
 
-The last line is the headline: ``vectorised vs loop: N.Nx``, or with ``--embedding`` the
-projected hours for the paper's 491 models × 6 image sets on N workers at this machine's rates.
+The last line is the headline: ``vectorised vs loop: N.Nx``, or with ``--embedding`` the dense
+networks' (AlexNet, VGG16) geometric-mean share of the fp32 convolution peak measured in the
+same run (the line before: the projected hours for the paper's 491 models × 6 image sets).
 """
 
 from __future__ import annotations
@@ -40,31 +41,62 @@ PAPER_MODELS, PAPER_SETS, PAPER_IMAGES_PER_SET = 491, 6, 120
 """The second source paper's benchmark: 491 models, Peterson et al.'s six sets of 120 images."""
 
 
+DENSE = ("alexnet-imagenet", "vgg16-imagenet")
+"""The dense networks (no depthwise convolutions) whose share of the convolution peak is the
+headline: EfficientNet's depthwise layers cannot approach a dense convolution's rate."""
+
+
 def embedding_pass(images: int, workers: int) -> None:
-    """Images/s of every built-in's embedding pass (224 px, batch 32, this machine's device), and
-    the projected time for the paper's benchmark spread over ``workers`` such workers."""
+    """Per built-in at 224 px on this machine's device: images/s of Metamer's embedding pass
+    (``science.zoo.embed``) beside a plain torchvision-style loop (batch 32, no layout change),
+    the FLOPs per image, the achieved GFLOP/s and its share of the fp32 convolution peak
+    measured in the same run; then the projected time of the paper's benchmark on ``workers``
+    such workers."""
     import torch
+    from peak import forward_flops, measured_fp32_peak, sync
 
     from science.networks import BUILTINS, LayerRepresentation, build_network, default_layer
     from science.zoo import embed
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    peak = measured_fp32_peak(device)
+    print(
+        f"device {device}, {torch.get_num_threads()} threads; measured fp32 convolution peak {peak / 1e9:.0f} GFLOP/s"
+    )
     pixels = torch.rand(images, 3, 224, 224, generator=torch.Generator().manual_seed(0))
-    rates = {}
+    rates, shares = {}, {}
     for name, builtin in BUILTINS.items():
         net = build_network("builtin", name)
-        g = LayerRepresentation(net, default_layer(net), builtin.mean, builtin.std)
-        embed(g, pixels[:8], input_size=224, device=device, batch_size=8)  # warm-up
+        g = LayerRepresentation(net, default_layer(net), builtin.mean, builtin.std).eval()
+        flops = forward_flops(g, pixels[:1])
+        plain = g.to(device)
+        with torch.inference_mode():
+            plain(pixels[:8].to(device))  # warm-up
+            sync(device)
+            start = time.perf_counter()
+            for first in range(0, images, 32):
+                plain(pixels[first : first + 32].to(device))
+            sync(device)
+        plain_rate = images / (time.perf_counter() - start)
+        embed(g, pixels[:8], input_size=224, device=device)  # warm-up
+        sync(device)
         start = time.perf_counter()
-        embed(g, pixels, input_size=224, device=device, batch_size=32)
+        embed(g, pixels, input_size=224, device=device)
+        sync(device)
         rates[name] = images / (time.perf_counter() - start)
-        print(f"{name}: {rates[name]:.1f} images/s on {device}")
+        shares[name] = rates[name] * flops / peak
+        print(
+            f"{name}: {rates[name]:.1f} images/s (plain loop {plain_rate:.1f}), {flops / 1e9:.2f} GFLOP an image, "
+            f"{rates[name] * flops / 1e9:.0f} GFLOP/s = {shares[name]:.0%} of the measured peak"
+        )
     per_model = PAPER_SETS * PAPER_IMAGES_PER_SET / np.median(list(rates.values()))
     hours = PAPER_MODELS * per_model / workers / 3600
     print(
         f"embedding pass for {PAPER_MODELS} models x {PAPER_SETS} sets of {PAPER_IMAGES_PER_SET} images "
         f"on {workers} {device} workers (median built-in rate): {hours:.2f} h"
     )
+    dense = float(np.exp(np.mean([np.log(shares[name]) for name in DENSE])))
+    print(f"dense networks (AlexNet, VGG16): {dense:.0%} of the measured fp32 convolution peak (geometric mean)")
 
 
 def main() -> None:

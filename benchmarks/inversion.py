@@ -34,6 +34,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from peak import measured_fp32_peak, sync  # benchmarks/peak.py, beside this script
+
 from science.engine import autocast_dtype, invert, native_bf16, relative_distance
 from science.images import fit, sample_photographs, to_tensor
 from science.networks import IMAGENET_MEAN, IMAGENET_STD, LayerRepresentation, build_network
@@ -99,28 +101,6 @@ def resnet50():
     return torchvision.models.resnet50().eval(), "flatten", 224
 
 
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def measured_fp32_peak(device) -> float:
-    """FLOP/s of one large, compute-bound fp32 convolution: what this device's convolutions can reach."""
-    conv = nn.Conv2d(256, 256, 3, padding=1).to(device, memory_format=torch.channels_last)
-    x = torch.randn(32, 256, 28, 28, device=device).contiguous(memory_format=torch.channels_last)
-    flops = 2 * 32 * 256 * 256 * 9 * 28 * 28
-    with torch.no_grad():
-        conv(x)
-        times = []
-        for _ in range(5):
-            _sync(device)
-            start = time.perf_counter()
-            conv(x)
-            _sync(device)
-            times.append(time.perf_counter() - start)
-    return flops / min(times)
-
-
 def _peak_memory(device, fn):
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -149,10 +129,10 @@ def bench(name, build, *, batch, steps, repeats, device, step_size=1.0):
     losses = {}
     for _ in range(repeats):
         for label, (fn, g) in runs.items():
-            _sync(device)
+            sync(device)
             start = time.perf_counter()
             losses[label] = fn(g, targets, seeds, steps, step_size)
-            _sync(device)
+            sync(device)
             times[label].append(time.perf_counter() - start)
     memory = {
         label: _peak_memory(device, lambda fn=fn, g=g: fn(g, targets, seeds, 2, step_size))

@@ -85,9 +85,12 @@ class ModelSpecForm(forms.ModelForm):
             self.fields["layer"].widget = ListedTextInput("layer-names", attrs={"size": 40})
             for channels in ("mean", "std"):  # three numbers: a line, not a text area
                 self.fields[channels].widget = forms.TextInput({"size": 30, "placeholder": "[0.485, 0.456, 0.406]"})
+                # Empty shows the placeholder (the built-in's own, else ImageNet's), not a bare "[]".
+                if not self.is_bound and self.initial.get(channels) == []:
+                    self.initial[channels] = None
             self.fields["layer"].help_text = (
                 "A graph node name; the list shows the architecture's layers once one is chosen. "
-                "Empty: the penultimate layer."
+                "Empty: the classifier head's input where there is one (penultimate), else the last layer."
             )
 
     class Media:
@@ -336,6 +339,18 @@ class InversionJobAdmin(RefreshWhileRunning, CreatedByServiceAdmin):
 
     def is_running(self, obj):
         return obj.status in (InversionJob.Status.QUEUED, InversionJob.Status.RUNNING)
+
+    def has_change_permission(self, request, obj=None):
+        # A finished job is a record: its page is for reading (its IRIs, its convergence).
+        if obj is not None and obj.status in (InversionJob.Status.DONE, InversionJob.Status.CANCELLED):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        # What a job made stays as made: only a job with no IRIs yet may be deleted.
+        if obj is not None and obj.iris.exists():
+            return False
+        return super().has_delete_permission(request, obj)
 
     def get_inlines(self, request, obj):
         return self.inlines if obj else []

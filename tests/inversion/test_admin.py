@@ -95,3 +95,21 @@ def test_upload_targets_then_run_a_job_from_the_admin(admin_client, django_captu
     assert f'<td class="field-converged">{job.iris.filter(converged=True).count()}/1</td>' in page
     detail = admin_client.get(f"/admin/inversion/inversionjob/{job.pk}/change/").content.decode()
     assert "under the threshold, median distance" in detail
+
+
+def test_a_finished_job_is_read_not_saved_or_deleted(admin_client):
+    from tests.factories import InversionJobFactory, IRIFactory
+
+    done = IRIFactory().job
+    InversionJob.objects.filter(pk=done.pk).update(status=InversionJob.Status.DONE)
+    page = admin_client.get(f"/admin/inversion/inversionjob/{done.pk}/change/").content.decode()
+    assert 'name="_save"' not in page and "/delete/" not in page
+    assert admin_client.post(f"/admin/inversion/inversionjob/{done.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert InversionJob.objects.filter(pk=done.pk).exists()
+    queued = InversionJobFactory()
+    assert admin_client.post(f"/admin/inversion/inversionjob/{queued.pk}/delete/", {"post": "yes"}).status_code == 302
+
+
+def test_the_model_spec_form_starts_mean_and_std_empty_with_a_hint(admin_client):
+    page = admin_client.get("/admin/inversion/modelspec/add/").content.decode()
+    assert 'name="mean" value="[]"' not in page and 'placeholder="[0.485, 0.456, 0.406]"' in page
