@@ -11,7 +11,8 @@ from django.urls import path
 from django.utils.html import format_html, format_html_join
 
 from inversion import services
-from inversion.config import PRESETS, InversionConfig
+from inversion.config import InversionConfig
+from inversion.forms import SETTINGS, InversionJobForm, setting_fieldsets
 from inversion.models import (
     IRI,
     NOISE_LAWS,
@@ -70,6 +71,17 @@ class ListedTextInput(forms.TextInput):
         return format_html('{}<datalist id="{}">{}</datalist>', field, self.list_id, options)
 
 
+class ChannelsField(forms.JSONField):
+    """Three per-channel numbers as JSON on one line; empty (shown as the placeholder) when unset."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", forms.TextInput({"size": 30, "placeholder": "[0.485, 0.456, 0.406]"}))
+        super().__init__(required=False, **kwargs)
+
+    def prepare_value(self, value):
+        return "" if value in (None, [], "") else super().prepare_value(value)
+
+
 class ModelSpecForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -83,11 +95,10 @@ class ModelSpecForm(forms.ModelForm):
                 "architecture (type to filter the list), with its checkpoint."
             )
             self.fields["layer"].widget = ListedTextInput("layer-names", attrs={"size": 40})
-            for channels in ("mean", "std"):  # three numbers: a line, not a text area
-                self.fields[channels].widget = forms.TextInput({"size": 30, "placeholder": "[0.485, 0.456, 0.406]"})
-                # Empty shows the placeholder (the built-in's own, else ImageNet's), not a bare "[]".
-                if not self.is_bound and self.initial.get(channels) == []:
-                    self.initial[channels] = None
+            for channels in ("mean", "std"):  # three numbers on a line, empty by default (not "[]")
+                self.fields[channels] = ChannelsField(
+                    label=channels.capitalize(), help_text=ModelSpec._meta.get_field(channels).help_text
+                )
             self.fields["layer"].help_text = (
                 "A graph node name; the list shows the architecture's layers once one is chosen. "
                 "Empty: the classifier head's input where there is one (penultimate), else the last layer."
@@ -286,49 +297,6 @@ class IRIInline(ReadOnlyInline):
         return thumbnail(obj.stimulus, 48)
 
 
-class InversionJobForm(forms.ModelForm):
-    preset = forms.ChoiceField(
-        required=False,
-        choices=[("", "— (the settings below)"), *((name, name) for name in PRESETS)],
-        help_text="paper: the authors' method exactly (fixed step 1 from the raw seed, constant, 5,000 steps, fp32, "
-        "exact gradients, their forms of any regularizer); settings below that differ from the defaults override it.",
-    )
-
-    class Meta:
-        model = InversionJob
-        fields = ["model_spec", "target_set", "preset", "config"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if "config" in self.fields:  # on an existing job every field is read-only
-            self.fields["config"].initial = InversionConfig().to_dict()
-
-    def clean(self):
-        data = super().clean()
-        if "config" in data:
-            config = data["config"] or {}
-            if not isinstance(config, dict):
-                self.add_error("config", "an object of inversion settings")
-                return data
-            defaults = InversionConfig().to_dict()
-            # With a preset, only what was changed from the defaults overrides it.
-            changed = {k: v for k, v in config.items() if k not in defaults or v != defaults[k]}
-            chosen = {**(changed if data.get("preset") else config), "preset": data.get("preset") or ""}
-            try:
-                data["config"] = InversionConfig.from_dict(chosen).to_dict()
-            except (TypeError, ValueError) as exc:
-                self.add_error("config", str(exc))
-        if not self.errors and not self.instance.pk:
-            check_in_form(
-                self,
-                services.inversion_job_check,
-                model_spec=data["model_spec"],
-                target_set=data["target_set"],
-                config=InversionConfig.from_dict(data["config"]),
-            )
-        return data
-
-
 @admin.register(InversionJob)
 class InversionJobAdmin(RefreshWhileRunning, CreatedByServiceAdmin):
     form = InversionJobForm
@@ -356,8 +324,14 @@ class InversionJobAdmin(RefreshWhileRunning, CreatedByServiceAdmin):
         return self.inlines if obj else []
 
     def get_fields(self, request, obj=None):
-        fields = super().get_fields(request, obj)
-        return [f for f in fields if f != "preset"] if obj else fields
+        if obj is None:
+            return ["model_spec", "target_set", "preset", *(f.name for f in SETTINGS)]
+        return self.get_readonly_fields(request, obj)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": ["model_spec", "target_set", "preset"]}), *setting_fieldsets()]
+        return super().get_fieldsets(request, obj)
 
     @admin.display(description="progress")
     def progress(self, obj):

@@ -55,8 +55,7 @@ class SurveyDesignForm(forms.ModelForm):
         help_text="Empty: every usable IRI (or target triple); triplet and odd-one-out surveys: all of a small set.",
     )
     n_attention_checks = forms.IntegerField(
-        label="Attention checks",
-        required=False, min_value=0, help_text="Empty: 5 per 100 trials, at least one."
+        label="Attention checks", required=False, min_value=0, help_text="Empty: 5 per 100 trials, at least one."
     )
     seed = forms.IntegerField(initial=0, help_text="Every random choice of the assembly comes from it (recorded).")
     similarity = forms.FileField(

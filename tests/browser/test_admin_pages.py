@@ -1,7 +1,6 @@
 """The researcher's admin in a real Chromium, against `make serve`'s arrangement: the web server
 and a background worker on the embedded defaults (SQLite, tasks queued through files)."""
 
-import json
 import re
 import socket
 import subprocess
@@ -102,9 +101,10 @@ def test_saving_a_job_returns_at_once_and_its_progress_rises(served, browser):
     page.goto(f"{served}/admin/inversion/inversionjob/add/")
     page.get_by_label("Model spec").select_option(index=1)
     page.get_by_label("Target set").select_option(index=1)
-    config = page.locator("textarea[name=config]")
     # Eight IRIs one at a time, long enough to watch: a few seconds each on two cores.
-    config.fill(json.dumps({**json.loads(config.input_value()), "steps": 300, "batch_size": 1}))
+    page.locator("#id_steps").fill("300")
+    page.locator("#id_batch_size").fill("1")
+    page.screenshot(path=SCREENSHOTS / "admin-job-form.png", full_page=True)
     started = time.perf_counter()
     page.get_by_role("button", name="Save", exact=True).click()
     page.wait_for_load_state()

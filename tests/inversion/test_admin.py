@@ -9,6 +9,16 @@ from inversion.models import InversionJob, ModelSpec, TargetSet
 pytestmark = pytest.mark.django_db
 
 
+def job_settings(**changes) -> dict:
+    """The job form's settings fields as a browser posts them: every default, ``changes`` over them
+    (an unticked box is not sent)."""
+    from inversion.config import InversionConfig
+
+    values = {**InversionConfig().to_dict(), **changes}
+    values.pop("preset")
+    return {k: v for k, v in values.items() if v is not False}
+
+
 def _png(colour):
     buf = io.BytesIO()
     Image.new("RGB", (20, 20), colour).save(buf, "PNG")
@@ -85,7 +95,7 @@ def test_upload_targets_then_run_a_job_from_the_admin(admin_client, django_captu
     with django_capture_on_commit_callbacks(execute=True):
         reply = admin_client.post(
             "/admin/inversion/inversionjob/add/",
-            {"model_spec": ModelSpec.objects.get().pk, "target_set": target_set.pk, "config": '{"steps": 3}'},
+            {"model_spec": ModelSpec.objects.get().pk, "target_set": target_set.pk, **job_settings(steps=3)},
         )
     assert reply.status_code == 302
     job = InversionJob.objects.get()
