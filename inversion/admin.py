@@ -282,7 +282,17 @@ class TargetSetAdmin(RefreshWhileRunning, CreatedByServiceAdmin):
 
 class IRIInline(ReadOnlyInline):
     model = IRI
-    fields = ["target_preview", "seed_preview", "iri_preview", "rep_distance", "converged", "best_step", "device"]
+    fields = [
+        "target_preview",
+        "seed_preview",
+        "iri_preview",
+        "rep_distance",
+        "converged",
+        "activation_rho",
+        "beats_null",
+        "best_step",
+        "device",
+    ]
 
     @admin.display(description="target")
     def target_preview(self, obj):
@@ -363,6 +373,11 @@ class InversionJobAdmin(RefreshWhileRunning, CreatedByServiceAdmin):
         if not c["stored"]:
             return "–"
         text = f"{c['converged']}/{c['stored']} under the threshold, median distance {c['median_distance']}"
+        if c["tested_against_null"]:
+            text += (
+                f"; {c['beat_null']}/{c['tested_against_null']} beat the null (Feather et al.: activations' "
+                "Spearman ρ with the target above every random pair of the target set's images)"
+            )
         return f"{text}. {c['advice']}" if c["advice"] else text
 
     def get_readonly_fields(self, request, obj=None):

@@ -193,6 +193,15 @@ class IRI(models.Model):
     stimulus = models.ForeignKey(Stimulus, on_delete=models.PROTECT, related_name="+", help_text="xr.")
     rep_distance = models.FloatField(help_text="||g(xt) − g(xr)|| / ||g(xt)|| at the kept iterate.")
     converged = models.BooleanField(help_text="Representation distance under the job's threshold.")
+    activation_rho = models.FloatField(
+        null=True, blank=True, help_text="Spearman ρ between its and its target's activations at the layer inverted."
+    )
+    beats_null = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="Feather et al.'s test: ρ above every correlation of random pairs of the target set's images "
+        "(the job's null distribution). Empty: made before the test was kept.",
+    )
     steps = models.PositiveIntegerField(help_text="Steps run.")
     best_step = models.PositiveIntegerField(help_text="Step of the kept (lowest-loss) iterate.")
     wall_time = models.FloatField(help_text="Seconds spent on this IRI's batch, shared evenly.")
@@ -254,3 +263,22 @@ class LpipsDistance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.variant}: {self.first[:8]}…–{self.second[:8]}… = {self.distance:.4f}"
+
+
+class ActivationNull(models.Model):
+    """Feather et al.'s null distribution for one network and layer (a model spec) over one
+    target set: Spearman's ρ between the activations of random pairs of its distinct images
+    (``science.success``). Made once, by the first chunk of the first job that needs it."""
+
+    model_spec = models.ForeignKey(ModelSpec, on_delete=models.CASCADE, related_name="activation_nulls")
+    target_set = models.ForeignKey(TargetSet, on_delete=models.CASCADE, related_name="activation_nulls")
+    images = models.PositiveIntegerField(help_text="Images the pairs were drawn from.")
+    values = models.JSONField(help_text="ρ of each random pair.")
+    maximum = models.FloatField(help_text="An IRI beats the null when its ρ is above this.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["model_spec", "target_set"], name="one_null_per_spec_and_set")]
+
+    def __str__(self) -> str:
+        return f"null of {self.model_spec} over {self.target_set}: {len(self.values)} pairs, max ρ {self.maximum:.3f}"

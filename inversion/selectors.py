@@ -70,11 +70,16 @@ def job_chunks(job: InversionJob) -> list[tuple[int, list[tuple[Target, int]]]]:
 
 
 def survey_ready_iris(
-    jobs: QuerySet[InversionJob] | list[InversionJob], *, include_unconverged: bool = False
+    jobs: QuerySet[InversionJob] | list[InversionJob],
+    *,
+    include_unconverged: bool = False,
+    only_beating_null: bool = False,
 ) -> QuerySet[IRI]:
-    """IRIs a survey may use: converged ones unless the researcher asks otherwise."""
+    """IRIs a survey may use: converged ones unless the researcher asks otherwise; with
+    ``only_beating_null``, only those that beat their job's null distribution (Feather et al.)."""
     iris = IRI.objects.filter(job__in=jobs).select_related("stimulus", "seed", "target__stimulus", "job__model_spec")
-    return iris if include_unconverged else iris.filter(converged=True)
+    iris = iris if include_unconverged else iris.filter(converged=True)
+    return iris.filter(beats_null=True) if only_beating_null else iris
 
 
 def job_stalled(job: InversionJob) -> bool:
@@ -131,6 +136,7 @@ def job_convergence(job: InversionJob) -> dict[str, float | int | str | None]:
     """How many stored IRIs are under the job's threshold, their median distance, and what to
     do when some are not: more steps when the optimisation was still improving at its end."""
     rows = list(job.iris.values_list("rep_distance", "converged", "best_step"))
+    tested = list(job.iris.exclude(beats_null=None).values_list("beats_null", flat=True))
     threshold = job.config.get("convergence_threshold", 0.05)
     steps = job.config.get("steps", 0)
     converged = sum(1 for _, ok, _ in rows if ok)
@@ -138,6 +144,8 @@ def job_convergence(job: InversionJob) -> dict[str, float | int | str | None]:
         "converged": converged,
         "stored": len(rows),
         "median_distance": round(statistics.median(d for d, _, _ in rows), 4) if rows else None,
+        "beat_null": sum(tested) if tested else None,
+        "tested_against_null": len(tested),
         "advice": None,
     }
     if converged < len(rows):

@@ -68,6 +68,8 @@ class SurveySerializer(ModelSerializer):
             "adaptive_every",
             "adaptive_trials",
             "include_unconverged",
+            "only_beating_null",
+            "left_out_by_null",
             "workers_per_survey",
             "reward_cents",
             "minutes_allotted",
@@ -78,7 +80,7 @@ class SurveySerializer(ModelSerializer):
             "estimate",
             "created_at",
         ]
-        read_only_fields = ["uuid", "status", "sampling", "created_at"]
+        read_only_fields = ["uuid", "status", "sampling", "left_out_by_null", "created_at"]
 
     def get_estimate(self, survey) -> dict:
         return survey_estimate(survey)

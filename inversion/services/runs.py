@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -19,13 +20,14 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from inversion.config import SEED_KINDS, InversionConfig, invert_options
-from inversion.models import IRI, InversionJob, Stimulus
+from inversion.models import IRI, ActivationNull, InversionJob, Stimulus, Target
 from inversion.selectors import job_chunks, model_spec_representation, target_tensor
 from inversion.services.jobs import _finish_if_complete
 from inversion.services.targets import stimulus_create
 from science import images as imageio
 from science.engine import autocast_dtype, invert, relative_distance
 from science.seeding import derive_seed, seed_everything
+from science.success import NULL_PAIRS, beats_null, null_distribution, rank_correlations
 
 logger = logging.getLogger(__name__)
 
@@ -191,6 +193,40 @@ def inversion_job_chunk_run(*, job_id: int, chunk: int) -> InversionJob:
     return job
 
 
+NULL_IMAGES = 256
+"""At most this many of the target set's images make its null distribution."""
+
+
+def _activation_null(job: InversionJob, g: torch.nn.Module, device: torch.device) -> np.ndarray:
+    """The job's network and layer's null distribution over its target set: read back, or made
+    now from up to ``NULL_IMAGES`` of its images and stored (a concurrent chunk may store it
+    first: then that one is used)."""
+    found = ActivationNull.objects.filter(model_spec=job.model_spec, target_set=job.target_set).first()
+    if found is None:
+        targets = list(Target.objects.filter(target_set=job.target_set).order_by("index")[:NULL_IMAGES])
+        with torch.no_grad():
+            activations = torch.cat(
+                [
+                    g(torch.stack([target_tensor(t) for t in targets[start : start + 32]]).to(device)).cpu()
+                    for start in range(0, len(targets), 32)
+                ]
+            )
+        generator = torch.Generator().manual_seed(derive_seed(0, "activation-null"))
+        values = null_distribution(activations, pairs=NULL_PAIRS, generator=generator) if len(targets) > 1 else []
+        try:
+            with transaction.atomic():
+                found = ActivationNull.objects.create(
+                    model_spec=job.model_spec,
+                    target_set=job.target_set,
+                    images=len(targets),
+                    values=[round(float(v), 6) for v in values],
+                    maximum=float(np.max(values)) if len(values) else 1.0,
+                )
+        except IntegrityError:
+            found = ActivationNull.objects.get(model_spec=job.model_spec, target_set=job.target_set)
+    return np.asarray(found.values, dtype=float)
+
+
 def _seed_images(
     job: InversionJob, config: InversionConfig, device: torch.device
 ) -> dict[tuple[int, int], torch.Tensor]:
@@ -244,7 +280,10 @@ def _run_chunk(job, config, g, seeds, chunk, device, on_step, steps: _Steps) -> 
     stored_images = imageio.quantize(result.images)
     with torch.no_grad():
         # The distance of what is stored (8-bit PNG), which is what people will see.
-        rep_distance = relative_distance(g(targets), g(stored_images)).cpu()
+        wanted, got = g(targets), g(stored_images)
+        rep_distance = relative_distance(wanted, got).cpu()
+    rho = rank_correlations(wanted, got)
+    null = _activation_null(job, g, device)
     per_image = (time.perf_counter() - started) / len(chunk)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
@@ -271,6 +310,8 @@ def _run_chunk(job, config, g, seeds, chunk, device, on_step, steps: _Steps) -> 
                     stimulus=stimulus_create(role=Stimulus.Role.IRI, image=stored_images[i]),
                     rep_distance=distance,
                     converged=distance <= config.convergence_threshold,
+                    activation_rho=float(rho[i]) if np.isfinite(rho[i]) else None,
+                    beats_null=beats_null(float(rho[i]), null) if len(null) else None,
                     steps=config.steps,
                     best_step=int(result.best_step[i]),
                     wall_time=per_image,

@@ -84,6 +84,7 @@ class SurveyDesignForm(forms.ModelForm):
             "adaptive_every",
             "adaptive_trials",
             "include_unconverged",
+            "only_beating_null",
             "workers_per_survey",
             "reward_cents",
             "minutes_allotted",
@@ -106,7 +107,11 @@ class SurveyDesignForm(forms.ModelForm):
         return data
 
 
-SHOWN_FOR = {"image_set": ("image_set", "sampling"), "similarity": ("similarity_source",)}
+SHOWN_FOR = {
+    "image_set": ("image_set", "sampling"),
+    "similarity": ("similarity_source",),
+    "only_beating_null": ("only_beating_null", "left_out_by_null"),
+}
 """A design field and the stored fields that show it on a built survey's page."""
 
 
@@ -139,6 +144,7 @@ def _design(data: dict) -> dict:
         "n_attention_checks": data.get("n_attention_checks"),
         "seed": data.get("seed") or 0,
         "include_unconverged": data.get("include_unconverged", False),
+        "only_beating_null": data.get("only_beating_null", False),
         "similarity": data.get("similarity_matrix"),
         "similarity_name": upload.name if upload else "",
         "n_repeats": data.get("n_repeats") or 0,
@@ -229,6 +235,8 @@ class SurveyAdmin(RefreshWhileRunning, CreatedByServiceAdmin):
                             "n_attention_checks",
                             "n_repeats",
                             "include_unconverged",
+                            "only_beating_null",
+                            "left_out_by_null",
                             "similarity_source",
                         ],
                     )
@@ -272,6 +280,8 @@ class SurveyAdmin(RefreshWhileRunning, CreatedByServiceAdmin):
             "n_trials",
             "n_attention_checks",
             "include_unconverged",
+            "only_beating_null",
+            "left_out_by_null",
         ]
 
     def create(self, request, data):

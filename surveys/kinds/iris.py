@@ -90,7 +90,7 @@ def attention_check(plan: Plan, rng: random.Random) -> Plan:
     return Plan(job=plan.job, slots=columns + rows, correct=correct, is_check=True, check_row=row)
 
 
-_IRI_FIELDS = ("jobs", "include_unconverged")
+_IRI_FIELDS = ("jobs", "include_unconverged", "only_beating_null")
 
 TWO_AFC = KindSpec(
     value="2afc",

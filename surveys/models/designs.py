@@ -77,6 +77,15 @@ class Survey(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(10_000)],
     )
     include_unconverged = models.BooleanField(default=False)
+    only_beating_null = models.BooleanField(
+        "only IRIs that beat the null",
+        default=False,
+        help_text="IRI surveys: use only IRIs whose activations correlate with their target's more than any random "
+        "pair of the target set's images do (Feather et al.'s test).",
+    )
+    left_out_by_null = models.PositiveIntegerField(
+        default=0, help_text="IRIs left out because they did not beat the null."
+    )
     instructions_text = models.TextField(
         "instructions",
         blank=True,

@@ -42,6 +42,8 @@ class SurveyDesign:
     sampling: str = ""
     similarity_source: str = ""
     include_unconverged: bool = False
+    only_beating_null: bool = False
+    left_out_by_null: int = 0
     n_repeats: int = 0
     min_consistency: float = 0.0
     adaptive_every: int = 0
@@ -59,6 +61,7 @@ def survey_assemble_check(
     n_attention_checks: int | None = None,
     seed: int = 0,
     include_unconverged: bool = False,
+    only_beating_null: bool = False,
     similarity: np.ndarray | None = None,
     similarity_name: str = "",
     image_set: TargetSet | None = None,
@@ -101,8 +104,16 @@ def survey_assemble_check(
     unfinished = [j.pk for j in jobs if j.status != InversionJob.Status.DONE]
     if unfinished:
         raise MetamerError(f"inversion jobs {unfinished} have not finished", field="jobs")
-    iris = list(survey_ready_iris(jobs, include_unconverged=include_unconverged).order_by("pk"))
+    ready = survey_ready_iris(jobs, include_unconverged=include_unconverged)
+    iris = list((ready.filter(beats_null=True) if only_beating_null else ready).order_by("pk"))
+    left_out = ready.count() - len(iris)
     if not iris:
+        if left_out:
+            raise MetamerError(
+                f"none of the {left_out} usable IRIs beat the null distribution: run more steps, or allow IRIs "
+                "that do not beat it",
+                field="only_beating_null",
+            )
         raise MetamerError("no converged IRIs in these jobs: run more steps, or allow unconverged IRIs", field="jobs")
     smallest = min(min(i.stimulus.width, i.stimulus.height) for i in iris)
     if smallest < LPIPS_MIN_SIZE:
@@ -139,6 +150,8 @@ def survey_assemble_check(
         jobs=list(jobs),
         similarity_source=source,
         include_unconverged=include_unconverged,
+        only_beating_null=only_beating_null,
+        left_out_by_null=left_out,
         similarity_later=later,
     )
 
@@ -276,6 +289,8 @@ def survey_assemble(
         n_trials=design.n_trials,
         n_attention_checks=design.n_checks,
         include_unconverged=design.include_unconverged,
+        only_beating_null=design.only_beating_null,
+        left_out_by_null=design.left_out_by_null,
         similarity_source=design.similarity_source,
         n_repeats=design.n_repeats,
         min_consistency=design.min_consistency,

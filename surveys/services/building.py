@@ -42,6 +42,7 @@ def survey_build(*, survey: Survey) -> Survey:
                 n_attention_checks=survey.n_attention_checks,
                 seed=survey.seed,
                 include_unconverged=survey.include_unconverged,
+                only_beating_null=survey.only_beating_null,
                 on_progress=lambda done, total: rows.update(build_done=done, build_total=total),
             )
             with transaction.atomic():

@@ -174,6 +174,24 @@ def test_job_stores_one_iri_per_target_and_seed_with_its_distance():
     assert iri.converged == (iri.rep_distance <= 0.05)
 
 
+def test_each_iri_records_its_activation_correlation_and_whether_it_beats_the_job_s_null():
+    from inversion.models import ActivationNull
+
+    job = services.inversion_job_run(job_id=_job(n_targets=3, seeds_per_target=2).pk)
+    null = ActivationNull.objects.get()  # one per network, layer and target set, made once
+    assert (null.model_spec, null.target_set, null.images, len(null.values)) == (
+        job.model_spec,
+        job.target_set,
+        3,
+        1000,
+    )
+    for iri in IRI.objects.filter(job=job):
+        assert -1 <= iri.activation_rho <= 1
+        assert iri.beats_null == (iri.activation_rho > null.maximum)
+    again = services.inversion_job_run(job_id=_job(n_targets=3, seeds_per_target=1, targets="again").pk)
+    assert ActivationNull.objects.count() == 2 and again.iris.exclude(beats_null=None).count() == 3
+
+
 def test_progress_moves_with_every_step_and_stored_iris_count_whole(monkeypatch):
     from inversion.services import runs
 

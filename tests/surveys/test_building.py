@@ -153,3 +153,18 @@ def test_builds_the_queue_never_took_are_sent_again(iris, django_capture_on_comm
     survey.refresh_from_db()
     assert survey.status == Survey.Status.DRAFT and survey.enqueued_at is not None
     assert services.survey_builds_send_unsent() == 0
+
+
+def test_a_survey_can_take_only_iris_that_beat_the_null_and_says_how_many_it_left_out(iris):
+    from inversion.models import IRI
+
+    IRI.objects.filter(pk__in=[i.pk for i in iris[:5]]).update(beats_null=False)
+    IRI.objects.filter(pk__in=[i.pk for i in iris[5:]]).update(beats_null=True)
+    survey = services.survey_assemble(
+        study=StudyFactory(), name="s", jobs=[iris[0].job], n_trials=None, only_beating_null=True
+    )
+    assert survey.n_trials == 15 and survey.left_out_by_null == 5
+    assert not survey.trials.filter(iri__beats_null=False).exists()
+    IRI.objects.filter(job=iris[0].job).update(beats_null=False)
+    with pytest.raises(MetamerError, match="none of the 20 usable IRIs beat the null"):
+        services.survey_assemble_check(jobs=[iris[0].job], n_trials=None, only_beating_null=True)
