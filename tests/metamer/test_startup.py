@@ -72,8 +72,10 @@ print(json.dumps(sorted(m for m in ("torch", "torchvision", "lpips") if m in sys
 
 def test_designing_an_iri_survey_in_the_admin_runs_no_network_in_the_request(tmp_path):
     # A broker that only holds the build's message: the build runs in a worker, not here.
+    # The embedded defaults (SQLite under a fresh var/), whatever database this run's tests use.
+    inherited = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("CELERY_")}
     env = {
-        **os.environ,
+        **inherited,
         "METAMER_VAR_DIR": str(tmp_path),
         "DJANGO_SECRET_KEY": "probe-only",
         "CELERY_BROKER_URL": "memory://",
