@@ -20,9 +20,10 @@ def measured_fp32_peak(device: torch.device) -> float:
     x = torch.randn(32, 256, 28, 28, device=device).contiguous(memory_format=torch.channels_last)
     flops = 2 * 32 * 256 * 256 * 9 * 28 * 28
     with torch.no_grad():
-        conv(x)
+        for _ in range(3):  # warm-up: oneDNN picks and caches its kernel on the first calls
+            conv(x)
         times = []
-        for _ in range(5):
+        for _ in range(20):
             sync(device)
             start = time.perf_counter()
             conv(x)
