@@ -104,19 +104,6 @@ def _distances(models: Sequence[lpips.LPIPS], first: list[torch.Tensor], second:
     return total
 
 
-def lpips_pairs(model: lpips.LPIPS, images: torch.Tensor, pairs: list[tuple[int, int]]) -> torch.Tensor:
-    """LPIPS distance of each pair ``(i, j)`` of ``images`` (K×3×H×W in [0, 1]), each image's
-    backbone features computed once however many pairs it is in. Equal to
-    ``model(images[i], images[j], normalize=True)`` up to float rounding; ``model`` from
-    ``load_lpips``."""
-    if not pairs:
-        return images.new_zeros(0)
-    features = _features(model, images)
-    first = torch.tensor([i for i, _ in pairs], device=images.device)
-    second = torch.tensor([j for _, j in pairs], device=images.device)
-    return _distances([model], [f[first] for f in features], [f[second] for f in features])[0]
-
-
 Key = TypeVar("Key", bound=Hashable)
 
 
