@@ -32,6 +32,7 @@ from metamer.admin import (
     act_on_each,
     check_in_form,
 )
+from metamer.kept import KeepsUploads
 
 
 def thumbnail(stimulus: Stimulus | None, size: int = 64) -> str:
@@ -82,7 +83,9 @@ class ChannelsField(forms.JSONField):
         return "" if value in (None, [], "") else super().prepare_value(value)
 
 
-class ModelSpecForm(forms.ModelForm):
+class ModelSpecForm(KeepsUploads, forms.ModelForm):
+    kept_uploads = ("checkpoint",)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if "architecture" in self.fields:  # a registered spec shows its fields read-only
@@ -198,9 +201,23 @@ class TargetInline(ReadOnlyInline):
         return False
 
 
-class TargetSetUploadForm(forms.ModelForm):
-    """Images from an uploaded image or .zip/.tar archive (optionally a random sample), or noise."""
+class TargetSetUploadForm(KeepsUploads, forms.ModelForm):
+    """Images from an uploaded image or .zip/.tar archive (optionally a random sample), or noise,
+    at the input size of the network they are for."""
 
+    kept_uploads = ("archive",)
+    network = forms.ModelChoiceField(
+        queryset=ModelSpec.objects.order_by("-created_at"),
+        required=False,
+        help_text="The network these targets are for: the images are made its input size.",
+    )
+    image_size = forms.IntegerField(
+        required=False,
+        min_value=8,
+        max_value=1024,
+        label="Image size",
+        help_text="Side in pixels. Empty: the chosen network's input size (a job needs the two equal).",
+    )
     archive = forms.FileField(
         required=False, help_text="An image, or a .zip/.tar of images (class folders give labels)."
     )
@@ -217,11 +234,21 @@ class TargetSetUploadForm(forms.ModelForm):
 
     class Meta:
         model = TargetSet
-        fields = ["name", "image_size"]
+        fields = ["name", "network", "image_size"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        newest = self.fields["network"].queryset.first()
+        if newest is not None:  # most sets are made for the network just registered
+            self.fields["network"].initial = newest.pk
+        self.fields["network"].label_from_instance = lambda spec: f"{spec.name} ({spec.input_size} px)"
 
     def clean(self):
         data = super().clean()
         if not self.errors:
+            data["image_size"] = check_in_form(
+                self, services.target_size_choose, image_size=data.get("image_size"), model_spec=data.get("network")
+            )
             check_in_form(self, services.target_set_check, **_target_set_fields(data))
         return data
 

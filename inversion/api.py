@@ -13,7 +13,7 @@ from inversion.config import InversionConfig
 from inversion.models import IRI, NOISE_LAWS, InversionJob, ModelSpec, TargetSet
 from inversion.selectors import job_progress
 from metamer.errors import MetamerError
-from metamer.fields import ModelSerializer
+from metamer.fields import IdField, ModelSerializer
 
 
 class ModelSpecSerializer(ModelSerializer):
@@ -156,7 +156,14 @@ class TargetSetCreateSerializer(serializers.Serializer):
     """Images from an uploaded image or .zip/.tar archive (optionally a random sample), or noise."""
 
     name = serializers.CharField(max_length=100)
-    image_size = serializers.IntegerField(min_value=8, max_value=1024)
+    model_spec = IdField(
+        queryset=ModelSpec.objects.all(),
+        required=False,
+        help_text="The network these targets are for: the images are made its input size.",
+    )
+    image_size = serializers.IntegerField(
+        min_value=8, max_value=1024, required=False, help_text="Side in pixels; omitted: model_spec's input size."
+    )
     archive = serializers.FileField(required=False, help_text="An image, or a .zip/.tar of images (class folders).")
     sample = serializers.IntegerField(required=False, min_value=1)
     seed = serializers.IntegerField(required=False, default=0)
@@ -184,7 +191,11 @@ class TargetSetViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def create(self, request, *args, **kwargs):
         form = TargetSetCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        target_set = services.target_set_create(**form.validated_data)
+        data = dict(form.validated_data)
+        data["image_size"] = services.target_size_choose(
+            image_size=data.get("image_size"), model_spec=data.pop("model_spec", None)
+        )
+        target_set = services.target_set_create(**data)
         return Response(TargetSetSerializer(target_set).data, status=status.HTTP_201_CREATED)
 
 

@@ -217,6 +217,7 @@ CELERY_BEAT_SCHEDULE = {
     # Hand over jobs the task queue could not take when they were made.
     "send-unsent-jobs": {"task": "inversion.tasks.send_unsent_jobs", "schedule": 60.0},
     "send-unsent-builds": {"task": "surveys.tasks.send_unsent_builds", "schedule": 60.0},
+    "clear-held-uploads": {"task": "metamer.tasks.clear_held_uploads", "schedule": 3600.0},
 }
 # Where workers reach Metamer (HTTPS for Mechanical Turk), for the links recruiters are given;
 # empty: the address the researcher's own request came to.

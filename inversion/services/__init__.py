@@ -33,6 +33,7 @@ _HOMES = {
     "target_set_import_fail": "imports",
     "target_set_import_run": "imports",
     "target_set_imports_send_unsent": "imports",
+    "target_size_choose": "targets",
     "upload_on_disk": "targets",
 }
 

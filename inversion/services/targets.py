@@ -17,7 +17,7 @@ from django.db import transaction
 from PIL import Image
 
 from inversion import archives
-from inversion.models import NOISE_LAWS, Stimulus, Target, TargetSet
+from inversion.models import NOISE_LAWS, ModelSpec, Stimulus, Target, TargetSet
 from inversion.services.imports import INLINE_MAX, target_set_import_start
 from metamer.errors import MetamerError
 from science import images as imageio
@@ -118,6 +118,25 @@ def upload_on_disk(archive: UploadedFile) -> Iterator[Path]:
             path.rename(folder / path.name)
             path = folder
         yield path
+
+
+def target_size_choose(*, image_size: int | None, model_spec: ModelSpec | None) -> int:
+    """The side a target set's images are made at: ``image_size`` if given (it must then equal
+    the network's input size, which a job will need), else the network's input size."""
+    if model_spec is None:
+        if image_size is None:
+            raise MetamerError(
+                "give an image size, or choose the network these targets are for to take its input size",
+                field="image_size",
+            )
+        return image_size
+    if image_size is not None and image_size != model_spec.input_size:
+        raise MetamerError(
+            f"{model_spec.name} takes {model_spec.input_size}×{model_spec.input_size} images, so a job on it "
+            f"needs targets of that size: leave the image size empty or give {model_spec.input_size}",
+            field="image_size",
+        )
+    return model_spec.input_size
 
 
 def target_set_check(

@@ -19,6 +19,7 @@ from metamer.admin import (
     check_in_form,
     progress_html,
 )
+from metamer.kept import KeepsUploads
 from surveys import services
 from surveys.kinds import KINDS
 from surveys.models import (
@@ -45,9 +46,10 @@ class TrialSlotInline(ReadOnlyInline):
         return thumbnail(obj.stimulus, 64)
 
 
-class SurveyDesignForm(forms.ModelForm):
+class SurveyDesignForm(KeepsUploads, forms.ModelForm):
     """Design a survey: assembly happens on save, through the service, or is refused with the reason."""
 
+    kept_uploads = ("similarity",)
     n_trials = forms.IntegerField(
         label="Trials",
         required=False,

@@ -9,6 +9,7 @@ from django.utils.html import format_html, format_html_join
 
 from inversion.admin import thumbnail
 from metamer.admin import CreatedByServiceAdmin
+from metamer.kept import KeepsUploads
 from surveys import services
 from surveys.models import (
     SimilarityData,
@@ -19,7 +20,9 @@ from surveys.selectors import (
 )
 
 
-class SimilarityImportForm(forms.ModelForm):
+class SimilarityImportForm(KeepsUploads, forms.ModelForm):
+    kept_uploads = ("file", "images")
+
     file = forms.FileField(
         help_text="Matrices: a .csv (one n×n matrix), .npy (n×n or people×n×n) or .mat (rsatoolbox's layout). "
         "Triplets: a .csv with a header row i,j,k,choice (1: i is closer to j) or i,j,k,chosen, and "

@@ -1,4 +1,5 @@
 import io
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -123,3 +124,57 @@ def test_a_finished_job_is_read_not_saved_or_deleted(admin_client):
 def test_the_model_spec_form_starts_mean_and_std_empty_with_a_hint(admin_client):
     page = admin_client.get("/admin/inversion/modelspec/add/").content.decode()
     assert 'name="mean" value="[]"' not in page and 'placeholder="[0.485, 0.456, 0.406]"' in page
+
+
+def _spec(input_size: int) -> ModelSpec:
+    from inversion import services
+
+    return services.model_spec_register(
+        name=f"alexnet {input_size}", architecture="alexnet-imagenet", layer="3", input_size=input_size
+    )
+
+
+def test_a_target_set_takes_its_image_size_from_the_network_it_is_for(admin_client):
+    spec = _spec(40)
+    form = admin_client.get("/admin/inversion/targetset/add/").content.decode()
+    assert f'<option value="{spec.pk}" selected>alexnet 40 (40 px)</option>' in form
+    reply = admin_client.post(
+        "/admin/inversion/targetset/add/",
+        {"name": "noise", "network": spec.pk, "noise_law": "normal-0-1", "n": 2, "seed": 0},
+    )
+    assert reply.status_code == 302, reply.context["adminform"].form.errors
+    assert TargetSet.objects.get().image_size == 40
+
+
+def test_an_image_size_the_network_cannot_take_is_refused_with_the_size_it_needs(admin_client):
+    spec = _spec(40)
+    reply = admin_client.post(
+        "/admin/inversion/targetset/add/",
+        {"name": "noise", "network": spec.pk, "image_size": 32, "noise_law": "normal-0-1", "n": 2, "seed": 0},
+    )
+    assert "leave the image size empty or give 40" in reply.context["adminform"].form.errors["image_size"][0]
+    neither = admin_client.post(
+        "/admin/inversion/targetset/add/", {"name": "noise", "noise_law": "normal-0-1", "n": 2, "seed": 0}
+    )
+    assert "give an image size, or choose the network" in neither.context["adminform"].form.errors["image_size"][0]
+    assert not TargetSet.objects.exists()
+
+
+def test_an_archive_is_kept_when_the_form_is_refused_and_used_when_sent_again(admin_client):
+    TargetSet.objects.create(name="taken", kind=TargetSet.Kind.NOISE, image_size=32)
+    upload = SimpleUploadedFile("cats.png", _png((200, 10, 10)), content_type="image/png")
+    refused = admin_client.post(
+        "/admin/inversion/targetset/add/", {"name": "taken", "image_size": 32, "archive": upload, "seed": 0}
+    )
+    assert "name" in refused.context["adminform"].form.errors
+    page = refused.content.decode()
+    assert "Kept from your last try: <b>cats.png</b>" in page
+    token = re.search(r'name="archive_kept" value="([^"]+)"', page).group(1)
+    # Sent again with the name fixed and no file chosen: the held archive is imported.
+    reply = admin_client.post(
+        "/admin/inversion/targetset/add/", {"name": "cats", "image_size": 32, "archive_kept": token, "seed": 0}
+    )
+    assert reply.status_code == 302, reply.context["adminform"].form.errors
+    made = TargetSet.objects.get(name="cats")
+    assert made.targets.count() == 1
+    assert made.source == "cats.png"

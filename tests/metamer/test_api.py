@@ -172,6 +172,21 @@ def test_upload_an_archive_as_targets_and_get_progress(api, tmp_path):
     assert neither.status_code == 400
 
 
+def test_noise_targets_at_the_input_size_of_the_network_named(api):
+    spec = ModelSpecFactory(input_size=24)
+    made = api.post("/api/target-sets/", {"name": "n", "model_spec": spec.pk, "noise_law": "normal-0-1", "n": 2})
+    assert made.status_code == 201, made.content
+    assert made.json()["image_size"] == 24
+    other = api.post(
+        "/api/target-sets/",
+        {"name": "m", "model_spec": spec.pk, "image_size": 32, "noise_law": "normal-0-1", "n": 2},
+        format="json",
+    )
+    assert other.status_code == 400
+    assert "give 24" in other.json()["detail"]
+    assert other.json()["field"] == "image_size"
+
+
 def test_with_the_broker_down_a_job_is_stored_queued_said_so_and_sent_again(
     api, admin_client, monkeypatch, django_capture_on_commit_callbacks, settings
 ):
