@@ -45,6 +45,7 @@ test-services: $(STAMP)
 serve: prepare
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py first_login
+	$(BIN)/python manage.py catalogue
 	CELERY_BROKER_URL=filesystem:// $(BIN)/celery -A metamer worker -B -s var/celerybeat-schedule -Q gpu,celery \
 		--pool solo --loglevel WARNING & worker=$$!; trap "kill $$worker" EXIT INT TERM; \
 	CELERY_BROKER_URL=filesystem:// $(BIN)/python manage.py runserver 127.0.0.1:8000

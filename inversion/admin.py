@@ -129,9 +129,8 @@ class ModelSpecForm(KeepsUploads, forms.ModelForm):
     def clean(self):
         data = super().clean()
         if not self.errors and not self.instance.pk:
-            # The network is built and the layer checked now, never at job time; nothing is stored.
-            with _uploaded_path(data.get("checkpoint")) as checkpoint:
-                data["checked"] = check_in_form(self, services.model_spec_check, **_spec_fields(data, checkpoint))
+            # What needs no network; the network itself is built and run in the background.
+            check_in_form(self, services.model_spec_check_settings, **_spec_fields(data, None))
         return data
 
 
@@ -165,8 +164,19 @@ def _uploaded_path(upload) -> Iterator[Path | None]:
 
 
 @admin.register(ModelSpec)
-class ModelSpecAdmin(CreatedByServiceAdmin):
+class ModelSpecAdmin(RefreshWhileRunning, CreatedByServiceAdmin):
     form = ModelSpecForm
+
+    def is_running(self, obj):
+        return obj.status == ModelSpec.Status.CHECKING
+
+    @admin.display(description="check")
+    def check_state(self, obj):
+        if obj.status == ModelSpec.Status.CHECKING:
+            return "being checked: the network is built and run once on one image (seconds)"
+        if obj.status == ModelSpec.Status.FAILED:
+            return f"failed: {obj.message} (register it again with this fixed)"
+        return "ready"
 
     def get_urls(self):
         layers = path("layers/", self.admin_site.admin_view(self.layers_view), name="inversion_modelspec_layers")
@@ -177,16 +187,22 @@ class ModelSpecAdmin(CreatedByServiceAdmin):
         names, default = architecture_layers(request.GET.get("source", ""), request.GET.get("architecture", "")[:100])
         return JsonResponse({"layers": names, "default": default})
 
-    list_display = ["name", "source", "architecture", "layer", "input_size", "imagenet_top1", "created_at"]
+    list_display = ["name", "check_state", "source", "architecture", "layer", "input_size", "imagenet_top1"]
     search_fields = ["name", "architecture", "layer"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return super().get_fields(request, obj)
+        return ["check_state", *self.get_readonly_fields(request, obj)]
 
     def get_readonly_fields(self, request, obj=None):
         # A spec that jobs point at must not change under them.
-        return [f.name for f in ModelSpec._meta.fields if f.name != "id"] if obj else []
+        hidden = {"id", "status", "message", "enqueued_at"}
+        return ["check_state", *(f.name for f in ModelSpec._meta.fields if f.name not in hidden)] if obj else []
 
     def create(self, request, data):
         with _uploaded_path(data.get("checkpoint")) as checkpoint:
-            return services.model_spec_register(**_spec_fields(data, checkpoint), checked=data.get("checked"))
+            return services.model_spec_register(**_spec_fields(data, checkpoint), in_background=True)
 
 
 class TargetInline(ReadOnlyInline):
@@ -207,7 +223,7 @@ class TargetSetUploadForm(KeepsUploads, forms.ModelForm):
 
     kept_uploads = ("archive",)
     network = forms.ModelChoiceField(
-        queryset=ModelSpec.objects.order_by("-created_at"),
+        queryset=ModelSpec.objects.exclude(status=ModelSpec.Status.FAILED).order_by("-created_at"),
         required=False,
         help_text="The network these targets are for: the images are made its input size.",
     )

@@ -31,9 +31,11 @@ class ModelSpecSerializer(ModelSerializer):
             "mean",
             "std",
             "imagenet_top1",
+            "status",
+            "message",
             "created_at",
         ]
-        read_only_fields = ["id", "created_at"]
+        read_only_fields = ["id", "status", "message", "created_at"]
         extra_kwargs = {
             "layer": {"required": False, "allow_blank": True},
             "mean": {"required": False},
@@ -149,7 +151,8 @@ class ModelSpecViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = ModelSpecSerializer
 
     def perform_create(self, serializer):
-        serializer.instance = services.model_spec_register(**serializer.validated_data)
+        # Stored *checking*: a task builds and runs the network (poll ``status``).
+        serializer.instance = services.model_spec_register(**serializer.validated_data, in_background=True)
 
 
 class TargetSetCreateSerializer(serializers.Serializer):

@@ -34,6 +34,11 @@ class Stimulus(models.Model):
 class ModelSpec(models.Model):
     """A network plus one layer: ``g(x)`` is that layer's activation."""
 
+    class Status(models.TextChoices):
+        CHECKING = "checking", "being checked"
+        READY = "ready"
+        FAILED = "failed", "failed its check"
+
     class Source(models.TextChoices):
         BUILTIN = "builtin", "Built-in (AlexNet, VGG16, EfficientNet-Lite0/1/2; ImageNet weights)"
         TORCHVISION = "torchvision", "torchvision architecture + state dict"
@@ -65,6 +70,14 @@ class ModelSpec(models.Model):
         blank=True,
         help_text="Where known (e.g. from timm's published results table): the covariate of alignment analyses.",
     )
+    status = models.CharField(
+        max_length=8,
+        choices=Status.choices,
+        default=Status.READY,
+        help_text="A network is built and run once, in the background, before any job may use it.",
+    )
+    message = models.TextField(blank=True, help_text="Why the check failed.")
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="When the task queue took the check.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

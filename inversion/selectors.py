@@ -165,21 +165,18 @@ def job_convergence(job: InversionJob) -> dict[str, float | int | str | None]:
 
 @functools.lru_cache(maxsize=4)
 def architecture_choices() -> dict[str, list[str]]:
-    """The architectures each network source builds, for the registration form's lists."""
-    from science.networks import architecture_names
+    """The architectures each network source builds, for the registration form's lists (listed
+    once per installation in a child process: no torch here)."""
+    from science import catalogue
 
-    return {source: architecture_names(source) for source in (ModelSpec.Source.BUILTIN, "torchvision", "timm")}
+    return catalogue.architectures(settings.METAMER_CACHE_DIR)
 
 
 @functools.lru_cache(maxsize=32)
 def architecture_layers(source: str, architecture: str) -> tuple[list[str], str]:
     """The layer (graph node) names of an architecture, and the one used when none is chosen
-    (the penultimate), from the network built without a checkpoint; ([], "") when it does not
-    build (the registration says why)."""
-    from science.networks import NetworkError, build_network, default_layer, layer_names
+    (the penultimate), from the network built without a checkpoint in a child process; ([], "")
+    when it does not build (the registration says why)."""
+    from science import catalogue
 
-    try:
-        net = build_network(source, architecture, None, cache_dir=settings.METAMER_CACHE_DIR)
-    except (NetworkError, RuntimeError, ValueError):
-        return [], ""
-    return layer_names(net)[1:], default_layer(net)
+    return catalogue.layers(settings.METAMER_CACHE_DIR, source, architecture)

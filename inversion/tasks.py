@@ -15,10 +15,17 @@ def run_inversion_job(job_id: int) -> None:
 
 @shared_task
 def send_unsent_jobs() -> None:
-    """Jobs and imports the task queue could not take when they were made, sent again (the
+    """Jobs, imports and network checks the task queue could not take when they were made, sent again (the
     beat, each minute)."""
     services.inversion_jobs_send_unsent()
     services.target_set_imports_send_unsent()
+    services.model_specs_send_unsent()
+
+
+@shared_task(acks_late=True)
+def check_model_spec(model_spec_id: int) -> None:
+    """Build and run a newly registered network once (it is ready, or failed with the reason)."""
+    services.model_spec_check_run(model_spec_id=model_spec_id)
 
 
 @shared_task(acks_late=True)

@@ -78,6 +78,8 @@ class KeepsUploads:
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in self.kept_uploads:
+            if name not in self.fields:  # a page that shows the file read-only
+                continue
             field = self.fields[name]
             field.widget = KeptFileInput(attrs=field.widget.attrs)
             token = self.data.get(_suffix(self.add_prefix(name)), "") if self.is_bound else ""
@@ -96,7 +98,7 @@ class KeepsUploads:
     def clean(self):
         data = super().clean()
         for name in self.kept_uploads:
-            if not data.get(name) and name not in self.errors:
+            if name in self.fields and not data.get(name) and name not in self.errors:
                 held = self._held_upload(name)
                 if held is not None:
                     data[name] = held
@@ -108,7 +110,7 @@ class KeepsUploads:
             return
         for name in self.kept_uploads:
             upload = self.files.get(self.add_prefix(name))
-            if not upload:
+            if not upload or name not in self.fields:
                 continue
             upload.seek(0)
             shown = _shown(upload.name)

@@ -22,6 +22,16 @@ logger = logging.getLogger(__name__)
 
 def inversion_job_check(*, model_spec: ModelSpec, target_set: TargetSet, config: InversionConfig) -> int:
     """Say what is wrong with a job before it is stored; returns how many IRIs it will make."""
+    if model_spec.status == ModelSpec.Status.CHECKING:
+        raise MetamerError(
+            f"{model_spec.name}'s network is still being checked (seconds); start the job when it is ready",
+            field="model_spec",
+        )
+    if model_spec.status == ModelSpec.Status.FAILED:
+        raise MetamerError(
+            f"{model_spec.name} failed its check ({model_spec.message}); register the network again",
+            field="model_spec",
+        )
     if target_set.status == TargetSet.Status.IMPORTING:
         raise MetamerError(
             f"{target_set.name} is still importing ({target_set.imported}/{target_set.total} images); "

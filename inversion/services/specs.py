@@ -5,17 +5,24 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Sequence
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils import timezone
 
 from inversion.models import ModelSpec
+from inversion.selectors import architecture_choices
 from metamer.errors import MetamerError
+from metamer.queue import send_stamped
 from science.network_check import NetworkCheck, network_check
 
 
@@ -34,24 +41,19 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def model_spec_check(
+def model_spec_check_settings(
     *,
     name: str,
     source: str = ModelSpec.Source.BUILTIN,
-    architecture: str,
-    layer: str = "",
-    checkpoint: Path | None = None,
-    input_size: int | None = None,
+    architecture: str = "",
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
-    cifar_stem: bool = False,
-    fake_relu: bool = False,
     imagenet_top1: float | None = None,
-) -> CheckedSpec:
-    """Say what is wrong with a registration, storing nothing: the name is free, the network
-    builds (with its checkpoint) and the layer exists and gives a sane tensor on one image. The
-    network is built and run in a child process with the time and memory that
-    ``METAMER_CHECK_SECONDS`` and ``METAMER_CHECK_MEMORY_MB`` allow."""
+    **_network: object,
+) -> None:
+    """What can be said of a registration without building its network (in a request): the name
+    is free, the source knows the architecture, mean and std are three numbers, top-1 is a
+    percentage."""
     if imagenet_top1 is not None and (not _is_number(imagenet_top1) or not 0 <= imagenet_top1 <= 100):
         raise MetamerError("ImageNet top-1 is a percentage, 0 to 100", field="imagenet_top1")
     if ModelSpec.objects.filter(name=name).exists():
@@ -63,6 +65,26 @@ def model_spec_check(
             raise MetamerError(f"{label}: a list of three numbers, one per colour channel (R, G, B)", field=label)
         if label == "std" and min(values) <= 0:
             raise MetamerError("std: each channel's spread must be above 0 (it divides the image)", field="std")
+    known = architecture_choices().get(source)
+    if known is not None and architecture not in known:
+        shown = f"one of {', '.join(known)}" if len(known) <= 20 else "one from the form's list"
+        raise MetamerError(f"{source} has no architecture named {architecture!r}; choose {shown}", field="architecture")
+
+
+def _network_check(
+    *,
+    source: str,
+    architecture: str,
+    layer: str,
+    checkpoint: Path | None,
+    input_size: int | None,
+    mean: Sequence[float] | None,
+    std: Sequence[float] | None,
+    cifar_stem: bool,
+    fake_relu: bool,
+) -> CheckedSpec:
+    """Build the network (with its checkpoint) and run the layer on one image, in a child process
+    with the time and memory that ``METAMER_CHECK_SECONDS`` and ``METAMER_CHECK_MEMORY_MB`` allow."""
     request = NetworkCheck(
         source=source,
         architecture=architecture,
@@ -83,6 +105,40 @@ def model_spec_check(
     return CheckedSpec(layer=answer.layer, input_size=answer.input_size, mean=answer.mean, std=answer.std)
 
 
+def model_spec_check(
+    *,
+    name: str,
+    source: str = ModelSpec.Source.BUILTIN,
+    architecture: str,
+    layer: str = "",
+    checkpoint: Path | None = None,
+    input_size: int | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    cifar_stem: bool = False,
+    fake_relu: bool = False,
+    imagenet_top1: float | None = None,
+) -> CheckedSpec:
+    """Say what is wrong with a registration, storing nothing: its settings
+    (``model_spec_check_settings``), then the network builds and the layer exists and gives a
+    sane tensor on one image (seconds: for scripts and tests; the admin and API check networks
+    in the background)."""
+    model_spec_check_settings(
+        name=name, source=source, architecture=architecture, mean=mean, std=std, imagenet_top1=imagenet_top1
+    )
+    return _network_check(
+        source=source,
+        architecture=architecture,
+        layer=layer,
+        checkpoint=checkpoint,
+        input_size=input_size,
+        mean=mean,
+        std=std,
+        cifar_stem=cifar_stem,
+        fake_relu=fake_relu,
+    )
+
+
 def model_spec_register(
     *,
     name: str,
@@ -96,24 +152,31 @@ def model_spec_register(
     cifar_stem: bool = False,
     fake_relu: bool = False,
     imagenet_top1: float | None = None,
-    checked: CheckedSpec | None = None,
+    in_background: bool = False,
 ) -> ModelSpec:
-    """Register a network + layer once ``model_spec_check`` passes: checked now, never at job
-    time. ``checked``: what that check already returned for these very settings (an admin form
-    checks in ``clean()``), so the network is built and run once, not twice."""
-    checked = checked or model_spec_check(
-        name=name,
-        source=source,
-        architecture=architecture,
-        layer=layer,
-        checkpoint=checkpoint,
-        input_size=input_size,
-        mean=mean,
-        std=std,
-        cifar_stem=cifar_stem,
-        fake_relu=fake_relu,
-        imagenet_top1=imagenet_top1,
-    )
+    """Register a network + layer: checked now, never at job time. ``in_background`` (the admin
+    and the API): only the settings are checked here; the spec is stored *being checked* and a
+    task builds and runs the network (``model_spec_check_run``); no job may use it until it is
+    ready."""
+    if in_background:
+        model_spec_check_settings(
+            name=name, source=source, architecture=architecture, mean=mean, std=std, imagenet_top1=imagenet_top1
+        )
+        checked = CheckedSpec(layer=layer, input_size=input_size or 224, mean=list(mean or []), std=list(std or []))
+    else:
+        checked = model_spec_check(
+            name=name,
+            source=source,
+            architecture=architecture,
+            layer=layer,
+            checkpoint=checkpoint,
+            input_size=input_size,
+            mean=mean,
+            std=std,
+            cifar_stem=cifar_stem,
+            fake_relu=fake_relu,
+            imagenet_top1=imagenet_top1,
+        )
     spec = ModelSpec(
         name=name,
         source=source,
@@ -125,12 +188,82 @@ def model_spec_register(
         mean=checked.mean,
         std=checked.std,
         imagenet_top1=imagenet_top1,
+        status=ModelSpec.Status.CHECKING if in_background else ModelSpec.Status.READY,
     )
     if checkpoint is not None:
         spec.checkpoint.save(Path(checkpoint).name, ContentFile(Path(checkpoint).read_bytes()), save=False)
     spec.full_clean()
-    spec.save()
+    with transaction.atomic():
+        spec.save()
+        if in_background:
+            _send_check(spec)
     return spec
+
+
+def _send_check(spec: ModelSpec) -> None:
+    from inversion.tasks import check_model_spec
+
+    send_stamped(check_model_spec, spec)
+
+
+def model_spec_check_run(*, model_spec_id: int) -> ModelSpec:
+    """The background half of registering: build and run the network as stored; the spec
+    becomes ready (with the layer, size and normalisation the check resolved) or failed, with
+    the reason. A spec no longer being checked is left as it is (a redelivered task)."""
+    spec = ModelSpec.objects.get(pk=model_spec_id)
+    if spec.status != ModelSpec.Status.CHECKING:
+        return spec
+    try:
+        with _stored_checkpoint(spec) as checkpoint:
+            checked = _network_check(
+                source=spec.source,
+                architecture=spec.architecture,
+                layer=spec.layer,
+                checkpoint=checkpoint,
+                input_size=spec.input_size,
+                mean=spec.mean or None,
+                std=spec.std or None,
+                cifar_stem=spec.cifar_stem,
+                fake_relu=spec.fake_relu,
+            )
+    except MetamerError as exc:
+        where = f"{exc.field}: " if exc.field else ""
+        ModelSpec.objects.filter(pk=spec.pk).update(status=ModelSpec.Status.FAILED, message=where + exc.message)
+    else:
+        ModelSpec.objects.filter(pk=spec.pk).update(
+            status=ModelSpec.Status.READY,
+            layer=checked.layer,
+            input_size=checked.input_size,
+            mean=checked.mean,
+            std=checked.std,
+            message="",
+        )
+    spec.refresh_from_db()
+    return spec
+
+
+@contextmanager
+def _stored_checkpoint(spec: ModelSpec) -> Iterator[Path | None]:
+    """The spec's checkpoint as a local file under its stored name (storage may be remote)."""
+    if not spec.checkpoint:
+        yield None
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(spec.checkpoint.name).name
+        with spec.checkpoint.open("rb") as source, open(path, "wb") as target:
+            shutil.copyfileobj(source, target)
+        yield path
+
+
+def model_specs_send_unsent(*, older_than: timedelta = timedelta(minutes=1)) -> int:
+    """Checks the task queue never took (the broker was down), sent again; how many."""
+    stale = ModelSpec.objects.filter(
+        status=ModelSpec.Status.CHECKING, enqueued_at__isnull=True, created_at__lt=timezone.now() - older_than
+    )
+    specs = list(stale)
+    for spec in specs:
+        _send_check(spec)
+    return len(specs)
 
 
 def model_specs_top1_import(*, file: IO[bytes], filename: str) -> dict[str, list[str]]:

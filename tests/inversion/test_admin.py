@@ -26,51 +26,63 @@ def _png(colour):
     return buf.getvalue()
 
 
-def test_register_a_model_spec_in_the_admin_with_errors_on_the_field(admin_client):
-    bad = admin_client.post(
-        "/admin/inversion/modelspec/add/",
-        {
-            "name": "a",
-            "source": "builtin",
-            "architecture": "alexnet-imagenet",
-            "layer": "nope",
-            "input_size": 64,
-            "mean": "[]",
-            "std": "[]",
-        },
-    )
-    assert bad.status_code == 200
-    assert "no layer named" in bad.content.decode()
-    assert not ModelSpec.objects.exists()
-    ok = admin_client.post(
-        "/admin/inversion/modelspec/add/",
-        {
-            "name": "a",
-            "source": "builtin",
-            "architecture": "alexnet-imagenet",
-            "layer": "3",
-            "input_size": 64,
-            "mean": "[]",
-            "std": "[]",
-        },
-    )
-    assert ok.status_code == 302
-    assert ModelSpec.objects.get().layer == "3"
+def _spec_post(**changes) -> dict:
+    fields = {"name": "a", "source": "builtin", "architecture": "alexnet-imagenet", "layer": "3", "input_size": 64}
+    return {**fields, "mean": "[]", "std": "[]", **changes}
 
 
-def test_saving_a_model_spec_builds_its_network_once(admin_client, monkeypatch):
+def test_registering_a_network_returns_at_once_and_the_check_says_what_is_wrong(
+    admin_client, django_capture_on_commit_callbacks
+):
+    settings_refused = admin_client.post("/admin/inversion/modelspec/add/", _spec_post(mean="[1, 2]"))
+    assert "a list of three numbers" in settings_refused.context["adminform"].form.errors["mean"][0]
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        reply = admin_client.post("/admin/inversion/modelspec/add/", _spec_post(layer="nope"))
+    assert reply.status_code == 302
+    spec = ModelSpec.objects.get()
+    assert spec.status == ModelSpec.Status.CHECKING  # stored at once; the network is built later
+    page = admin_client.get(f"/admin/inversion/modelspec/{spec.pk}/change/").content.decode()
+    assert "being checked" in page
+    assert 'data-seconds="3"' in page
+    for send in queued:
+        send()
+    spec.refresh_from_db()
+    assert spec.status == ModelSpec.Status.FAILED
+    assert "layer: no layer named 'nope'" in spec.message
+    page = admin_client.get(f"/admin/inversion/modelspec/{spec.pk}/change/").content.decode()
+    assert "failed: layer: no layer named" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post("/admin/inversion/modelspec/add/", _spec_post(name="b"))
+    good = ModelSpec.objects.get(name="b")
+    assert (good.status, good.layer) == (ModelSpec.Status.READY, "3")
+
+
+def test_a_job_waits_for_its_network_to_be_checked(admin_client):
+    from inversion import services
+    from inversion.config import InversionConfig
+    from metamer.errors import MetamerError
+
+    spec = ModelSpec.objects.create(name="n", architecture="alexnet-imagenet", input_size=32, status="checking")
+    targets = services.target_set_create_noise(name="t", n=1, law="normal-0-1", image_size=32, seed=0)
+    with pytest.raises(MetamerError, match="still being checked"):
+        services.inversion_job_check(model_spec=spec, target_set=targets, config=InversionConfig())
+    ModelSpec.objects.filter(pk=spec.pk).update(status="failed", message="layer: no layer named 'x'")
+    spec.refresh_from_db()
+    with pytest.raises(MetamerError, match="failed its check"):
+        services.inversion_job_check(model_spec=spec, target_set=targets, config=InversionConfig())
+
+
+def test_a_check_the_queue_never_took_is_sent_again(monkeypatch):
+    from datetime import timedelta
+
     from inversion.services import specs
 
-    built = []
-    real = specs.network_check
-    monkeypatch.setattr(
-        specs, "network_check", lambda request, **k: built.append(request.architecture) or real(request, **k)
-    )
-    fields = {"name": "a", "source": "builtin", "architecture": "alexnet-imagenet", "layer": "3", "input_size": 64}
-    assert (
-        admin_client.post("/admin/inversion/modelspec/add/", {**fields, "mean": "[]", "std": "[]"}).status_code == 302
-    )
-    assert built == ["alexnet-imagenet"]  # checked (in a child process) in the form, stored as checked
+    sent = []
+    monkeypatch.setattr(specs, "_send_check", sent.append)
+    spec = ModelSpec.objects.create(name="n", architecture="alexnet-imagenet", status="checking")
+    assert specs.model_specs_send_unsent() == 0  # just made: the queue may still take it
+    assert specs.model_specs_send_unsent(older_than=timedelta(seconds=-1)) == 1
+    assert sent == [spec]
 
 
 def test_upload_targets_then_run_a_job_from_the_admin(admin_client, django_capture_on_commit_callbacks):
@@ -81,18 +93,19 @@ def test_upload_targets_then_run_a_job_from_the_admin(admin_client, django_captu
     assert reply.status_code == 302, reply.context["adminform"].form.errors
     target_set = TargetSet.objects.get()
     assert target_set.targets.count() == 1
-    admin_client.post(
-        "/admin/inversion/modelspec/add/",
-        {
-            "name": "a",
-            "source": "builtin",
-            "architecture": "alexnet-imagenet",
-            "layer": "3",
-            "input_size": 32,
-            "mean": "[]",
-            "std": "[]",
-        },
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # the network's check, in the background
+        admin_client.post(
+            "/admin/inversion/modelspec/add/",
+            {
+                "name": "a",
+                "source": "builtin",
+                "architecture": "alexnet-imagenet",
+                "layer": "3",
+                "input_size": 32,
+                "mean": "[]",
+                "std": "[]",
+            },
+        )
     with django_capture_on_commit_callbacks(execute=True):
         reply = admin_client.post(
             "/admin/inversion/inversionjob/add/",

@@ -7,7 +7,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from inversion.models import InversionJob, ModelSpec
+from inversion.models import InversionJob
 from tests.factories import ModelSpecFactory, TargetFactory
 
 pytestmark = pytest.mark.django_db
@@ -72,21 +72,27 @@ def test_schema_is_served(api):
     assert b"/api/jobs/" in reply.content
 
 
-def test_register_a_model_spec_and_get_a_clear_error_for_a_bad_layer(api):
-    ok = api.post(
-        "/api/model-specs/",
-        {"name": "alex", "architecture": "alexnet-imagenet", "layer": "3", "input_size": 64},
-        format="json",
-    )
+def test_register_a_model_spec_and_get_a_clear_error_for_a_bad_layer(api, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        ok = api.post(
+            "/api/model-specs/",
+            {"name": "alex", "architecture": "alexnet-imagenet", "layer": "3", "input_size": 64},
+            format="json",
+        )
     assert ok.status_code == 201, ok.content
-    assert ok.json()["layer"] == "3"
-    bad = api.post(
-        "/api/model-specs/", {"name": "alex2", "architecture": "alexnet-imagenet", "layer": "fc9"}, format="json"
-    )
-    assert bad.status_code == 400
-    assert bad.json()["field"] == "layer"
-    assert "no layer named 'fc9'" in bad.json()["detail"]
-    assert ModelSpec.objects.count() == 1
+    assert ok.json()["status"] == "checking"  # the network is built in the background
+    assert api.get(f"/api/model-specs/{ok.json()['id']}/").json()["status"] == "ready"
+    with django_capture_on_commit_callbacks(execute=True):
+        bad = api.post(
+            "/api/model-specs/", {"name": "alex2", "architecture": "alexnet-imagenet", "layer": "fc9"}, format="json"
+        )
+    assert bad.status_code == 201
+    failed = api.get(f"/api/model-specs/{bad.json()['id']}/").json()
+    assert failed["status"] == "failed"
+    assert "layer: no layer named 'fc9'" in failed["message"]
+    taken = api.post("/api/model-specs/", {"name": "alex", "architecture": "alexnet-imagenet"}, format="json")
+    assert taken.status_code == 400
+    assert "name" in taken.json()
 
 
 def test_create_a_job_through_the_api_runs_it_in_process(api, django_capture_on_commit_callbacks):

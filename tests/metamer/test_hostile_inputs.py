@@ -354,9 +354,9 @@ ADMIN_FORMS = {
         {"name": "m", "source": "builtin", "architecture": "resnet9000", "layer": "", "input_size": 64},
         ModelSpec,
     ),
-    "a model spec with an unknown layer": (
+    "a model spec with mean of two channels": (
         "/admin/inversion/modelspec/add/",
-        {"name": "m", "source": "builtin", "architecture": "alexnet-imagenet", "layer": "fc99", "input_size": 64},
+        {"name": "m", "source": "builtin", "architecture": "alexnet-imagenet", "mean": "[0.5, 0.5]", "input_size": 64},
         ModelSpec,
     ),
     "a target set with nothing to import": (
@@ -380,8 +380,8 @@ def test_admin_posts_without_a_csrf_token_are_refused(admin_user):
 
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(admin_user)
-    url, data, model = ADMIN_FORMS["a model spec with an unknown layer"]
-    reply = browser.post(url, {**data, "layer": "3"})
+    url, data, model = ADMIN_FORMS["a model spec with mean of two channels"]
+    reply = browser.post(url, {**data, "mean": ""})
     assert reply.status_code == 403
     assert model.objects.count() == 0
 

@@ -66,11 +66,20 @@ for kind in ("2afc", "cluster-hard"):
     survey = Survey.objects.get(name=kind)
     assert survey.status == "building", survey.status
     assert client.get(f"/admin/surveys/survey/{survey.pk}/change/").status_code == 200
+# Registering a network: its lists come from a child process, its check runs in a worker.
+assert client.get("/admin/inversion/modelspec/add/").status_code == 200
+layers = client.get("/admin/inversion/modelspec/layers/?source=builtin&architecture=alexnet-imagenet").json()
+assert layers["default"] == "12", layers
+reply = client.post("/admin/inversion/modelspec/add/", {"name": "n", "source": "builtin",
+    "architecture": "alexnet-imagenet", "layer": "3", "input_size": 40})
+assert reply.status_code == 302, reply.content.decode()[-3000:]
+assert ModelSpec.objects.get(name="n").status == "checking"
+assert client.get("/admin/inversion/targetset/add/").status_code == 200
 print(json.dumps(sorted(m for m in ("torch", "torchvision", "lpips") if m in sys.modules)))
 """
 
 
-def test_designing_an_iri_survey_in_the_admin_runs_no_network_in_the_request(tmp_path):
+def test_designing_an_iri_survey_and_registering_a_network_in_the_admin_import_no_torch(tmp_path):
     # A broker that only holds the build's message: the build runs in a worker, not here.
     # The embedded defaults (SQLite under a fresh var/), whatever database this run's tests use.
     inherited = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("CELERY_")}
@@ -79,6 +88,7 @@ def test_designing_an_iri_survey_in_the_admin_runs_no_network_in_the_request(tmp
         "METAMER_VAR_DIR": str(tmp_path),
         "DJANGO_SECRET_KEY": "probe-only",
         "CELERY_BROKER_URL": "memory://",
+        "METAMER_CACHE_DIR": str(ROOT / "var" / "cache"),  # the lists a checkout has made already
     }
     done = subprocess.run(
         [sys.executable, "-c", DESIGN_PROBE], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env
