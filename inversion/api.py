@@ -198,7 +198,8 @@ class TargetSetViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         data["image_size"] = services.target_size_choose(
             image_size=data.get("image_size"), model_spec=data.pop("model_spec", None)
         )
-        target_set = services.target_set_create(**data)
+        # Stored *importing*: a worker decodes or draws the images (poll ``status``).
+        target_set = services.target_set_create(**data, in_background=True)
         return Response(TargetSetSerializer(target_set).data, status=status.HTTP_201_CREATED)
 
 

@@ -11,9 +11,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
-"""The only formats Pillow may decode: it picks a decoder by content, not by name, and some
-(EPS, PostScript) call out to other programs."""
+from science.formats import FORMATS
 
 
 def to_tensor(img: Image.Image) -> Tensor:

@@ -27,17 +27,18 @@ _HOMES = {
     "model_specs_send_unsent": "specs",
     "model_specs_top1_import": "specs",
     "stimulus_create": "targets",
-    "target_set_check": "targets",
-    "target_set_create": "targets",
+    "target_set_check": "target_sets",
+    "target_set_create": "target_sets",
     "target_set_create_from_images": "targets",
     "target_set_create_noise": "targets",
-    "target_set_images_count": "targets",
+    "target_set_images_count": "target_sets",
     "target_set_import": "targets",
     "target_set_import_fail": "imports",
     "target_set_import_run": "imports",
     "target_set_imports_send_unsent": "imports",
-    "target_size_choose": "targets",
-    "upload_on_disk": "targets",
+    "target_set_noise_draw": "targets",
+    "target_size_choose": "target_sets",
+    "upload_on_disk": "target_sets",
 }
 
 __all__ = sorted(_HOMES)

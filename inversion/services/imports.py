@@ -28,7 +28,6 @@ from inversion import archives
 from inversion.models import Stimulus, Target, TargetSet
 from metamer.errors import MetamerError
 from metamer.queue import send_stamped
-from science import images as imageio
 
 INLINE_MAX = 64
 """Uploads of at most this many images are imported inside the request (a few seconds)."""
@@ -50,13 +49,16 @@ def target_set_import_start(
         status=TargetSet.Status.IMPORTING,
         total=len(members),
     )
+    if path.is_dir():  # one image, in the folder ``upload_on_disk`` made for it
+        path = next(p for p in path.iterdir() if p.is_file())
     with open(path, "rb") as handle:
         target_set.upload.save(Path(shown).name, File(handle), save=True)
-    _send(target_set)
+    send_import(target_set)
     return target_set
 
 
-def _send(target_set: TargetSet) -> None:
+def send_import(target_set: TargetSet) -> None:
+    """Queue the filling of an IMPORTING set once committed (``target_set_import_run``)."""
     from inversion.tasks import run_target_set_import  # tasks import services: resolved at call time
 
     send_stamped(run_target_set_import, target_set)
@@ -67,27 +69,41 @@ def target_set_imports_send_unsent() -> int:
     cutoff = timezone.now() - timedelta(seconds=UNSENT_GRACE_SECONDS)
     unsent = TargetSet.objects.filter(status=TargetSet.Status.IMPORTING, enqueued_at=None, created_at__lt=cutoff)
     for target_set in unsent:
-        _send(target_set)
+        send_import(target_set)
     return len(unsent)
 
 
 @contextmanager
 def _local(upload) -> Iterator[Path]:
-    """The stored archive as a local path (copied out of object storage when there is no path)."""
-    try:
-        yield Path(upload.path)
-    except NotImplementedError:
-        with tempfile.TemporaryDirectory() as tmp, upload.open("rb") as source:
+    """The stored upload as a local path to import: an archive, or a folder holding the one image
+    uploaded (as ``upload_on_disk`` gives it); copied out of object storage when it has no path."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = Path(upload.path)
+        except NotImplementedError:
             local = Path(tmp) / Path(upload.name).name
-            with open(local, "wb") as target:
+            with upload.open("rb") as source, open(local, "wb") as target:
                 shutil.copyfileobj(source, target)
-            yield local
+        if local.suffix.lower() in archives.IMAGE_SUFFIXES:
+            folder = Path(tmp) / "images"
+            folder.mkdir()
+            (folder / local.name).symlink_to(local)
+            local = folder
+        yield local
 
 
 def target_set_import_run(*, target_set_id: int) -> None:
-    """Import (or resume importing) an IMPORTING set, chunk by chunk; mark it READY or FAILED."""
+    """Import (or resume importing) an IMPORTING set, chunk by chunk; mark it READY or FAILED.
+    A noise set is drawn whole (in one transaction: a killed draw leaves no rows to resume)."""
     target_set = TargetSet.objects.get(pk=target_set_id)
     if target_set.status != TargetSet.Status.IMPORTING:
+        return
+    from science import images as imageio
+
+    if target_set.kind == TargetSet.Kind.NOISE:
+        from inversion.services.targets import target_set_noise_draw
+
+        target_set_noise_draw(target_set=target_set, n=target_set.total)
         return
     _discard_pending(target_set)
     sample = target_set.total if target_set.sample_seed is not None else None
@@ -113,6 +129,8 @@ def target_set_import_run(*, target_set_id: int) -> None:
 
 def _store_chunk(target_set: TargetSet, start: int, fitted: list) -> None:
     """Write one chunk's files under names recorded first, then its rows in one transaction."""
+    from science import images as imageio
+
     encoded = []
     for label, image in fitted:
         data = imageio.png_bytes(imageio.to_tensor(image))

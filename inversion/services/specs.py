@@ -25,6 +25,9 @@ from metamer.errors import MetamerError
 from metamer.queue import send_stamped
 from science.network_check import NetworkCheck, network_check
 
+MIN_INPUT_SIZE, MAX_INPUT_SIZE = 8, 1024
+"""The sides a network's input may have: as a target set's images (a job needs the two equal)."""
+
 
 @dataclass(frozen=True)
 class CheckedSpec:
@@ -46,6 +49,7 @@ def model_spec_check_settings(
     name: str,
     source: str = ModelSpec.Source.BUILTIN,
     architecture: str = "",
+    input_size: int | None = None,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     imagenet_top1: float | None = None,
@@ -58,6 +62,11 @@ def model_spec_check_settings(
         raise MetamerError("ImageNet top-1 is a percentage, 0 to 100", field="imagenet_top1")
     if ModelSpec.objects.filter(name=name).exists():
         raise MetamerError(f"a model spec named {name!r} exists already; pick another name", field="name")
+    if input_size is not None and not MIN_INPUT_SIZE <= input_size <= MAX_INPUT_SIZE:
+        raise MetamerError(
+            f"input size: {MIN_INPUT_SIZE} to {MAX_INPUT_SIZE} pixels a side (the network's square input)",
+            field="input_size",
+        )
     for label, values in (("mean", mean), ("std", std)):
         if values is None or (isinstance(values, list | tuple) and not values):
             continue
@@ -124,7 +133,13 @@ def model_spec_check(
     sane tensor on one image (seconds: for scripts and tests; the admin and API check networks
     in the background)."""
     model_spec_check_settings(
-        name=name, source=source, architecture=architecture, mean=mean, std=std, imagenet_top1=imagenet_top1
+        name=name,
+        source=source,
+        architecture=architecture,
+        input_size=input_size,
+        mean=mean,
+        std=std,
+        imagenet_top1=imagenet_top1,
     )
     return _network_check(
         source=source,
@@ -160,7 +175,13 @@ def model_spec_register(
     ready."""
     if in_background:
         model_spec_check_settings(
-            name=name, source=source, architecture=architecture, mean=mean, std=std, imagenet_top1=imagenet_top1
+            name=name,
+            source=source,
+            architecture=architecture,
+            input_size=input_size,
+            mean=mean,
+            std=std,
+            imagenet_top1=imagenet_top1,
         )
         checked = CheckedSpec(layer=layer, input_size=input_size or 224, mean=list(mean or []), std=list(std or []))
     else:

@@ -2,16 +2,12 @@
 and a background worker on the embedded defaults (SQLite, tasks queued through files)."""
 
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
 from tests.browser.test_worker_pages import CHROMIUM, SCREENSHOTS
-from tests.embedded import ROOT, WORKER, embedded_environment
+from tests.embedded import serving
 
 pytestmark = pytest.mark.browser
 
@@ -26,53 +22,13 @@ services.target_set_create_noise(name="noise", n=8, law="normal-0-1", image_size
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def served(tmp_path):
-    """`make serve` in a temporary var/: runserver and a Celery worker on the filesystem broker."""
+    """`make serve` in a temporary var/, with a researcher, a network and noise targets."""
     if CHROMIUM is None:
         pytest.skip("no Chromium on this machine (Debian package 'chromium'; `make test` installs it)")
-    env = embedded_environment(tmp_path)
-    python = sys.executable
-    subprocess.run([python, "manage.py", "migrate", "-v0", "--noinput"], cwd=ROOT, env=env, check=True)
-    subprocess.run([python, "-c", SETUP], cwd=ROOT, env=env, check=True, capture_output=True)
-    port = _free_port()
-    worker = subprocess.Popen(
-        WORKER,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    web = subprocess.Popen(
-        [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180  # a loaded machine (two test processes, CI) starts Django slowly
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as reply:
-                if reply.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        web.kill()
-        worker.kill()
-        raise AssertionError("the web server did not come up in 3 minutes")
-    yield base
-    for process in (web, worker):
-        process.terminate()
-        process.wait(timeout=30)
+    with serving(tmp_path, SETUP) as server:
+        yield server.base
 
 
 @pytest.fixture

@@ -87,11 +87,17 @@ def test_a_check_the_queue_never_took_is_sent_again(monkeypatch):
 
 def test_upload_targets_then_run_a_job_from_the_admin(admin_client, django_capture_on_commit_callbacks):
     upload = SimpleUploadedFile("cat.png", _png((200, 10, 10)), content_type="image/png")
-    reply = admin_client.post(
-        "/admin/inversion/targetset/add/", {"name": "one", "image_size": 32, "archive": upload, "seed": 0}
-    )
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        reply = admin_client.post(
+            "/admin/inversion/targetset/add/", {"name": "one", "image_size": 32, "archive": upload, "seed": 0}
+        )
     assert reply.status_code == 302, reply.context["adminform"].form.errors
     target_set = TargetSet.objects.get()
+    assert target_set.status == TargetSet.Status.IMPORTING  # decoded and stored by a worker
+    for send in queued:
+        send()
+    target_set.refresh_from_db()
+    assert target_set.status == TargetSet.Status.READY
     assert target_set.targets.count() == 1
     with django_capture_on_commit_callbacks(execute=True):  # the network's check, in the background
         admin_client.post(
@@ -147,16 +153,19 @@ def _spec(input_size: int) -> ModelSpec:
     )
 
 
-def test_a_target_set_takes_its_image_size_from_the_network_it_is_for(admin_client):
+def test_a_target_set_takes_its_image_size_from_the_network_it_is_for(admin_client, django_capture_on_commit_callbacks):
     spec = _spec(40)
     form = admin_client.get("/admin/inversion/targetset/add/").content.decode()
     assert f'<option value="{spec.pk}" selected>alexnet 40 (40 px)</option>' in form
-    reply = admin_client.post(
-        "/admin/inversion/targetset/add/",
-        {"name": "noise", "network": spec.pk, "noise_law": "normal-0-1", "n": 2, "seed": 0},
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = admin_client.post(
+            "/admin/inversion/targetset/add/",
+            {"name": "noise", "network": spec.pk, "noise_law": "normal-0-1", "n": 2, "seed": 0},
+        )
     assert reply.status_code == 302, reply.context["adminform"].form.errors
-    assert TargetSet.objects.get().image_size == 40
+    made = TargetSet.objects.get()
+    assert (made.image_size, made.status, made.targets.count()) == (40, TargetSet.Status.READY, 2)
+    assert made.targets.first().stimulus.width == 40
 
 
 def test_an_image_size_the_network_cannot_take_is_refused_with_the_size_it_needs(admin_client):
@@ -173,7 +182,9 @@ def test_an_image_size_the_network_cannot_take_is_refused_with_the_size_it_needs
     assert not TargetSet.objects.exists()
 
 
-def test_an_archive_is_kept_when_the_form_is_refused_and_used_when_sent_again(admin_client):
+def test_an_archive_is_kept_when_the_form_is_refused_and_used_when_sent_again(
+    admin_client, django_capture_on_commit_callbacks
+):
     TargetSet.objects.create(name="taken", kind=TargetSet.Kind.NOISE, image_size=32)
     upload = SimpleUploadedFile("cats.png", _png((200, 10, 10)), content_type="image/png")
     refused = admin_client.post(
@@ -184,9 +195,10 @@ def test_an_archive_is_kept_when_the_form_is_refused_and_used_when_sent_again(ad
     assert "Kept from your last try: <b>cats.png</b>" in page
     token = re.search(r'name="archive_kept" value="([^"]+)"', page).group(1)
     # Sent again with the name fixed and no file chosen: the held archive is imported.
-    reply = admin_client.post(
-        "/admin/inversion/targetset/add/", {"name": "cats", "image_size": 32, "archive_kept": token, "seed": 0}
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = admin_client.post(
+            "/admin/inversion/targetset/add/", {"name": "cats", "image_size": 32, "archive_kept": token, "seed": 0}
+        )
     assert reply.status_code == 302, reply.context["adminform"].form.errors
     made = TargetSet.objects.get(name="cats")
     assert made.targets.count() == 1

@@ -37,7 +37,7 @@ def _zip(n: int, broken_at: int | None = None) -> SimpleUploadedFile:
 @pytest.fixture(autouse=True)
 def _small_chunks(monkeypatch):
     monkeypatch.setattr(imports, "CHUNK", 16)
-    monkeypatch.setattr("inversion.services.targets.INLINE_MAX", 10)
+    monkeypatch.setattr("inversion.services.target_sets.INLINE_MAX", 10)
 
 
 def _media_files() -> set[str]:

@@ -139,7 +139,7 @@ def test_bad_job_settings_are_refused_with_what_to_fix(api):
     assert not InversionJob.objects.exists()
 
 
-def test_upload_an_archive_as_targets_and_get_progress(api, tmp_path):
+def test_upload_an_archive_as_targets_and_get_progress(api, tmp_path, django_capture_on_commit_callbacks):
     import zipfile
 
     from PIL import Image
@@ -163,22 +163,25 @@ def test_upload_an_archive_as_targets_and_get_progress(api, tmp_path):
     with zipfile.ZipFile(archive, "w") as zf:
         for i in range(3):
             zf.write(tmp_path / f"{i}.png", f"bird/{i}.png")
-    with open(archive, "rb") as fh:
+    with open(archive, "rb") as fh, django_capture_on_commit_callbacks(execute=True):
         ok = api.post(
             "/api/target-sets/", {"name": "t", "image_size": 32, "archive": fh, "sample": 2}, format="multipart"
         )
     assert ok.status_code == 201, ok.content
-    assert ok.json()["n_targets"] == 2
-    noise = api.post(
-        "/api/target-sets/", {"name": "n", "image_size": 32, "noise_law": "normal-0.5-2", "n": 3}, format="json"
-    )
+    assert ok.json()["status"] == "importing"  # a worker decodes the images; the client polls
+    done = api.get(f"/api/target-sets/{ok.json()['id']}/").json()
+    assert (done["status"], done["n_targets"]) == ("ready", 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        noise = api.post(
+            "/api/target-sets/", {"name": "n", "image_size": 32, "noise_law": "normal-0.5-2", "n": 3}, format="json"
+        )
     assert noise.status_code == 201
-    assert noise.json()["n_targets"] == 3
+    assert api.get(f"/api/target-sets/{noise.json()['id']}/").json()["n_targets"] == 3
     neither = api.post("/api/target-sets/", {"name": "x", "image_size": 32}, format="json")
     assert neither.status_code == 400
 
 
-def test_noise_targets_at_the_input_size_of_the_network_named(api):
+def test_noise_targets_at_the_input_size_of_the_network_named(api, django_capture_on_commit_callbacks):
     spec = ModelSpecFactory(input_size=24)
     made = api.post("/api/target-sets/", {"name": "n", "model_spec": spec.pk, "noise_law": "normal-0-1", "n": 2})
     assert made.status_code == 201, made.content

@@ -75,6 +75,10 @@ reply = client.post("/admin/inversion/modelspec/add/", {"name": "n", "source": "
 assert reply.status_code == 302, reply.content.decode()[-3000:]
 assert ModelSpec.objects.get(name="n").status == "checking"
 assert client.get("/admin/inversion/targetset/add/").status_code == 200
+reply = client.post("/admin/inversion/targetset/add/", {"name": "noise", "network": spec.pk, "noise_law": "normal-0-1",
+    "n": 2, "seed": 0})
+assert reply.status_code == 302, reply.content.decode()[-3000:]
+assert TargetSet.objects.get(name="noise").status == "importing"
 print(json.dumps(sorted(m for m in ("torch", "torchvision", "lpips") if m in sys.modules)))
 """
 
