@@ -1,11 +1,12 @@
 from django import forms
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from analysis import services
 from analysis.config import DEFAULT_MODELS, MAX_BOOTSTRAP, AlignmentConfig
 from analysis.models import AlignmentRun, Report
-from metamer.admin import CreatedByServiceAdmin, RecordedOnly, check_in_form, confirm_page
+from metamer.admin import CreatedByServiceAdmin, RecordedOnly, RefreshWhileRunning, check_in_form, confirm_page
 from metamer.errors import MetamerError
 from science.comparison import ceiling_words
 from science.names import METRICS
@@ -15,12 +16,25 @@ from surveys.models import Participant, SimilarityData, Study
 
 
 @admin.register(Report)
-class ReportAdmin(RecordedOnly, admin.ModelAdmin):
-    list_display = ["id", "study", "created_at", "downloads"]
-    readonly_fields = ["summary"]
+class ReportAdmin(RefreshWhileRunning, RecordedOnly, admin.ModelAdmin):
+    list_display = ["id", "study", "created_at", "state", "downloads"]
+    readonly_fields = ["state", "downloads", "summary"]
+
+    def is_running(self, obj):
+        return obj.status == Report.Status.BUILDING
+
+    @admin.display(description="state")
+    def state(self, obj):
+        if obj.status == Report.Status.BUILDING:
+            return "being built (tables, plots and files; this page reloads itself until it is ready)"
+        if obj.status == Report.Status.FAILED:
+            return f"failed: {obj.message}"
+        return "ready"
 
     @admin.display(description="download")
     def downloads(self, obj):
+        if obj.status != Report.Status.READY:
+            return "–"
         return format_html(
             '<a class="button" href="{}">HTML report</a> <a class="button" href="{}">judgements CSV</a> '
             '<a class="button" href="{}">summary CSV</a>{}{}{}',
@@ -84,19 +98,24 @@ class StudyAdmin(SurveysStudyAdmin):
     def build_report(self, request, queryset):
         for study in queryset:
             try:
-                report = services.report_build(study=study)
+                report = services.report_build(study=study, in_background=True)
             except MetamerError as exc:
                 self.message_user(request, f"{study}: {exc.message}", messages.ERROR)
                 continue
+            url = reverse("admin:analysis_report_change", args=[report.pk])
             self.message_user(
-                request, format_html('{}: report ready, <a href="{}">open it</a>.', study, report.html.url)
+                request,
+                format_html(
+                    '{}: the report is being built; <a href="{}">its page</a> shows it when ready.', study, url
+                ),
             )
 
     @admin.display(description="report")
     def latest_report(self, obj):
-        report = obj.reports.order_by("-created_at").first()
+        building = obj.reports.filter(status=Report.Status.BUILDING).exists()
+        report = obj.reports.filter(status=Report.Status.READY).order_by("-created_at").first()
         if report is None:
-            return "–"
+            return "being built…" if building else "–"
         return format_html(
             '<a href="{}">HTML</a> · <a href="{}">judgements CSV</a> · <a href="{}">summary CSV</a>{}{}',
             report.html.url,

@@ -22,6 +22,8 @@ class ReportSerializer(ModelSerializer):
         fields = [
             "id",
             "study",
+            "status",
+            "message",
             "html",
             "csv",
             "summary_csv",
@@ -51,8 +53,9 @@ class StudyWithResultsViewSet(StudyViewSet):
 
     @action(detail=True, methods=["post"])
     def report(self, request, pk=None):
-        """Build a report now (HTML, CSVs, codebook, JSON) and return it."""
-        report = services.report_build(study=self.get_object())
+        """Start a report (HTML, CSVs, codebook, JSON): it comes back *building*; a worker writes
+        its files (poll ``/api/reports/{id}/`` until ``status`` is ready)."""
+        report = services.report_build(study=self.get_object(), in_background=True)
         return ApiResponse(ReportSerializer(report, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["get"])

@@ -8,10 +8,20 @@ from surveys.models import Study
 
 
 class Report(models.Model):
+    """A study's results at one moment, as files; built by a worker (``status``)."""
+
+    class Status(models.TextChoices):
+        BUILDING = "building"
+        READY = "ready"
+        FAILED = "failed"
+
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="reports")
-    html = models.FileField(upload_to="reports/")
-    csv = models.FileField(upload_to="reports/", help_text="Every judgement, one row each.")
-    summary_csv = models.FileField(upload_to="reports/", help_text="Per condition and survey kind.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.READY)
+    message = models.TextField(blank=True, help_text="Why the build failed.")
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="When the task queue took the build.")
+    html = models.FileField(upload_to="reports/", blank=True)
+    csv = models.FileField(upload_to="reports/", blank=True, help_text="Every judgement, one row each.")
+    summary_csv = models.FileField(upload_to="reports/", blank=True, help_text="Per condition and survey kind.")
     triplets_csv = models.FileField(
         upload_to="reports/",
         blank=True,

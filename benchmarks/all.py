@@ -20,6 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RUNS = [
     ("startup", [], "manage.py check time and a gunicorn worker's memory"),
+    ("researcher", [], "the researcher's path in Chromium, page by page"),
     ("assembly", ["--quick"], "a 2AFC survey's simulated participants' choices (224 px)"),
     ("inversion", ["--quick"], "the engine against the reference-style loop"),
     ("alignment", ["--quick"], "triplet alignment, vectorised against a loop"),

@@ -207,6 +207,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ROUTES = {
     "inversion.tasks.send_unsent_jobs": {"queue": "celery"},
     "inversion.tasks.*": {"queue": "gpu"},
+    "analysis.tasks.send_unsent_reports": {"queue": "celery"},
     "analysis.tasks.*": {"queue": "gpu"},
     # LPIPS over a survey's images: where the networks run.
     "surveys.tasks.build_survey": {"queue": "gpu"},
@@ -217,6 +218,7 @@ CELERY_BEAT_SCHEDULE = {
     # Hand over jobs the task queue could not take when they were made.
     "send-unsent-jobs": {"task": "inversion.tasks.send_unsent_jobs", "schedule": 60.0},
     "send-unsent-builds": {"task": "surveys.tasks.send_unsent_builds", "schedule": 60.0},
+    "send-unsent-reports": {"task": "analysis.tasks.send_unsent_reports", "schedule": 60.0},
     "clear-held-uploads": {"task": "metamer.tasks.clear_held_uploads", "schedule": 3600.0},
 }
 # Where workers reach Metamer (HTTPS for Mechanical Turk), for the links recruiters are given;

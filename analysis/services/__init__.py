@@ -1,4 +1,4 @@
-"""Writes for analysis, by concern: study reports (``reports``); many models' alignment with
+"""Writes for analysis, by concern: study reports (started: ``report_builds``; written: ``reports``); many models' alignment with
 human similarity data: which models (``zoo_models``), what they read (``alignment_inputs``), the
 benchmark (``benchmark``), its files (``alignment_outputs``) and a stored run's lifecycle
 (``alignment``); a study as one archive and back (``archive``).
@@ -21,7 +21,9 @@ _HOMES = {
     "human_read": "alignment_inputs",
     "images_read": "alignment_inputs",
     "participant_delete": "withdrawal",
-    "report_build": "reports",
+    "report_build": "report_builds",
+    "report_fill": "reports",
+    "reports_send_unsent": "report_builds",
     "scores_read": "alignment_inputs",
     "study_export": "archive",
     "study_import": "archive",

@@ -29,7 +29,6 @@ from inversion.models import IRI, InversionJob
 from inversion.selectors import stimulus_tensor
 from metamer.errors import MetamerError
 from science.lpips_variants import VARIANTS
-from surveys.models import Study
 from surveys.selectors import study_audit
 
 
@@ -80,7 +79,7 @@ def _scatter_plot(rows: list[dict], participants: str) -> str:
     ax.set_xlim(-0.03, 1.03)
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("LPIPS alignment")
-    ax.set_ylabel(f"{participants}' alignment")
+    ax.set_ylabel(f"alignment of {participants}")
     ax.legend(fontsize=8)
     return figure_png(fig)
 
@@ -155,13 +154,30 @@ def _in_words(answers: str | None) -> str:
     return "; ".join(f"{question}: {answer}" for question, answer in json.loads(answers).items())
 
 
-def report_build(*, study: Study) -> Report:
+def report_fill(*, report_id: int) -> Report:
+    """Write a BUILDING report's files from its study as it is now; it becomes READY, or FAILED
+    with the reason. A report no longer building is left as it is (a redelivered task)."""
+    report = Report.objects.select_related("study").get(pk=report_id)
+    if report.status != Report.Status.BUILDING:
+        return report
+    try:
+        _report_write(report)
+    except Exception as exc:
+        # What went wrong is the report's to say; the worker logs the rest.
+        message = exc.message if isinstance(exc, MetamerError) else f"could not be built ({type(exc).__name__}: {exc})"
+        Report.objects.filter(pk=report.pk).update(status=Report.Status.FAILED, message=message)
+        if not isinstance(exc, MetamerError):
+            raise
+    report.refresh_from_db()
+    return report
+
+
+def _report_write(report: Report) -> None:
     """The study's results as a self-contained HTML report (tables and plots), a tidy CSV of
     every judgement, a CSV of per-condition summaries, every judgement as triplets, a codebook
     of every CSV column, and the summary as JSON."""
+    study = report.study
     jobs = study_jobs(study)
-    if not jobs:
-        raise MetamerError("the study has no surveys built from inversion jobs yet", field="study")
     frame = judgements(study)
     summary = study_results(study, frame=frame)
     summary["created_at"] = timezone.now().isoformat()
@@ -199,7 +215,7 @@ def report_build(*, study: Study) -> Report:
         ]
     )
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    report = Report(study=study, summary=json.loads(json.dumps(summary, default=str)))
+    report.summary = json.loads(json.dumps(summary, default=str))
     report.html.save(f"study-{study.pk}-{stamp}.html", ContentFile(html.encode()), save=False)
     report.csv.save(f"study-{study.pk}-{stamp}-judgements.csv", ContentFile(spreadsheet_safe_csv(frame)), save=False)
     report.summary_csv.save(
@@ -227,5 +243,5 @@ def report_build(*, study: Study) -> Report:
     report.summary_json.save(
         f"study-{study.pk}-{stamp}-summary.json", ContentFile(json.dumps(report.summary, indent=2).encode()), save=False
     )
+    report.status = Report.Status.READY
     report.save()
-    return report

@@ -55,10 +55,10 @@ class TargetSetUploadForm(KeepsUploads, forms.ModelForm):
     sample = forms.IntegerField(required=False, min_value=1, help_text="Keep a random sample of this many images.")
     seed = forms.IntegerField(initial=0, help_text="Seed of the sample or of the noise (recorded).")
     noise_law = forms.ChoiceField(required=False, choices=[("", "—"), *((k, k) for k in NOISE_LAWS)])
-    n = forms.IntegerField(required=False, min_value=1, label="number of noise targets")
+    n = forms.IntegerField(required=False, min_value=1, label="Number of noise targets")
     raw = forms.BooleanField(
         required=False,
-        label="raw noise targets (the paper's setting)",
+        label="Raw noise targets (the paper's setting)",
         help_text="Optimise towards the unclamped noise draw, as the authors' code does; people still see it "
         "clamped to [0, 1].",
     )

@@ -85,7 +85,7 @@ def test_report_refuses_a_study_without_surveys():
         services.report_build(study=StudyFactory())
 
 
-def test_live_results_in_the_admin_and_the_api(two_conditions, admin_client):
+def test_live_results_in_the_admin_and_the_api(two_conditions, admin_client, django_capture_on_commit_callbacks):
     study = StudyFactory()
     survey = survey_services.survey_open(
         survey=survey_services.survey_assemble(
@@ -107,22 +107,30 @@ def test_live_results_in_the_admin_and_the_api(two_conditions, admin_client):
     assert results["workers"] == 1 and len(results["conditions"]) == 2  # both conditions answered now
     rows = admin_client.get(f"/api/studies/{study.pk}/judgements/").json()
     assert rows[0]["worker"] == "w1" and rows[0]["correct"] is True
-    reply = admin_client.post(
-        "/admin/surveys/study/", {"action": "build_report", "_selected_action": [study.pk]}, follow=True
-    )
-    assert "report ready" in reply.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = admin_client.post(
+            "/admin/surveys/study/", {"action": "build_report", "_selected_action": [study.pk]}, follow=True
+        )
+    assert "the report is being built" in reply.content.decode()
+    listed = admin_client.get("/admin/surveys/study/").content.decode()
+    assert "judgements CSV" in listed  # built by the worker once the request committed
 
 
-def test_the_api_builds_a_report(two_conditions, admin_client):
+def test_the_api_builds_a_report(two_conditions, admin_client, django_capture_on_commit_callbacks):
     study = StudyFactory()
     survey_services.survey_open(
         survey=survey_services.survey_assemble(
             study=study, name="s", jobs=two_conditions, n_trials=None, seed=1, workers_per_survey=4
         )
     )
-    reply = admin_client.post(f"/api/studies/{study.pk}/report/")
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        reply = admin_client.post(f"/api/studies/{study.pk}/report/")
     assert reply.status_code == 201, reply.content
-    body = reply.json()
+    assert (reply.json()["status"], reply.json()["html"]) == ("building", None)  # a worker writes it
+    for send in queued:
+        send()
+    body = admin_client.get(f"/api/reports/{reply.json()['id']}/").json()
+    assert body["status"] == "ready"
     assert body["codebook"].endswith("-codebook.csv") and body["summary_json"].endswith("-summary.json")
     empty = admin_client.post(f"/api/studies/{StudyFactory().pk}/report/")
     assert empty.status_code == 400 and "no surveys built from inversion jobs" in empty.json()["detail"]
@@ -139,3 +147,22 @@ def test_the_report_shows_exit_answers_in_words_and_counts_only_who_counts(surve
     # In words, one answer after another (PostgreSQL's JSON keeps its own key order).
     assert "How was it?: fine" in html and "Age: 30" in html and "{&quot;" not in html
     assert "Of the 1 worker who submitted,\n1 is counted and 0 excluded" in html
+
+
+def test_a_report_that_cannot_be_built_says_why_and_the_admin_shows_it(two_conditions, admin_client, monkeypatch):
+    from analysis.models import Report
+    from analysis.services import reports
+
+    study = StudyFactory()
+    survey_services.survey_assemble(study=study, name="s", jobs=two_conditions, n_trials=None, seed=1)
+    report = Report.objects.create(study=study, status=Report.Status.BUILDING)
+    page = admin_client.get(f"/admin/analysis/report/{report.pk}/change/").content.decode()
+    assert "being built" in page and 'data-seconds="3"' in page
+
+    def broken(report):
+        raise MetamerError("no answers to report on yet")
+
+    monkeypatch.setattr(reports, "_report_write", broken)
+    assert reports.report_fill(report_id=report.pk).status == Report.Status.FAILED
+    page = admin_client.get(f"/admin/analysis/report/{report.pk}/change/").content.decode()
+    assert "failed: no answers to report on yet" in page and 'data-seconds="3"' not in page

@@ -61,8 +61,21 @@ def credentials(first_login: str) -> tuple[str, str]:
 
 def _save(page, walk: Walk, name: str, button: str = "Save") -> None:
     walk.timed(name, page, lambda: page.get_by_role("button", name=button, exact=True).click())
-    errors = page.locator(".errornote, .errorlist")
-    assert errors.count() == 0, f"{name}: the form said {errors.all_inner_texts()}"
+    errors = page.locator(".form-row .errorlist, .errorlist.nonfield, .messagelist .error")
+    assert errors.count() == 0, f"{name}: the page said {errors.all_inner_texts()}"
+
+
+def _obvious_or_first(page) -> int:
+    """What a careful worker picks on a 2AFC page: the option that is the reference image itself
+    (an attention check), else the first."""
+    return page.evaluate(
+        """() => {
+            const query = document.querySelector('.query img');
+            const options = [...document.querySelectorAll('#trial-form button.option img')];
+            const same = options.findIndex(img => query && img.dataset.sha256 === query.dataset.sha256);
+            return Math.max(same, 0);
+        }"""
+    )
 
 
 def _answer_everything(page, shots: Path, prefix: str) -> str:
@@ -71,7 +84,7 @@ def _answer_everything(page, shots: Path, prefix: str) -> str:
     for _ in range(200):
         if page.locator("#trial-form").count():
             answered = page.locator(".progress").get_attribute("aria-valuenow")
-            page.locator("#trial-form button.option").first.click()
+            page.locator("#trial-form button.option").nth(_obvious_or_first(page)).click()
             page.wait_for_function(
                 "n => !document.querySelector('#trial-form') || "
                 "document.querySelector('.progress').getAttribute('aria-valuenow') !== n",
@@ -125,6 +138,7 @@ def walk(browser, base: str, first_login: str, shots: Path) -> Walk:
     page.get_by_label("Number of noise targets").fill("4")
     page.screenshot(path=shots / "path-03-targets.png", full_page=True)
     _save(page, seen, "add targets")
+    _until(page, f"{base}/admin/inversion/targetset/", lambda t: "ready" in t, "targets drawn", seen)
 
     page.goto(f"{base}/admin/inversion/inversionjob/add/")
     page.get_by_label("Model spec").select_option(index=1)
@@ -152,10 +166,13 @@ def walk(browser, base: str, first_login: str, shots: Path) -> Walk:
     page.locator("#id_jobs_from option").first.click()
     page.locator("#id_jobs_add").click()
     page.locator("#id_workers_per_survey").fill("2")
+    page.locator("#id_n_attention_checks").fill("5")  # what the design check asks for, to catch random answers
     _save(page, seen, "design a survey", "Save and continue editing")
     survey = page.url
     _until(page, survey, lambda t: "Draft" in t and "building" not in t, "survey built", seen)
     page.screenshot(path=shots / "path-05-survey-built.png", full_page=True)
+    warnings = page.locator("div.field-design_warnings").inner_text()
+    assert "no option gives the answer away" in warnings, warnings
 
     preview = page.get_by_role("link", name="start", exact=True).get_attribute("href")
     tester = admin.new_page()
@@ -171,7 +188,7 @@ def walk(browser, base: str, first_login: str, shots: Path) -> Walk:
 
     page.locator("#result_list tbody tr").first.locator("input.action-select").check()
     page.locator("select[name=action]").select_option("publish")
-    seen.timed("publish", page, lambda: page.get_by_role("button", name="Run", exact=True).click())
+    seen.timed("publish", page, lambda: page.get_by_role("button", name="Go", exact=True).click())
     if page.get_by_role("button", name="Yes, go ahead").count():  # the cost, before money moves
         seen.timed("confirm publishing", page, lambda: page.get_by_role("button", name="Yes, go ahead").click())
     assert "publish done" in page.locator(".messagelist").inner_text(), page.locator("#content").inner_text()
@@ -194,13 +211,20 @@ def walk(browser, base: str, first_login: str, shots: Path) -> Walk:
     seen.seen["study list after two workers"] = page.locator("td.field-progress").first.inner_text()
     page.locator("#result_list tbody tr").first.locator("input.action-select").check()
     page.locator("select[name=action]").select_option("build_report")
-    seen.timed("build the report", page, lambda: page.get_by_role("button", name="Run", exact=True).click())
-    report = page.locator(".messagelist").get_by_role("link", name="open it")
-    assert report.count(), page.locator(".messagelist").inner_text()
-    href = report.get_attribute("href")
+    seen.timed("build the report", page, lambda: page.get_by_role("button", name="Go", exact=True).click())
+    report_page = page.locator(".messagelist").get_by_role("link", name="its page")
+    assert report_page.count(), page.locator(".messagelist").inner_text()
+    report_url = f"{base}{report_page.get_attribute('href')}"
+    _until(page, report_url, lambda t: "ready" in t and "being built" not in t, "report built", seen)
+    href = page.get_by_role("link", name="HTML report").get_attribute("href")
     reader = admin.new_page()
     seen.timed("open the report", reader, lambda: reader.goto(f"{base}{href}"))
     seen.seen["report"] = reader.locator("body").inner_text()
     reader.screenshot(path=shots / "path-09-report.png", full_page=True)
+    study_page = page
+    page.goto(f"{base}/admin/surveys/study/")
+    seen.timed("open the study", study_page, lambda: page.locator("#result_list tbody tr th a").first.click())
+    seen.seen["study page"] = page.locator("div.field-live_results").inner_text()
+    page.screenshot(path=shots / "path-10-study.png", full_page=True)
     admin.close()
     return seen

@@ -20,3 +20,6 @@ def test_a_first_time_researcher_goes_from_a_blank_database_to_a_report(tmp_path
     assert seen.seen["study list after the preview"] == "0/2"
     assert seen.seen["study list after two workers"] == "2/2"
     assert "2 workers" in seen.seen["report"] or "2 people" in seen.seen["report"], seen.seen["report"][:3000]
+    # The list and the study's own page count the same places.
+    assert "2/2 places submitted" in seen.seen["study page"], seen.seen["study page"]
+    assert "2 of 2 workers counted, 0 excluded" in seen.seen["study page"], seen.seen["study page"]
