@@ -195,34 +195,58 @@ PATH = [
 page, or ``study``: the studies' list, whose action publishes)."""
 
 
+def _step(label: str, title: str, hint: str, act: str) -> dict[str, Any]:
+    from django.apps import apps
+    from django.urls import reverse
+
+    opts = apps.get_model(label)._meta
+    return {
+        "title": title,
+        "hint": hint,
+        "list": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+        "act": "add" if act == "add" else "go",
+        "act_url": reverse(
+            f"admin:{opts.app_label}_{opts.model_name}_add" if act == "add" else "admin:surveys_study_changelist"
+        ),
+    }
+
+
 def research_path() -> list[dict[str, Any]]:
     """Each step of ``PATH`` with how many are made so far, its links, and which one comes next
     (the first with none)."""
     from django.apps import apps
-    from django.urls import reverse
 
     steps, found_next = [], False
     for label, title, hint, act in PATH:
-        opts = apps.get_model(label)._meta
         count = apps.get_model(label).objects.count()
         is_next = not count and not found_next
         found_next |= is_next
-        steps.append(
-            {
-                "title": title,
-                "hint": hint,
-                "count": count,
-                "next": is_next,
-                "list": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
-                "act": "add" if act == "add" else "go",
-                "act_url": reverse(
-                    f"admin:{opts.app_label}_{opts.model_name}_add"
-                    if act == "add"
-                    else "admin:surveys_study_changelist"
-                ),
-            }
-        )
+        steps.append({**_step(label, title, hint, act), "count": count, "next": is_next})
     return steps
+
+
+def path_after(model: type[Model]) -> dict[str, Any] | None:
+    """The step of ``PATH`` that follows the one that makes ``model``, with its links."""
+    labels = [label for label, *_ in PATH]
+    if model._meta.label not in labels:
+        return None
+    index = labels.index(model._meta.label)
+    return _step(*PATH[index + 1]) if index + 1 < len(PATH) else None
+
+
+class SaysWhatComesNext:
+    """An admin of a step of the researcher's path: once an object is added, a message names the
+    next step, with its link, wherever the save lands."""
+
+    def response_add(self, request, obj, post_url_continue=None):
+        response = super().response_add(request, obj, post_url_continue)
+        step = path_after(type(obj)) if obj.pk is not None else None
+        if step is not None:
+            self.message_user(
+                request,
+                format_html('Next: <a href="{}">{}</a> ({}).', step["act_url"], step["title"], step["hint"]),
+            )
+        return response
 
 
 class MetamerAdminSite(admin.AdminSite):

@@ -19,6 +19,7 @@ from metamer.admin import (
     ReadOnlyInline,
     RecordedOnly,
     RefreshWhileRunning,
+    SaysWhatComesNext,
     act_on_each,
 )
 
@@ -51,7 +52,7 @@ class IRIInline(ReadOnlyInline):
 
 
 @admin.register(InversionJob)
-class InversionJobAdmin(RefreshWhileRunning, CreatedByServiceAdmin):
+class InversionJobAdmin(SaysWhatComesNext, RefreshWhileRunning, CreatedByServiceAdmin):
     form = InversionJobForm
     list_display = ["id", "model_spec", "target_set", "status", "progress", "converged", "device", "created_at"]
     list_filter = ["status", "model_spec"]

@@ -19,6 +19,7 @@ from inversion.selectors import architecture_choices, architecture_layers
 from metamer.admin import (
     CreatedByServiceAdmin,
     RefreshWhileRunning,
+    SaysWhatComesNext,
     check_in_form,
 )
 from metamer.kept import KeepsUploads
@@ -130,7 +131,7 @@ def _uploaded_path(upload) -> Iterator[Path | None]:
 
 
 @admin.register(ModelSpec)
-class ModelSpecAdmin(RefreshWhileRunning, CreatedByServiceAdmin):
+class ModelSpecAdmin(SaysWhatComesNext, RefreshWhileRunning, CreatedByServiceAdmin):
     form = ModelSpecForm
 
     def is_running(self, obj):

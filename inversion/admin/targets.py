@@ -15,6 +15,7 @@ from metamer.admin import (
     CreatedByServiceAdmin,
     ReadOnlyInline,
     RefreshWhileRunning,
+    SaysWhatComesNext,
     check_in_form,
 )
 from metamer.kept import KeepsUploads
@@ -98,7 +99,7 @@ def _target_set_fields(data: dict) -> dict:
 
 
 @admin.register(TargetSet)
-class TargetSetAdmin(RefreshWhileRunning, CreatedByServiceAdmin):
+class TargetSetAdmin(SaysWhatComesNext, RefreshWhileRunning, CreatedByServiceAdmin):
     list_display = ["name", "kind", "image_size", "n_targets", "import_state", "source", "created_at"]
     inlines = [TargetInline]
 

@@ -15,6 +15,7 @@ from metamer.admin import (
     ReadOnlyInline,
     RecordedOnly,
     RefreshWhileRunning,
+    SaysWhatComesNext,
     act_on_each,
     check_in_form,
     progress_html,
@@ -159,7 +160,7 @@ def _design(data: dict) -> dict:
 
 
 @admin.register(Survey)
-class SurveyAdmin(RefreshWhileRunning, CreatedByServiceAdmin):
+class SurveyAdmin(SaysWhatComesNext, RefreshWhileRunning, CreatedByServiceAdmin):
     list_display = ["name", "study", "kind", "state", "n_trials", "n_attention_checks", "estimate", "preview_link"]
     list_filter = ["study", "kind", "status"]
     readonly_fields = [

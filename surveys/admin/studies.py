@@ -7,7 +7,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils.html import format_html
 
-from metamer.admin import ReadOnlyInline, confirm_page
+from metamer.admin import ReadOnlyInline, SaysWhatComesNext, confirm_page
 from metamer.errors import MetamerError
 from surveys import services
 from surveys.admin.audit import StudyAuditInline
@@ -32,7 +32,7 @@ class SurveyInline(ReadOnlyInline):
 
 
 @admin.register(Study)
-class StudyAdmin(admin.ModelAdmin):
+class StudyAdmin(SaysWhatComesNext, admin.ModelAdmin):
     list_display = ["name", "recruiter", "surveys_count", "progress", "created_at"]
     inlines = [SurveyInline]
     readonly_fields = ["completion_code", "qualification_type_id", "add_survey"]

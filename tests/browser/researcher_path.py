@@ -129,6 +129,7 @@ def walk(browser, base: str, first_login: str, shots: Path) -> Walk:
     page.get_by_label("Input size").fill("32")
     page.screenshot(path=shots / "path-02-network.png", full_page=True)
     _save(page, seen, "register a network")
+    assert "Next: Add target images" in page.locator(".messagelist").inner_text()  # each step leads on
     _until(page, f"{base}/admin/inversion/modelspec/", lambda t: "ready" in t, "network checked", seen)
 
     page.goto(f"{base}/admin/inversion/targetset/add/")

@@ -73,3 +73,21 @@ def test_the_admin_home_leads_through_the_path_and_marks_the_next_step(admin_cli
     ModelSpecFactory()
     page = admin_client.get("/admin/").content.decode()
     assert "1 made" in page and page.index("Add target images") < page.index("start here")
+
+
+def test_each_step_of_the_path_says_what_comes_next_once_saved(admin_client):
+    reply = admin_client.post(
+        "/admin/surveys/study/add/",
+        {
+            "name": "Pilot",
+            "recruiter": "links",
+            "review_policy": "approve-all",
+            "min_approval_rate": 95,  # another recruiter's fields: hidden, sent with their defaults
+            "min_approved_hits": 100,
+            "surveys-TOTAL_FORMS": 0,
+            "surveys-INITIAL_FORMS": 0,
+        },
+        follow=True,
+    )
+    page = reply.content.decode()
+    assert 'Next: <a href="/admin/surveys/survey/add/">Design a survey</a>' in page
