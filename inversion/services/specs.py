@@ -127,11 +127,12 @@ def model_spec_check(
     cifar_stem: bool = False,
     fake_relu: bool = False,
     imagenet_top1: float | None = None,
+    network: bool = True,
 ) -> CheckedSpec:
     """Say what is wrong with a registration, storing nothing: its settings
-    (``model_spec_check_settings``), then the network builds and the layer exists and gives a
-    sane tensor on one image (seconds: for scripts and tests; the admin and API check networks
-    in the background)."""
+    (``model_spec_check_settings``), then, with ``network``, that the network builds and the
+    layer exists and gives a sane tensor on one image (seconds: for scripts and tests; the admin
+    and API check networks in the background). Without ``network``, the settings as given."""
     model_spec_check_settings(
         name=name,
         source=source,
@@ -141,6 +142,8 @@ def model_spec_check(
         std=std,
         imagenet_top1=imagenet_top1,
     )
+    if not network:
+        return CheckedSpec(layer=layer, input_size=input_size or 224, mean=list(mean or []), std=list(std or []))
     return _network_check(
         source=source,
         architecture=architecture,
@@ -173,31 +176,20 @@ def model_spec_register(
     and the API): only the settings are checked here; the spec is stored *being checked* and a
     task builds and runs the network (``model_spec_check_run``); no job may use it until it is
     ready."""
-    if in_background:
-        model_spec_check_settings(
-            name=name,
-            source=source,
-            architecture=architecture,
-            input_size=input_size,
-            mean=mean,
-            std=std,
-            imagenet_top1=imagenet_top1,
-        )
-        checked = CheckedSpec(layer=layer, input_size=input_size or 224, mean=list(mean or []), std=list(std or []))
-    else:
-        checked = model_spec_check(
-            name=name,
-            source=source,
-            architecture=architecture,
-            layer=layer,
-            checkpoint=checkpoint,
-            input_size=input_size,
-            mean=mean,
-            std=std,
-            cifar_stem=cifar_stem,
-            fake_relu=fake_relu,
-            imagenet_top1=imagenet_top1,
-        )
+    checked = model_spec_check(
+        name=name,
+        source=source,
+        architecture=architecture,
+        layer=layer,
+        checkpoint=checkpoint,
+        input_size=input_size,
+        mean=mean,
+        std=std,
+        cifar_stem=cifar_stem,
+        fake_relu=fake_relu,
+        imagenet_top1=imagenet_top1,
+        network=not in_background,
+    )
     spec = ModelSpec(
         name=name,
         source=source,
