@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from inversion import services
 from inversion.config import InversionConfig
 from inversion.models import IRI, NOISE_LAWS, InversionJob, ModelSpec, TargetSet
-from inversion.selectors import job_progress
+from inversion.selectors import job_progress, job_recognition
 from metamer.errors import MetamerError
 from metamer.fields import IdField, ModelSerializer
 
@@ -80,6 +80,10 @@ class InversionConfigField(serializers.JSONField):
 
 class InversionJobSerializer(ModelSerializer):
     progress = serializers.SerializerMethodField(help_text="done, total, percent, eta_seconds")
+    recognition = serializers.SerializerMethodField(
+        help_text="Each classifier's reading of the IRIs: recognised of n, rate with its 95% interval, the seeds' "
+        "rate (the floor); empty until POST /api/jobs/{id}/recognise/."
+    )
     config = InversionConfigField(
         required=False, help_text=f"Settings: {', '.join(f.name for f in fields(InversionConfig))}."
     )
@@ -96,6 +100,7 @@ class InversionJobSerializer(ModelSerializer):
             "done",
             "total",
             "progress",
+            "recognition",
             "device",
             "error",
             "created_at",
@@ -119,6 +124,9 @@ class InversionJobSerializer(ModelSerializer):
 
     def get_progress(self, job) -> dict:
         return job_progress(job)
+
+    def get_recognition(self, job) -> list[dict]:
+        return job_recognition(job)
 
 
 class IRISerializer(ModelSerializer):
@@ -217,6 +225,14 @@ class InversionJobViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet
     def cancel(self, request, pk=None):
         job = services.inversion_job_cancel(job=self.get_object())
         return Response(self.get_serializer(job).data, status=status.HTTP_200_OK)
+
+    @action(detail=True, methods=["post"])
+    def recognise(self, request, pk=None):
+        """Classify a finished job's IRIs, targets and seeds with every classifier, in the background;
+        the job's ``recognition`` shows the readings when done."""
+        job = self.get_object()
+        services.job_recognition_start(job=job)
+        return Response(self.get_serializer(job).data, status=status.HTTP_202_ACCEPTED)
 
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):

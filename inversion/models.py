@@ -295,3 +295,24 @@ class ActivationNull(models.Model):
 
     def __str__(self) -> str:
         return f"null of {self.model_spec} over {self.target_set}: {len(self.values)} pairs, max ρ {self.maximum:.3f}"
+
+
+class Recognition(models.Model):
+    """One classifier's reading of a job's IRIs (``science.recognition``, Feather et al.'s
+    cross-model test): how many it recognised (top-1 class of the IRI = top-1 class of its
+    target) and, as the floor, how many of their seeds it gave the target's class."""
+
+    job = models.ForeignKey(InversionJob, on_delete=models.CASCADE, related_name="recognitions")
+    classifier = models.CharField(max_length=200, help_text="A built-in classifier's name, or a model spec's.")
+    description = models.CharField(max_length=300, blank=True)
+    n = models.PositiveIntegerField(help_text="IRIs classified.")
+    recognised = models.PositiveIntegerField()
+    seeds_recognised = models.PositiveIntegerField(help_text="Seeds given their target's class: the floor.")
+    device = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "classifier"], name="one_reading_per_classifier")]
+
+    def __str__(self) -> str:
+        return f"{self.classifier} on job {self.job_id}: {self.recognised}/{self.n}"

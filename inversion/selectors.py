@@ -180,3 +180,34 @@ def architecture_layers(source: str, architecture: str) -> tuple[list[str], str]
     from science import catalogue
 
     return catalogue.layers(settings.METAMER_CACHE_DIR, source, architecture)
+
+
+def job_recognition(job: InversionJob) -> list[dict]:
+    """Every classifier's reading of the job's IRIs: recognised share with its 95% Wilson
+    interval, and the seeds' share (the floor), best first."""
+    from science.alignment import wilson_interval
+
+    rows = []
+    for r in job.recognitions.all():
+        low, high = wilson_interval(r.recognised, r.n)
+        rows.append(
+            {
+                "classifier": r.classifier,
+                "description": r.description,
+                "n": r.n,
+                "recognised": r.recognised,
+                "rate": r.recognised / r.n if r.n else None,
+                "low": low,
+                "high": high,
+                "seed_rate": r.seeds_recognised / r.n if r.n else None,
+            }
+        )
+    return sorted(rows, key=lambda row: -(row["rate"] or 0))
+
+
+def recognition_sentence(row: dict) -> str:
+    """One classifier's reading in words."""
+    return (
+        f"{row['classifier']}: {row['recognised']}/{row['n']} recognised ({row['rate']:.0%}, 95% interval "
+        f"{row['low']:.0%}–{row['high']:.0%}); their seeds {row['seed_rate']:.0%} (the floor)"
+    )

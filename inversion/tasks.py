@@ -42,3 +42,9 @@ def run_inversion_chunk(job_id: int, chunk: int) -> None:
         # The job records the failure (FAILED, with its reason, resumable); the request or
         # worker that ran it carries on.
         logger.exception("inversion job %s failed in chunk %s", job_id, chunk)
+
+
+@shared_task(acks_late=True)
+def recognise_job(job_id: int) -> None:
+    """Every classifier's reading of a finished job's IRIs."""
+    services.job_recognition_compute(job_id=job_id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -110,13 +111,11 @@ def _ordered_disagreements(d_a: np.ndarray, d_b: np.ndarray, block: int) -> int:
 
 
 def wilson_interval(successes: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion."""
-    # scipy loads on use: web processes import this module for its planners.
-    from scipy import stats
-
+    """Wilson score interval for a binomial proportion (the standard library's normal quantile:
+    web processes show these intervals without loading SciPy)."""
     if n == 0:
         return (0.0, 1.0)
-    z = stats.norm.ppf(0.5 + confidence / 2)
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)

@@ -26,7 +26,7 @@ from analysis.selectors import (
     study_workers,
 )
 from inversion.models import IRI, InversionJob
-from inversion.selectors import stimulus_tensor
+from inversion.selectors import job_recognition, stimulus_tensor
 from metamer.errors import MetamerError
 from science.lpips_variants import VARIANTS
 from surveys.selectors import study_audit
@@ -184,6 +184,10 @@ def _report_write(report: Report) -> None:
     workers_table = study_workers(study, frame=frame)
     summary["workers_table"] = json.loads(workers_table.to_json(orient="records"))
     rows = summary["conditions"]
+    # Measured by networks, not people: each classifier's reading of each job's IRIs (if read).
+    summary["recognition"] = [
+        {"condition": condition_label(job), "rows": found} for job in jobs if (found := job_recognition(job))
+    ]
     html = render_to_string(
         "analysis/report.html",
         {
@@ -193,6 +197,7 @@ def _report_write(report: Report) -> None:
             "bars": _bar_plot(rows, summary.get("participants", "people")) if rows else None,
             "scatter": _scatter_plot(rows, summary.get("participants", "people")) if rows else None,
             "examples": _example_grid(jobs),
+            "recognition": summary["recognition"],
             "workers": [{**w, "exit_answers": _in_words(w.get("exit_answers"))} for w in summary["workers_table"]],
             "times": _times_plot(frame) if frame.response_ms.notna().any() else None,
         },

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.db.models import Count, Q
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from inversion import services
 from inversion.admin.stimuli import thumbnail
@@ -13,7 +13,7 @@ from inversion.models import (
     InversionJob,
     LpipsJudgement,
 )
-from inversion.selectors import job_convergence, job_progress
+from inversion.selectors import job_convergence, job_progress, job_recognition, recognition_sentence
 from metamer.admin import (
     CreatedByServiceAdmin,
     ReadOnlyInline,
@@ -57,7 +57,7 @@ class InversionJobAdmin(SaysWhatComesNext, RefreshWhileRunning, CreatedByService
     list_display = ["id", "model_spec", "target_set", "status", "progress", "converged", "device", "created_at"]
     list_filter = ["status", "model_spec"]
     inlines = [IRIInline]
-    actions = ["cancel", "resume"]
+    actions = ["cancel", "resume", "recognise"]
 
     def is_running(self, obj):
         return obj.status in (InversionJob.Status.QUEUED, InversionJob.Status.RUNNING)
@@ -135,6 +135,7 @@ class InversionJobAdmin(SaysWhatComesNext, RefreshWhileRunning, CreatedByService
                 "done",
                 "total",
                 "convergence",
+                "recognition",
                 "device",
                 "error",
                 "started_at",
@@ -149,6 +150,34 @@ class InversionJobAdmin(SaysWhatComesNext, RefreshWhileRunning, CreatedByService
             model_spec=data["model_spec"],
             target_set=data["target_set"],
             config=InversionConfig.from_dict(data["config"]),
+        )
+
+    @admin.display(description="recognised by other networks")
+    def recognition(self, obj):
+        rows = job_recognition(obj)
+        if not rows:
+            return (
+                "Not yet: the action “Classify the IRIs with every classifier” reads each IRI, its target and its "
+                "seed with every classifier Metamer can build (Feather et al.'s cross-model test)."
+            )
+        intro = (
+            "A classifier recognises an IRI when it gives the IRI the class it gives the IRI's target; the same "
+            "test on the seeds is the floor (noise shares a class with noise by chance)."
+        )
+        return format_html(
+            "<p>{}</p><ul>{}</ul>",
+            intro,
+            format_html_join("", "<li>{}</li>", ((recognition_sentence(row),) for row in rows)),
+        )
+
+    @admin.action(description="Classify the IRIs with every classifier (recognition by other networks)")
+    def recognise(self, request, queryset):
+        act_on_each(
+            self,
+            request,
+            queryset,
+            lambda job: services.job_recognition_start(job=job),
+            done=lambda job: f"job {job.pk}: being classified; its page shows the readings when done",
         )
 
     @admin.action(description="Cancel the selected jobs")

@@ -1,6 +1,6 @@
 """Writes for the inversion app, by concern: stimuli and target sets (``targets``), large
 uploads imported in the background (``imports``), model specs (``specs``), jobs and their IRIs
-(``jobs``; running them: ``runs``), LPIPS distances between images and judgements of IRIs (``judgements``).
+(``jobs``; running them: ``runs``; other classifiers' reading of them: ``recognition``), LPIPS distances between images and judgements of IRIs (``judgements``).
 
 The names load on first use (PEP 562), each from its own module, so importing this package
 imports none of them: the web processes import only what their requests use."""
@@ -18,6 +18,8 @@ _HOMES = {
     "inversion_job_resume": "jobs",
     "inversion_job_run": "runs",
     "inversion_jobs_send_unsent": "jobs",
+    "job_recognition_compute": "recognition",
+    "job_recognition_start": "jobs",
     "lpips_distances_compute": "judgements",
     "lpips_judgements_compute": "judgements",
     "model_spec_check": "specs",

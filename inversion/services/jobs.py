@@ -15,7 +15,7 @@ from inversion.config import InversionConfig
 from inversion.models import IRI, InversionJob, ModelSpec, TargetSet
 from inversion.selectors import job_chunks, job_stalled
 from metamer.errors import MetamerError
-from metamer.queue import send_stamped
+from metamer.queue import send_after_commit, send_stamped
 
 logger = logging.getLogger(__name__)
 
@@ -172,3 +172,12 @@ def _finish_if_complete(job: InversionJob) -> None:
         if locked.status == InversionJob.Status.RUNNING and locked.done >= locked.total:
             locked.status, locked.finished_at = InversionJob.Status.DONE, timezone.now()
         locked.save(update_fields=["done", "status", "finished_at"])
+
+
+def job_recognition_start(*, job: InversionJob) -> None:
+    """Queue every classifier's reading of a finished job's IRIs (replacing earlier readings)."""
+    if job.status != InversionJob.Status.DONE or not job.iris.exists():
+        raise MetamerError(f"job {job.pk} has no finished IRIs to classify yet", field="job")
+    from inversion.tasks import recognise_job
+
+    send_after_commit(recognise_job, job.pk)

@@ -1,5 +1,5 @@
 """The main job end to end on embedded defaults: networks → IRIs → LPIPS → survey → simulated
-participants over HTTP → agreement report."""
+participants over HTTP → agreement report, with other networks' recognition of the IRIs."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from analysis import services as analysis_services
 from inversion import services as inversion_services
 from inversion.config import PRECISIONS, InversionConfig
 from inversion.models import ModelSpec
+from inversion.selectors import recognition_sentence
 from metamer.errors import MetamerError
 from science import images as imageio
 from surveys import bots
@@ -81,6 +82,10 @@ class Command(BaseCommand):
         except MetamerError as exc:
             raise CommandError(exc.message) from None
         self.stdout.write(self.style.SUCCESS("\n" + report.summary["verdict"]))
+        for job in report.summary["recognition"]:
+            self.stdout.write(f"Recognised by other networks, IRIs of {job['condition']}:")
+            for row in job["rows"]:
+                self.stdout.write(f"  {recognition_sentence(row)}")
         self.stdout.write(f"Report: {Path(report.html.path).resolve()}")
         self.stdout.write(f"Judgements (CSV): {Path(report.csv.path).resolve()}")
         self.stdout.write(
@@ -89,7 +94,7 @@ class Command(BaseCommand):
 
     def _run(self, stamp: str, opt: dict):
         size = opt["size"]
-        stages = _progress(total=6, desc="Metamer demo", unit="stage", position=0)
+        stages = _progress(total=7, desc="Metamer demo", unit="stage", position=0)
 
         stages.set_postfix_str("registering EfficientNet-Lite0 (ImageNet) at two layers")
         specs = {depth: self._spec(depth, layer, size, stamp) for depth, layer in LAYERS.items()}
@@ -134,6 +139,11 @@ class Command(BaseCommand):
         stages.set_postfix_str("scoring IRIs with LPIPS 2AFC (4 variants)")
         for job in jobs:
             inversion_services.lpips_judgements_compute(job=job)
+        stages.update()
+
+        stages.set_postfix_str("reading the IRIs with every classifier (recognition by other networks)")
+        for job in jobs:
+            inversion_services.job_recognition_compute(job_id=job.pk)
         stages.update()
 
         stages.set_postfix_str("assembling a 2AFC survey with attention checks")
