@@ -58,9 +58,11 @@ def few_shot_probe(
 ) -> list[ProbeResult]:
     """n-shot classification on frozen features: for each n, ``seeds`` times, n examples per
     class train a head and every other example tests it; mean and spread of test accuracy.
-    ``head``: ``linear`` (logistic regression, scikit-learn) or ``mlp1``/``mlp2`` (one or two
-    hidden layers with input dropout 0.8, as the paper's heads; PyTorch). Features are
-    standardised on the training examples only."""
+    ``head``: ``linear`` (logistic regression, scikit-learn), or the paper's PyTorch heads with
+    input dropout 0.8: ``mlp1`` (``dropout → Linear``) and ``mlp2`` (``dropout → Linear → ReLU →
+    Linear``, the one with a hidden ReLU layer; SCIENCE.md). Features are standardised on the
+    training examples only; a feature (near) constant there is centred, not scaled (dividing by
+    its spread would blow rounding noise up to millions)."""
     check_probe_labels(labels, shots)
     x = np.asarray(features, dtype=np.float32).reshape(len(features), -1)
     names, y = np.unique(np.asarray(labels, dtype=str), return_inverse=True)
@@ -71,10 +73,18 @@ def few_shot_probe(
         for s in range(seeds):
             train = np.concatenate([rng.choice(np.flatnonzero(y == c), n, replace=False) for c in range(len(names))])
             test = np.setdiff1d(np.arange(len(y)), train)
-            mean, std = x[train].mean(0), x[train].std(0) + 1e-6
+            mean, std = _standardiser(x[train])
             scores.append(_fit_head(head, (x[train] - mean) / std, y[train], (x[test] - mean) / std, y[test], seed + s))
         results.append(ProbeResult(n, head, seeds, float(np.mean(scores)), float(np.std(scores))))
     return results
+
+
+def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each feature's mean and the spread to divide by: its standard deviation, or 1 where that
+    is under ``1e-6`` of the feature's scale (as scikit-learn's ``StandardScaler`` treats zeros)."""
+    mean, std = x.mean(0), x.std(0)
+    scale = np.maximum(np.abs(mean), 1.0)
+    return mean, np.where(std > 1e-6 * scale, std, 1.0).astype(x.dtype)
 
 
 def _fit_head(head: str, x_train, y_train, x_test, y_test, seed: int) -> float:
@@ -88,10 +98,10 @@ def _fit_head(head: str, x_train, y_train, x_test, y_test, seed: int) -> float:
         raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
     generator = torch.Generator().manual_seed(seed)
     classes, width = int(max(y_train.max(), y_test.max())) + 1, 256
-    layers: list[nn.Module] = [nn.Dropout(0.8), nn.Linear(x_train.shape[1], width), nn.ReLU()]
-    if head == "mlp2":
-        layers += [nn.Linear(width, width), nn.ReLU()]
-    net = nn.Sequential(*layers, nn.Linear(width, classes))
+    if head == "mlp1":
+        net = nn.Sequential(nn.Dropout(0.8), nn.Linear(x_train.shape[1], classes))
+    else:
+        net = nn.Sequential(nn.Dropout(0.8), nn.Linear(x_train.shape[1], width), nn.ReLU(), nn.Linear(width, classes))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for m in net.modules():

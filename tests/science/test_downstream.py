@@ -13,7 +13,7 @@ def _clusters(classes=4, per_class=60, dim=20, spread=1.5, seed=0):
     return x, np.repeat([f"class{c}" for c in range(classes)], per_class)
 
 
-@pytest.mark.parametrize("head", ["linear", "mlp1"])
+@pytest.mark.parametrize("head", ["linear", "mlp1", "mlp2"])
 def test_few_shot_probes_learn_more_from_more_examples(head):
     x, y = _clusters()
     results = few_shot_probe(x, y, shots=(1, 20), seeds=4, head=head)
@@ -21,6 +21,35 @@ def test_few_shot_probes_learn_more_from_more_examples(head):
     assert results[1].accuracy > results[0].accuracy
     assert results[1].accuracy > 0.8
     assert few_shot_probe(x, y, shots=(5,), seeds=2, head=head) == few_shot_probe(x, y, shots=(5,), seeds=2, head=head)
+
+
+def test_the_paper_s_heads_are_one_linear_layer_and_one_hidden_relu_layer_after_dropout(monkeypatch):
+    from torch import nn
+
+    from science import downstream
+
+    built = []
+    real = nn.Sequential.__init__
+
+    def spy(self, *layers):
+        built.append([type(layer).__name__ for layer in layers])
+        real(self, *layers)
+
+    monkeypatch.setattr(nn.Sequential, "__init__", spy)
+    x, y = _clusters(per_class=12)
+    for head in ("mlp1", "mlp2"):
+        downstream.few_shot_probe(x, y, shots=(1,), seeds=1, head=head)
+    assert built == [["Dropout", "Linear"], ["Dropout", "Linear", "ReLU", "Linear"]]
+
+
+def test_a_constant_feature_is_centred_not_blown_up():
+    from science.downstream import _standardiser
+
+    x = np.array([[1.0, 5.0, 3.0], [2.0, 5.0 + 1e-9, 3.0], [3.0, 5.0, 3.0]], dtype=np.float32)
+    mean, std = _standardiser(x)
+    scaled = (x - mean) / std
+    assert np.abs(scaled[:, 1:]).max() < 1e-6  # before: rounding noise / 1e-6 reached millions
+    assert np.allclose(scaled[:, 0], [-1.2247449, 0, 1.2247449])
 
 
 def test_probes_refuse_a_set_too_small_for_the_shots_asked():
