@@ -26,6 +26,7 @@ class ModelSpecSerializer(ModelSerializer):
             "architecture",
             "layer",
             "fake_relu",
+            "fake_relu_rule",
             "cifar_stem",
             "input_size",
             "mean",

@@ -55,7 +55,16 @@ class ModelSpec(models.Model):
     )
     fake_relu = models.BooleanField(
         default=False,
-        help_text="The layer's last ReLU passes gradients unchanged (the authors' fake_relu); values stay exact.",
+        help_text="ReLUs pass gradients unchanged (the authors' fake_relu); values stay exact.",
+    )
+    fake_relu_rule = models.CharField(
+        max_length=8,
+        choices=[
+            ("last", "the layer's last ReLU"),
+            ("authors", "as the authors' inference.py: every layer4 block's act3 of a timm ResNet (and its kin)"),
+        ],
+        default="last",
+        help_text="Where fake_relu goes (recorded): on the layer's last ReLU, or where the authors' code puts it.",
     )
     input_size = models.PositiveIntegerField(default=224, help_text="Images are H = W = input size pixels.")
     mean = models.JSONField(

@@ -51,7 +51,9 @@ def model_spec_representation(spec: ModelSpec) -> LayerRepresentation:
     net = build_network(
         spec.source, spec.architecture, checkpoint, cifar_stem=spec.cifar_stem, cache_dir=settings.METAMER_CACHE_DIR
     )
-    return LayerRepresentation(net, spec.layer, spec.mean, spec.std, fake_relu=spec.fake_relu)
+    return LayerRepresentation(
+        net, spec.layer, spec.mean, spec.std, fake_relu=spec.fake_relu, fake_relu_rule=spec.fake_relu_rule
+    )
 
 
 def job_chunks(job: InversionJob) -> list[tuple[int, list[tuple[Target, int]]]]:

@@ -32,6 +32,7 @@ class NetworkCheck:
     std: list[float] | None = None
     cifar_stem: bool = False
     fake_relu: bool = False
+    fake_relu_rule: str = "last"
     cache_dir: str | None = None
 
 
@@ -101,7 +102,15 @@ def check(request: NetworkCheck) -> NetworkChecked:
         return NetworkChecked(problem=f"no layer named {layer!r}; choose one of: {', '.join(names[1:])}", field="layer")
     if request.fake_relu:
         try:
-            LayerRepresentation(net, layer, IMAGENET_MEAN, IMAGENET_STD, optimize=False, fake_relu=True)
+            LayerRepresentation(
+                net,
+                layer,
+                IMAGENET_MEAN,
+                IMAGENET_STD,
+                optimize=False,
+                fake_relu=True,
+                fake_relu_rule=request.fake_relu_rule,
+            )
         except NetworkError as exc:
             return NetworkChecked(problem=str(exc), field="fake_relu")
     builtin = BUILTINS.get(request.architecture) if request.source == "builtin" else None

@@ -252,7 +252,7 @@ def _tracer_kwargs() -> dict[str, list]:
     TensorFlow "same" padding, for one, branches on the input size)."""
     from timm.layers import get_notrace_functions, get_notrace_modules
 
-    return {"leaf_modules": get_notrace_modules(), "autowrap_functions": get_notrace_functions()}
+    return {"leaf_modules": [*get_notrace_modules(), FakeReLU], "autowrap_functions": get_notrace_functions()}
 
 
 SCRIPTED_OUTPUT = "output"
@@ -310,6 +310,40 @@ def fake_relu(x: Tensor) -> Tensor:
     return _FakeReLU.apply(x)
 
 
+class FakeReLU(nn.Module):
+    """``fake_relu`` as a module, to stand where a network's ReLU module stood."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return fake_relu(x)
+
+
+FAKE_RELU_RULES = ("last", "authors")
+"""Where ``fake_relu`` goes: ``last``, the last ReLU on the way to the layer read (walking back
+through pooling and flattening); ``authors``, as the authors' ``inference.py`` sets it on timm
+networks: every ``layer4`` block's ``act3`` (Bottleneck ResNets; BasicBlock ones have none, so
+nothing changes), DenseNet's ``features.norm5.act``, or ``pre_logits.act2``."""
+
+
+def _authors_fake_relu(net: nn.Module) -> None:
+    """Put ``FakeReLU`` where the authors' ``inference.py`` does (in place)."""
+    if isinstance(getattr(net, "layer4", None), nn.Sequential):
+        for block in net.layer4:
+            if hasattr(block, "act3"):
+                block.act3 = FakeReLU()
+        return
+    norm5 = getattr(getattr(net, "features", None), "norm5", None)
+    if norm5 is not None and hasattr(norm5, "act"):
+        norm5.act = FakeReLU()
+        return
+    if hasattr(getattr(net, "pre_logits", None), "act2"):
+        net.pre_logits.act2 = FakeReLU()
+        return
+    raise NetworkError(
+        "the authors' fake_relu rule applies to timm ResNets, DenseNets and networks with pre_logits.act2; "
+        "choose the 'last' rule for this network"
+    )
+
+
 _RELU_FUNCTIONS = {F.relu, torch.relu}
 _SHAPE_ONLY = (nn.AdaptiveAvgPool2d, nn.AvgPool2d, nn.MaxPool2d, nn.Flatten, nn.Dropout, nn.Identity)
 _SHAPE_ONLY_FUNCTIONS = {torch.flatten, F.adaptive_avg_pool2d, F.avg_pool2d, F.max_pool2d, F.dropout}
@@ -345,8 +379,9 @@ def _make_last_relu_fake(extractor: torch.fx.GraphModule) -> bool:
 class LayerRepresentation(nn.Module):
     """``g``: pixels in [0, 1] → the chosen layer's activation (normalisation applied inside).
 
-    ``fake_relu=True``: the layer's last ReLU passes gradients unchanged (forward values exact),
-    as the authors' code reads representations.
+    ``fake_relu=True``: ReLUs pass gradients unchanged (forward values exact), as the authors'
+    code reads representations: the layer's last ReLU (``fake_relu_rule="last"``) or where
+    their ``inference.py`` puts it on timm networks (``"authors"``; ``FAKE_RELU_RULES``).
 
     ``optimize=True`` folds eval-mode batch norms into their convolutions and runs in
     channels-last layout: the same function up to float rounding, faster on CPU and GPU.
@@ -361,8 +396,11 @@ class LayerRepresentation(nn.Module):
         *,
         optimize: bool = True,
         fake_relu: bool = False,
+        fake_relu_rule: str = "last",
     ) -> None:
         nn.Module.__init__(self)
+        if fake_relu and fake_relu_rule == "authors":
+            _authors_fake_relu(net)
         if layer not in layer_names(net):
             raise NetworkError(f"no layer named {layer!r}; available: {', '.join(layer_names(net)[1:])}")
         self.net = net if isinstance(net, torch.jit.ScriptModule) else None
@@ -371,7 +409,11 @@ class LayerRepresentation(nn.Module):
             if self.net is not None
             else create_feature_extractor(net, return_nodes={layer: "g"}, tracer_kwargs=_tracer_kwargs())
         )
-        if fake_relu and (self.extractor is None or not _make_last_relu_fake(self.extractor)):
+        if (
+            fake_relu
+            and fake_relu_rule == "last"
+            and (self.extractor is None or not _make_last_relu_fake(self.extractor))
+        ):
             raise NetworkError(
                 f"fake_relu needs a ReLU at layer {layer!r} (or before it, through pooling and flattening)"
             )

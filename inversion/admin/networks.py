@@ -65,6 +65,7 @@ class ModelSpecForm(KeepsUploads, forms.ModelForm):
                 "architecture (type to filter the list), with its checkpoint."
             )
             self.fields["layer"].widget = ListedTextInput("layer-names", attrs={"size": 40})
+            self.fields["fake_relu_rule"].required = False  # empty: the layer's last ReLU
             for channels in ("mean", "std"):  # three numbers on a line, empty by default (not "[]")
                 self.fields[channels] = ChannelsField(
                     label=channels.capitalize(), help_text=ModelSpec._meta.get_field(channels).help_text
@@ -87,6 +88,7 @@ class ModelSpecForm(KeepsUploads, forms.ModelForm):
             "cifar_stem",
             "layer",
             "fake_relu",
+            "fake_relu_rule",
             "input_size",
             "mean",
             "std",
@@ -113,6 +115,7 @@ def _spec_fields(data: dict, checkpoint: Path | None) -> dict:
         "std": data.get("std") or None,
         "cifar_stem": data.get("cifar_stem", False),
         "fake_relu": data.get("fake_relu", False),
+        "fake_relu_rule": data.get("fake_relu_rule") or "last",
         "imagenet_top1": data.get("imagenet_top1"),
     }
 

@@ -91,6 +91,7 @@ def _network_check(
     std: Sequence[float] | None,
     cifar_stem: bool,
     fake_relu: bool,
+    fake_relu_rule: str,
 ) -> CheckedSpec:
     """Build the network (with its checkpoint) and run the layer on one image, in a child process
     with the time and memory that ``METAMER_CHECK_SECONDS`` and ``METAMER_CHECK_MEMORY_MB`` allow."""
@@ -104,6 +105,7 @@ def _network_check(
         std=list(std) if std else None,
         cifar_stem=cifar_stem,
         fake_relu=fake_relu,
+        fake_relu_rule=fake_relu_rule,
         cache_dir=str(settings.METAMER_CACHE_DIR),
     )
     answer = network_check(
@@ -126,6 +128,7 @@ def model_spec_check(
     std: Sequence[float] | None = None,
     cifar_stem: bool = False,
     fake_relu: bool = False,
+    fake_relu_rule: str = "last",
     imagenet_top1: float | None = None,
     network: bool = True,
 ) -> CheckedSpec:
@@ -154,6 +157,7 @@ def model_spec_check(
         std=std,
         cifar_stem=cifar_stem,
         fake_relu=fake_relu,
+        fake_relu_rule=fake_relu_rule,
     )
 
 
@@ -169,6 +173,7 @@ def model_spec_register(
     std: Sequence[float] | None = None,
     cifar_stem: bool = False,
     fake_relu: bool = False,
+    fake_relu_rule: str = "last",
     imagenet_top1: float | None = None,
     in_background: bool = False,
 ) -> ModelSpec:
@@ -187,6 +192,7 @@ def model_spec_register(
         std=std,
         cifar_stem=cifar_stem,
         fake_relu=fake_relu,
+        fake_relu_rule=fake_relu_rule,
         imagenet_top1=imagenet_top1,
         network=not in_background,
     )
@@ -197,6 +203,7 @@ def model_spec_register(
         layer=checked.layer,
         cifar_stem=cifar_stem,
         fake_relu=fake_relu,
+        fake_relu_rule=fake_relu_rule,
         input_size=checked.input_size,
         mean=checked.mean,
         std=checked.std,
@@ -238,6 +245,7 @@ def model_spec_check_run(*, model_spec_id: int) -> ModelSpec:
                 std=spec.std or None,
                 cifar_stem=spec.cifar_stem,
                 fake_relu=spec.fake_relu,
+                fake_relu_rule=spec.fake_relu_rule,
             )
     except MetamerError as exc:
         where = f"{exc.field}: " if exc.field else ""

@@ -155,3 +155,86 @@ def test_a_layer_is_called_penultimate_only_where_a_classifier_head_exists():
     assert BUILTINS["alexnet-imagenet"].layer_shown("12") == "features.12"
     assert BUILTINS["vgg16-random"].layer_shown("30") == "features.30"
     assert BUILTINS["efficientnet-lite0-imagenet"].layer_shown("global_pool.flatten") == "global_pool.flatten"
+
+
+def _transcribed_authors_gradient(net, x, mean, std):
+    """The authors' rule as their inference.py states it, transcribed: each layer4 block's act3
+    becomes a ReLU whose backward is the identity; the representation is layer4's output."""
+    import copy
+
+    class IdentityBackwardReLU(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, v):
+            return v.clamp(min=0)
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad
+
+    class Fake(torch.nn.Module):
+        def forward(self, v):
+            return IdentityBackwardReLU.apply(v)
+
+    theirs = copy.deepcopy(net)
+    for block in theirs.layer4:
+        block.act3 = Fake()
+    x = x.clone().requires_grad_(True)
+    normalised = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    theirs.forward_features(normalised).square().sum().backward()
+    return x.grad
+
+
+def test_the_authors_fake_relu_rule_on_a_timm_resnet50_gives_their_gradients():
+    import copy
+
+    timm = pytest.importorskip("timm")
+    from science.networks import LayerRepresentation, freeze
+
+    torch.manual_seed(0)
+    net = freeze(timm.create_model("resnet50", pretrained=False))
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    x = torch.rand(2, 3, 64, 64)
+    expected = _transcribed_authors_gradient(net, x, mean, std)
+
+    def gradient(rule):
+        g = LayerRepresentation(
+            copy.deepcopy(net), "layer4.2.act3", mean, std, optimize=False, fake_relu=True, fake_relu_rule=rule
+        )
+        probe = x.clone().requires_grad_(True)
+        g(probe).square().sum().backward()
+        return probe.grad
+
+    def cosine(a, b):
+        return torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0).item()
+
+    assert cosine(gradient("authors"), expected) > 0.999
+    from science.networks import FakeReLU
+
+    authors = LayerRepresentation(
+        copy.deepcopy(net), "layer4.2.act3", mean, std, optimize=False, fake_relu=True, fake_relu_rule="authors"
+    )
+    # Every layer4 Bottleneck's act3, not only the layer's own last ReLU.
+    assert sum(isinstance(m, FakeReLU) for m in authors.modules()) == 3
+
+
+def test_the_authors_rule_changes_nothing_on_a_basicblock_resnet_and_names_where_it_applies():
+    timm = pytest.importorskip("timm")
+    from science.networks import LayerRepresentation, NetworkError, freeze
+
+    torch.manual_seed(0)
+    net = freeze(timm.create_model("resnet18", pretrained=False))
+    x = torch.rand(1, 3, 32, 32)
+    plain = LayerRepresentation(net, "layer4.1.act2", [0.5] * 3, [0.5] * 3, optimize=False)(x)
+    authors = LayerRepresentation(
+        net, "layer4.1.act2", [0.5] * 3, [0.5] * 3, optimize=False, fake_relu=True, fake_relu_rule="authors"
+    )
+    assert torch.equal(authors(x), plain)  # BasicBlocks have no act3: the authors' rule does nothing
+    with pytest.raises(NetworkError, match="choose the 'last' rule"):
+        LayerRepresentation(
+            torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU()),
+            "1",
+            [0.5] * 3,
+            [0.5] * 3,
+            fake_relu=True,
+            fake_relu_rule="authors",
+        )
