@@ -101,7 +101,8 @@ class InversionConfig:
     penalty_form: str = "metamer"
     """``metamer`` or ``authors``: which form of TV, Lp, blur and transforms (see PENALTY_FORMS)."""
     fourier: bool = False
-    """Fourier-domain preconditioning: optimise the spectrum, not the pixels."""
+    """Fourier-domain preconditioning: optimise the spectrum, not the pixels (with
+    ``penalty_form=authors``, the authors' form: seeds drawn as spectra, their decoding and clamp)."""
     surrogate: float = 0.2
     """Surrogate-gradient weight through ReLUs and max-pools, fading to exact gradients over the
     first 70% of the steps (0: exact throughout). Optimisation only: every loss, distance and
@@ -165,6 +166,11 @@ class InversionConfig:
             problems.append("convergence_threshold must be in (0, 1]")
         if problems:
             raise ValueError("; ".join(problems))
+
+    @property
+    def fourier_form(self) -> bool | str:
+        """``science.engine.invert``'s ``fourier``: off, Metamer's, or ``"authors"``."""
+        return "authors" if self.fourier and self.penalty_form == "authors" else self.fourier
 
     @property
     def regularizer(self) -> str:
@@ -274,7 +280,7 @@ def invert_options(
         "penalty": build_penalty(config, device, cache_dir),
         "penalty_weight": "adaptive" if config.lpips_adaptive else 1.0,
         "transform": build_transform(config, image_size),
-        "fourier": config.fourier,
+        "fourier": config.fourier_form,
         "surrogate": config.surrogate,
         "autocast": autocast,
         "generator": generator,

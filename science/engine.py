@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.overrides import TorchFunctionMode
 
-from science.fourier import FourierImage
+from science.fourier import AuthorsFourierImage, FourierImage
 
 Representation = Callable[[Tensor], Tensor]
 """Maps images in [0, 1] (N×C×H×W) to representations (N×...); normalisation inside."""
@@ -152,7 +152,7 @@ def invert(
     rep_weight: float = 1.0,
     penalty_weight: float | Literal["adaptive"] = 1.0,
     transform: Transform | None = None,
-    fourier: bool = False,
+    fourier: bool | Literal["authors"] = False,
     surrogate: float = 0.0,
     autocast: torch.dtype | None = None,
     generator: torch.Generator | None = None,
@@ -173,7 +173,9 @@ def invert(
     keeps its lowest-loss iterate. Images never influence each other: every term is per image
     and every update rule acts per image (Adam elementwise), so batching changes speed only.
     ``transform(x, generator)`` is applied before ``model`` during optimisation (transformation
-    robustness); kept iterates are scored without it. ``fourier=True`` optimises a scaled
+    robustness); kept iterates are scored without it. ``fourier="authors"``: the authors'
+    form (``AuthorsFourierImage``), whose ``seeds`` are spectra of its ``shape`` (N or 1 of them).
+    ``fourier=True`` optimises a scaled
     spectrum instead of the pixels (Fourier preconditioning; images stay in [0, 1] through a
     sigmoid, so nothing is clamped). ``surrogate`` > 0 softens the network's gradients through
     ReLUs and max-pools (see ``SurrogateGradients``), fading linearly to exact gradients over the
@@ -199,14 +201,22 @@ def invert(
 
     with torch.no_grad():
         rep_target = model(targets).detach()
-    x0 = seeds.expand_as(targets)
-    spectrum = FourierImage(*targets.shape[-2:], device=targets.device) if fourier else None
-    param = (spectrum.encode(x0) if spectrum else x0).clone().requires_grad_(True)
+    n = targets.shape[0]
+    if fourier == "authors":
+        # Their seeds are spectra (raw randn of the parameters' shape), not encoded images.
+        spectrum: FourierImage | AuthorsFourierImage | None = AuthorsFourierImage(
+            *targets.shape[-2:], device=targets.device
+        )
+        param = seeds.expand(n, *spectrum.shape).clone().requires_grad_(True)
+        x0 = spectrum.decode(param.detach())
+    else:
+        x0 = seeds.expand_as(targets)
+        spectrum = FourierImage(*targets.shape[-2:], device=targets.device) if fourier else None
+        param = (spectrum.encode(x0) if spectrum else x0).clone().requires_grad_(True)
 
     def image_of(p: Tensor) -> Tensor:
         return spectrum.decode(p) if spectrum else p
 
-    n = targets.shape[0]
     best = x0.clone()
     best_loss = torch.full((n,), math.inf, device=targets.device)
     best_rep = torch.full((n,), math.inf, device=targets.device)
@@ -262,6 +272,8 @@ def invert(
                 param -= lr * grad
             if spectrum is None:
                 param.clamp_(0, 1)
+            elif isinstance(spectrum, AuthorsFourierImage):
+                spectrum.project(param)
     if transform is not None or penalty is not None or autocast is not None:
         # The representation distance of the kept iterate, in fp32 and without random transforms.
         with torch.no_grad():

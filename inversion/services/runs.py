@@ -26,6 +26,7 @@ from inversion.services.jobs import _finish_if_complete
 from inversion.services.targets import stimulus_create
 from science import images as imageio
 from science.engine import autocast_dtype, invert, relative_distance
+from science.fourier import AuthorsFourierImage
 from science.seeding import derive_seed, seed_everything
 from science.success import NULL_PAIRS, beats_null, null_distribution, rank_correlations
 
@@ -238,13 +239,24 @@ def _seed_images(
     scale = SEED_KINDS[config.seed_kind]
     n_targets = job.total // config.seeds_per_target
     per_target = n_targets if config.seed_per_target else 1
-    noise = scale * torch.randn(per_target, config.seeds_per_target, 3, size, size, generator=generator)
+    # The authors' Fourier form starts from spectra drawn as raw randn, not from pixels.
+    shape = AuthorsFourierImage(size, size, "cpu").shape if config.fourier_form == "authors" else (3, size, size)
+    noise = scale * torch.randn(per_target, config.seeds_per_target, *shape, generator=generator)
     seeds = noise.to(device)
     return {
         (t, k): seeds[t if config.seed_per_target else 0, k]
         for t in range(n_targets)
         for k in range(config.seeds_per_target)
     }
+
+
+def _seed_picture(config: InversionConfig, x0: torch.Tensor) -> torch.Tensor:
+    """The seed image people see (3×H×W, clamped when stored): the pixels, or the authors'
+    spectrum decoded."""
+    if config.fourier_form != "authors":
+        return x0
+    height = x0.shape[1]
+    return AuthorsFourierImage(height, height, x0.device).decode(x0[None])[0]
 
 
 def _precision(config: InversionConfig, device: torch.device) -> tuple[torch.dtype | None, str]:
@@ -300,7 +312,9 @@ def _run_chunk(job, config, g, seeds, chunk, device, on_step, steps: _Steps) -> 
                 if seed_key not in seed_stimuli:
                     existing = IRI.objects.filter(job=job, seed_index=k).select_related("seed").first()
                     shared = existing.seed if existing and not config.seed_per_target else None
-                    seed_stimuli[seed_key] = shared or stimulus_create(role=Stimulus.Role.SEED, image=x0[i])
+                    seed_stimuli[seed_key] = shared or stimulus_create(
+                        role=Stimulus.Role.SEED, image=_seed_picture(config, x0[i])
+                    )
                 distance = float(rep_distance[i])
                 IRI.objects.create(
                     job=job,
