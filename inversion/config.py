@@ -33,6 +33,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "surrogate": 0.0,
         "penalty_form": "authors",
         "seed_per_target": False,
+        "lpips_adaptive_scope": "batch",
     },
 }
 """Named settings. ``paper``: the authors' method exactly (Nanda et al.'s reference code): a
@@ -41,6 +42,8 @@ their forms of any human-leaning regularizer added, and their one seed image for
 (so that their runs are reproduced; a 2AFC survey of such IRIs can be answered by elimination
 and says so). Their ``fake_relu`` belongs to the network and is set on the model spec."""
 
+
+ADAPTIVE_SCOPES = ("image", "batch")
 
 LIMITS = {
     "steps": (1, 100_000),
@@ -112,6 +115,9 @@ class InversionConfig:
     lpips_adaptive: bool = False
     """Adversarial ``s`` from the first step instead: each image's ``rep / LPIPS`` there, then fixed
     (the authors' default when no ``s`` is given)."""
+    lpips_adaptive_scope: str = "image"
+    """With ``lpips_adaptive``: ``image`` (each image's own ``s``: batching changes nothing) or
+    ``batch`` (the authors' one ``mean(rep) / mean(LPIPS)`` per batch; the ``paper`` preset's)."""
     lpips_variant: str = "alex-lin"
     precision: str = "auto"
     """auto (bf16 autocast where the device computes bf16 natively: recent GPUs, CPUs with AMX or
@@ -160,6 +166,8 @@ class InversionConfig:
             problems.append(
                 "lpips_adaptive scales the adversarial term alone: set lpips_weight > 0 and no other penalty"
             )
+        if self.lpips_adaptive_scope not in ADAPTIVE_SCOPES:
+            problems.append(f"lpips_adaptive_scope must be one of {', '.join(ADAPTIVE_SCOPES)}")
         if self.batch_size < 1:
             problems.append("batch_size must be at least 1")
         if not 0 < self.convergence_threshold <= 1:
@@ -278,7 +286,11 @@ def invert_options(
         "schedule": config.schedule,
         "rep_weight": config.rep_weight,
         "penalty": build_penalty(config, device, cache_dir),
-        "penalty_weight": "adaptive" if config.lpips_adaptive else 1.0,
+        "penalty_weight": (
+            ("adaptive-batch" if config.lpips_adaptive_scope == "batch" else "adaptive")
+            if config.lpips_adaptive
+            else 1.0
+        ),
         "transform": build_transform(config, image_size),
         "fourier": config.fourier_form,
         "surrogate": config.surrogate,

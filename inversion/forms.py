@@ -14,6 +14,7 @@ from django import forms
 
 from inversion import services
 from inversion.config import (
+    ADAPTIVE_SCOPES,
     PENALTY_FORMS,
     PRECISIONS,
     PRESETS,
@@ -33,6 +34,7 @@ CHOICES = {
     "penalty_form": PENALTY_FORMS,
     "precision": PRECISIONS,
     "lpips_variant": tuple(VARIANTS),
+    "lpips_adaptive_scope": ADAPTIVE_SCOPES,
 }
 """The settings with a fixed set of values, shown as lists."""
 
@@ -52,7 +54,7 @@ GROUPS = {
         "penalty_form",
         "fourier",
     ),
-    "Adversarial LPIPS": ("lpips_weight", "lpips_adaptive", "lpips_variant"),
+    "Adversarial LPIPS": ("lpips_weight", "lpips_adaptive", "lpips_adaptive_scope", "lpips_variant"),
 }
 """How the add page groups the settings; any other setting is listed after them."""
 

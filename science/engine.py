@@ -150,7 +150,7 @@ def invert(
     schedule: Schedule = "constant",
     penalty: Penalty | None = None,
     rep_weight: float = 1.0,
-    penalty_weight: float | Literal["adaptive"] = 1.0,
+    penalty_weight: float | Literal["adaptive", "adaptive-batch"] = 1.0,
     transform: Transform | None = None,
     fourier: bool | Literal["authors"] = False,
     surrogate: float = 0.0,
@@ -164,7 +164,9 @@ def invert(
     ``seeds`` (broadcastable to them) enter the first step raw, unclamped, as in the authors'
     code (a ``torch.randn`` seed): the clamp to [0, 1] follows each update. ``s`` is
     ``penalty_weight``, or with ``"adaptive"`` each image's ``rep / |penalty|`` at the first step,
-    then fixed (the authors' adversarial scaling, per image so that batching changes nothing).
+    then fixed (the authors' adversarial scaling, per image so that batching changes nothing); with
+    ``"adaptive-batch"`` their own form: one value for the batch, ``mean(rep) / mean(|penalty|)``
+    at the first step (so an image's IRI then depends on its batch, as theirs did).
     Updates: ``normalized`` (the default) — the authors' fixed-length step
     ``x -= step * g / (||g|| + 1e-10)`` per image;
     ``sgd`` — plain gradient descent with learning rate ``step_size`` (the paper's text, 0.1);
@@ -224,7 +226,7 @@ def invert(
     history = []
     optimizer = torch.optim.Adam([param], lr=step_size) if update == "adam" else None
 
-    scale: Tensor | float | None = None if penalty_weight == "adaptive" else penalty_weight
+    scale: Tensor | float | None = None if penalty_weight in ("adaptive", "adaptive-batch") else penalty_weight
 
     def objective(images: Tensor, *, step: int, soften: float) -> tuple[Tensor, Tensor]:
         nonlocal scale
@@ -236,7 +238,10 @@ def invert(
         loss = rep_weight * rep_dist
         if penalty is not None:
             term = penalty(images, targets)
-            if scale is None:
+            if scale is None and penalty_weight == "adaptive-batch":
+                # The authors' form: one value for the batch, mean(rep) / mean(|penalty|).
+                scale = (loss.mean() / term.abs().mean().clamp_min(1e-12)).detach()
+            elif scale is None:
                 scale = (loss / term.abs().clamp_min(1e-12)).detach()
             loss = loss + scale * term
         return loss, rep_dist

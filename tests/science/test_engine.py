@@ -230,6 +230,24 @@ def test_invert_with_its_defaults_is_the_authors_attacker_on_the_same_raw_seed()
     assert ours.images.min() >= 0 and ours.images.max() <= 1
 
 
+def test_the_authors_batch_adaptive_weight_is_one_mean_ratio_for_the_batch_then_fixed():
+    def g(x):
+        return x.mean((2, 3))
+
+    def penalty(x, t):
+        return -(x - t).pow(2).flatten(1).mean(1)
+
+    targets = torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    seeds = torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    batch = invert(g, targets, seeds, steps=5, penalty=penalty, penalty_weight="adaptive-batch", update="sgd")
+    # Their scaling_factor: mean(rep) / mean(LPIPS) over the batch at the first call, then kept.
+    ratio = float(relative_distance(g(targets), g(seeds)).mean() / penalty(seeds, targets).abs().mean())
+    fixed = invert(g, targets, seeds, steps=5, penalty=penalty, penalty_weight=ratio, update="sgd")
+    assert torch.allclose(fixed.images, batch.images, atol=1e-6)
+    per_image = invert(g, targets, seeds, steps=5, penalty=penalty, penalty_weight="adaptive", update="sgd")
+    assert not torch.allclose(per_image.images, batch.images, atol=1e-6)
+
+
 def test_adaptive_penalty_weight_is_each_images_first_step_ratio_then_fixed():
     def g(x):
         return x.mean((2, 3))
