@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.browser.test_worker_pages import CHROMIUM, SCREENSHOTS
+from tests.browser.conftest import CHROMIUM, SCREENSHOTS
 from tests.embedded import serving
 
 pytestmark = pytest.mark.browser

@@ -2,8 +2,8 @@
 
 import pytest
 
+from tests.browser.conftest import CHROMIUM, SCREENSHOTS
 from tests.browser.researcher_path import walk
-from tests.browser.test_worker_pages import CHROMIUM, SCREENSHOTS
 from tests.embedded import serving
 
 pytestmark = pytest.mark.browser
