@@ -230,13 +230,18 @@ def test_invert_with_its_defaults_is_the_authors_attacker_on_the_same_raw_seed()
     assert ours.images.min() >= 0 and ours.images.max() <= 1
 
 
+def _mean_colour(x):
+    """A toy representation: each image's mean colour."""
+    return x.mean((2, 3))
+
+
+def _negative_mse(x, t):
+    """A toy adversarial penalty: minus the mean squared difference from the target."""
+    return -(x - t).pow(2).flatten(1).mean(1)
+
+
 def test_the_authors_batch_adaptive_weight_is_one_mean_ratio_for_the_batch_then_fixed():
-    def g(x):
-        return x.mean((2, 3))
-
-    def penalty(x, t):
-        return -(x - t).pow(2).flatten(1).mean(1)
-
+    g, penalty = _mean_colour, _negative_mse
     targets = torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(0))
     seeds = torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(1))
     batch = invert(g, targets, seeds, steps=5, penalty=penalty, penalty_weight="adaptive-batch", update="sgd")
@@ -249,12 +254,7 @@ def test_the_authors_batch_adaptive_weight_is_one_mean_ratio_for_the_batch_then_
 
 
 def test_adaptive_penalty_weight_is_each_images_first_step_ratio_then_fixed():
-    def g(x):
-        return x.mean((2, 3))
-
-    def penalty(x, t):
-        return -(x - t).pow(2).flatten(1).mean(1)
-
+    g, penalty = _mean_colour, _negative_mse
     targets = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
     seeds = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(1))
     adaptive = invert(g, targets, seeds, steps=5, penalty=penalty, penalty_weight="adaptive", update="sgd")
