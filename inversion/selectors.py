@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import statistics
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -43,14 +42,26 @@ def target_tensor(target: Target) -> torch.Tensor:
     return stimulus_tensor(target.stimulus)
 
 
+def model_spec_network(spec: ModelSpec) -> torch.nn.Module:
+    """A registered spec's whole network, frozen, with its weights (wherever they are stored)."""
+    from metamer.uploads import local_path
+    from science.networks import build_network
+
+    with local_path(spec.checkpoint) as checkpoint:
+        return build_network(
+            spec.source,
+            spec.architecture,
+            checkpoint,
+            cifar_stem=spec.cifar_stem,
+            cache_dir=settings.METAMER_CACHE_DIR,
+        )
+
+
 def model_spec_representation(spec: ModelSpec) -> LayerRepresentation:
     """``g`` for a registered spec: pixels in [0, 1] → the layer's activation."""
-    from science.networks import LayerRepresentation, build_network
+    from science.networks import LayerRepresentation
 
-    checkpoint = Path(spec.checkpoint.path) if spec.checkpoint else None
-    net = build_network(
-        spec.source, spec.architecture, checkpoint, cifar_stem=spec.cifar_stem, cache_dir=settings.METAMER_CACHE_DIR
-    )
+    net = model_spec_network(spec)
     return LayerRepresentation(
         net, spec.layer, spec.mean, spec.std, fake_relu=spec.fake_relu, fake_relu_rule=spec.fake_relu_rule
     )

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import posixpath
+import shutil
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+from django.db.models.fields.files import FieldFile
 from django.utils.deconstruct import deconstructible
 
 
@@ -34,3 +40,23 @@ CHECKPOINT = GeneratedName("checkpoints", (".pt", ".pth", ".bin", ".safetensors"
 IMPORT_ARCHIVE = GeneratedName(
     "imports", (".zip", ".tar", ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"), ".zip"
 )
+
+
+@contextmanager
+def local_path(stored: FieldFile) -> Iterator[Path | None]:
+    """A stored file as a path on this machine while the block runs: its own path on local
+    storage, else a temporary copy under its stored name (object storage has no path); None for
+    an empty field."""
+    if not stored:
+        yield None
+        return
+    try:
+        yield Path(stored.path)
+        return
+    except NotImplementedError:
+        pass
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / Path(stored.name).name
+        with stored.open("rb") as source, open(copy, "wb") as target:
+            shutil.copyfileobj(source, target)
+        yield copy

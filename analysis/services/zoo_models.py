@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from django.conf import settings
 
 from analysis.config import AlignmentConfig
 from inversion.models import ModelSpec
+from inversion.selectors import model_spec_network
 from metamer.errors import MetamerError
 from science.networks import (
     BUILTINS,
@@ -52,14 +52,7 @@ class ZooModel:
             net = build_network("builtin", self.name, cache_dir=settings.METAMER_CACHE_DIR)
             return LayerRepresentation(net, self.layer, builtin.mean, builtin.std)
         spec = ModelSpec.objects.get(pk=self.spec_id)
-        return LayerRepresentation(_spec_network(spec), self.layer, spec.mean, spec.std)
-
-
-def _spec_network(spec: ModelSpec) -> torch.nn.Module:
-    checkpoint = Path(spec.checkpoint.path) if spec.checkpoint else None
-    return build_network(
-        spec.source, spec.architecture, checkpoint, cifar_stem=spec.cifar_stem, cache_dir=settings.METAMER_CACHE_DIR
-    )
+        return LayerRepresentation(model_spec_network(spec), self.layer, spec.mean, spec.std)
 
 
 def _checked_layer(name: str, names: Sequence[str], layer: str, default: str, within: str = "") -> str:
@@ -119,7 +112,7 @@ def _resolve(name: str, layer: str, spec: ModelSpec | None) -> ZooModel:
     checkpoint = spec.checkpoint.name if spec.checkpoint else ""
     key = f"spec:{spec.pk}:{spec.source}:{spec.architecture}:{checkpoint}:{spec.cifar_stem}:{spec.mean}:{spec.std}"
     try:
-        names, _, head = _layers(key, lambda: _spec_network(spec))
+        names, _, head = _layers(key, lambda: model_spec_network(spec))
     except (NetworkError, FileNotFoundError) as exc:
         raise MetamerError(f"{name}: {exc}", field="models") from None
     chosen = _checked_layer(name, names, layer, spec.layer)

@@ -11,7 +11,6 @@ failed one removes everything it stored and says why.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from inversion import archives
 from inversion.models import Stimulus, Target, TargetSet
 from metamer.errors import MetamerError
 from metamer.queue import send_stamped
+from metamer.uploads import local_path
 
 INLINE_MAX = 64
 """Uploads of at most this many images are imported inside the request (a few seconds)."""
@@ -76,14 +76,8 @@ def target_set_imports_send_unsent() -> int:
 @contextmanager
 def _local(upload) -> Iterator[Path]:
     """The stored upload as a local path to import: an archive, or a folder holding the one image
-    uploaded (as ``upload_on_disk`` gives it); copied out of object storage when it has no path."""
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            local = Path(upload.path)
-        except NotImplementedError:
-            local = Path(tmp) / Path(upload.name).name
-            with upload.open("rb") as source, open(local, "wb") as target:
-                shutil.copyfileobj(source, target)
+    uploaded (as ``upload_on_disk`` gives it)."""
+    with local_path(upload) as local, tempfile.TemporaryDirectory() as tmp:
         if local.suffix.lower() in archives.IMAGE_SUFFIXES:
             folder = Path(tmp) / "images"
             folder.mkdir()

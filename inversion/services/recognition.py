@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from django.conf import settings
 from django.db import transaction
 
 from inversion.models import InversionJob, ModelSpec, Recognition
-from inversion.selectors import stimulus_tensor
+from inversion.selectors import model_spec_network, stimulus_tensor
 from metamer.errors import MetamerError
 from science.networks import BUILTINS, LayerRepresentation, build_network, has_classifier_head, layer_names
 from science.recognition import recognise
@@ -54,10 +53,7 @@ def recognition_classifiers() -> list[Classifier]:
         if key in seen:
             continue
         seen.add(key)
-        checkpoint = Path(spec.checkpoint.path) if spec.checkpoint else None
-        net = build_network(
-            spec.source, spec.architecture, checkpoint, cifar_stem=spec.cifar_stem, cache_dir=settings.METAMER_CACHE_DIR
-        )
+        net = model_spec_network(spec)
         if has_classifier_head(net):
             found.append(
                 Classifier(

@@ -5,10 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-import shutil
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +20,7 @@ from inversion.models import ModelSpec
 from inversion.selectors import architecture_choices
 from metamer.errors import MetamerError
 from metamer.queue import send_stamped
+from metamer.uploads import local_path
 from science.network_check import NetworkCheck, network_check
 
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 8, 1024
@@ -234,7 +232,7 @@ def model_spec_check_run(*, model_spec_id: int) -> ModelSpec:
     if spec.status != ModelSpec.Status.CHECKING:
         return spec
     try:
-        with _stored_checkpoint(spec) as checkpoint:
+        with local_path(spec.checkpoint) as checkpoint:
             checked = _network_check(
                 source=spec.source,
                 architecture=spec.architecture,
@@ -261,19 +259,6 @@ def model_spec_check_run(*, model_spec_id: int) -> ModelSpec:
         )
     spec.refresh_from_db()
     return spec
-
-
-@contextmanager
-def _stored_checkpoint(spec: ModelSpec) -> Iterator[Path | None]:
-    """The spec's checkpoint as a local file under its stored name (storage may be remote)."""
-    if not spec.checkpoint:
-        yield None
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(spec.checkpoint.name).name
-        with spec.checkpoint.open("rb") as source, open(path, "wb") as target:
-            shutil.copyfileobj(source, target)
-        yield path
 
 
 def model_specs_send_unsent(*, older_than: timedelta = timedelta(minutes=1)) -> int:
